@@ -1,0 +1,570 @@
+//! The command line: clap definitions (also the source of `--help`, the man page and the
+//! completions) and the recovery of argv order for the options whose order is semantics.
+
+pub mod values;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Arg, ArgAction, ArgMatches, Command, ValueHint};
+
+use crate::spec::{BindMode, FsOp, Request};
+
+/// What `--dry-run` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DryRun {
+    Text,
+    Json,
+}
+
+/// A parsed command line.
+#[derive(Debug)]
+pub enum Parsed {
+    Run {
+        request: Box<Request>,
+        dry_run: Option<DryRun>,
+    },
+    /// `--help` or `--version`: print this, exit 0.
+    Print(String),
+}
+
+const NS: &str = "Namespaces (all new by default)";
+const IDS: &str = "User and group ids";
+const FS: &str = "Filesystem (applied in command-line order)";
+const PROC: &str = "Process";
+const CAPS: &str = "Capabilities (none by default)";
+const OUT: &str = "Plan";
+
+/// Filesystem operations: id, value names, short help, long help.
+const FS_OPS: &[(&str, &[&str], &str, &str)] = &[
+    (
+        "bind",
+        &["SRC", "DEST"],
+        "Bind SRC at DEST, writable",
+        "Bind the host path SRC (a directory or a file) at DEST inside the sandbox, writable, with \
+      everything mounted beneath it. Setuid bits and device nodes have no effect.",
+    ),
+    ("bind-try", &["SRC", "DEST"], "Like --bind, but skip if SRC does not exist", ""),
+    (
+        "ro-bind",
+        &["SRC", "DEST"],
+        "Bind SRC at DEST, read-only all the way down",
+        "Bind SRC at DEST read-only, including every mount beneath SRC. Costs the same for any \
+      number of submounts (one open_tree, one mount_setattr, one move_mount).",
+    ),
+    ("ro-bind-try", &["SRC", "DEST"], "Like --ro-bind, but skip if SRC does not exist", ""),
+    ("dev-bind", &["SRC", "DEST"], "Bind SRC at DEST, writable, device nodes usable", ""),
+    ("dev-bind-try", &["SRC", "DEST"], "Like --dev-bind, but skip if SRC does not exist", ""),
+    ("remount-ro", &["DEST"], "Make the mount at DEST (and beneath it) read-only", ""),
+    ("tmpfs", &["DEST"], "Mount an empty tmpfs at DEST (see --size, --perms)", ""),
+    (
+        "proc",
+        &["DEST"],
+        "Mount a fresh procfs at DEST",
+        "Mount a procfs for the sandbox's pid namespace at DEST. With --share-pid the host's /proc \
+      is bound instead.",
+    ),
+    (
+        "dev",
+        &["DEST"],
+        "Mount a minimal /dev at DEST",
+        "Mount a tmpfs at DEST holding null, zero, full, random, urandom and tty, a private devpts \
+      at pts, a tmpfs at shm, and the usual fd, stdin, stdout, stderr and ptmx links.",
+    ),
+    ("mqueue", &["DEST"], "Mount a POSIX message queue filesystem at DEST", ""),
+    ("dir", &["DEST"], "Create a directory at DEST (see --perms)", ""),
+    ("symlink", &["TARGET", "DEST"], "Create a symbolic link at DEST pointing to TARGET", ""),
+    ("file", &["FD", "DEST"], "Copy the data read from FD into a new file at DEST", ""),
+    ("bind-data", &["FD", "DEST"], "Bind a file holding the data read from FD at DEST", ""),
+    ("ro-bind-data", &["FD", "DEST"], "Like --bind-data, read-only", ""),
+    ("chmod", &["OCTAL", "PATH"], "Change the mode of PATH inside the sandbox", ""),
+];
+
+fn fs_arg(id: &'static str, names: &'static [&'static str], help: &'static str, long: &'static str) -> Arg {
+    let hint = match names.last() {
+        Some(&"DEST") | Some(&"PATH") if names.first() != Some(&"FD") => ValueHint::AnyPath,
+        _ => ValueHint::Other,
+    };
+    let mut a = Arg::new(id)
+        .long(id)
+        .num_args(names.len())
+        .value_names(names.iter().copied())
+        .value_parser(clap::value_parser!(OsString))
+        .action(ArgAction::Append)
+        .help(help)
+        .help_heading(FS);
+    if matches!(names.first(), Some(&"SRC")) {
+        a = a.value_hint(ValueHint::AnyPath);
+    } else {
+        a = a.value_hint(hint);
+    }
+    if !long.is_empty() {
+        a = a.long_help(long);
+    }
+    a
+}
+
+fn flag(id: &'static str, heading: &'static str, help: &'static str) -> Arg {
+    Arg::new(id).long(id).action(ArgAction::SetTrue).help(help).help_heading(heading)
+}
+
+fn value(id: &'static str, name: &'static str, heading: &'static str, help: &'static str) -> Arg {
+    Arg::new(id).long(id).value_name(name).help(help).help_heading(heading).value_hint(ValueHint::Other)
+}
+
+/// The whole command line, for parsing, `--help`, the man page and the completions.
+pub fn command() -> Command {
+    let mut cmd = Command::new("jail")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("Run a command in a rootless sandbox: fresh namespaces, a tmpfs root built from bind mounts")
+        .long_about(
+            "Run COMMAND in new user, mount, pid, network, ipc, uts and cgroup namespaces, on a \
+             fresh tmpfs root assembled from bind mounts, with no capabilities. No setuid helper, \
+             no daemon, no root.\n\n\
+             With no filesystem option the sandbox sees the host read-only, with a fresh /proc, a \
+             minimal /dev, empty /tmp and /run, /home and /root hidden, and the current directory \
+             bound back read-only. With a tree bound at / (--ro-bind ./rootfs /) jail adds /proc, \
+             /dev and /tmp unless the command line puts something there. --dry-run shows every step.",
+        )
+        .override_usage("jail [OPTIONS] [--] COMMAND [ARGS...]")
+        .after_help(
+            "Examples:\n  jail -- sh\n  jail --ro-bind ./rootfs / --hostname box bash\n  jail --dry-run -- make",
+        )
+        .disable_help_subcommand(true)
+        .max_term_width(100)
+        .arg(
+            Arg::new("dry-run")
+                .long("dry-run")
+                .value_name("FORMAT")
+                .num_args(0..=1)
+                .require_equals(true)
+                .default_missing_value("text")
+                .value_parser(["text", "json"])
+                .help("Print the plan (text or json) and exit without touching anything")
+                .help_heading(OUT),
+        )
+        .arg(flag("share-net", NS, "Keep the caller's network namespace").long_help(
+            "Keep the caller's network namespace. Without it the sandbox has its own network with \
+             only the loopback interface, up.",
+        ))
+        .arg(flag("share-ipc", NS, "Keep the caller's ipc namespace"))
+        .arg(flag("share-uts", NS, "Keep the caller's uts namespace (hostname)"))
+        .arg(flag("share-pid", NS, "Keep the caller's pid namespace"))
+        .arg(flag("share-cgroup", NS, "Keep the caller's cgroup namespace"))
+        .arg(
+            value("uid", "UID", IDS, "The uid inside the sandbox (default: the caller's)")
+                .value_parser(clap::value_parser!(u32)),
+        )
+        .arg(
+            value("gid", "GID", IDS, "The gid inside the sandbox (default: the caller's)")
+                .value_parser(clap::value_parser!(u32)),
+        )
+        .arg(flag("map-subids", IDS, "Also map the caller's /etc/subuid and /etc/subgid ranges").long_help(
+            "Also map the caller's subordinate ids from /etc/subuid and /etc/subgid (through \
+             newuidmap and newgidmap, package uidmap), so that package managers and su work in a \
+             full distribution tree. The uid given by --uid maps to the caller; the others follow \
+             from the range.",
+        ));
+    for (id, names, help, long) in FS_OPS {
+        cmd = cmd.arg(fs_arg(id, names, help, long));
+    }
+    cmd.arg(
+        Arg::new("perms")
+            .long("perms")
+            .value_name("OCTAL")
+            .action(ArgAction::Append)
+            .value_parser(values::octal)
+            .help("Mode for the next --tmpfs, --dir, --file, --bind-data or --ro-bind-data")
+            .help_heading(FS)
+            .value_hint(ValueHint::Other),
+    )
+    .arg(
+        Arg::new("size")
+            .long("size")
+            .value_name("BYTES")
+            .action(ArgAction::Append)
+            .value_parser(values::size)
+            .help("Size limit of the next --tmpfs (K, M, G suffixes)")
+            .help_heading(FS)
+            .value_hint(ValueHint::Other),
+    )
+    .arg(value("hostname", "NAME", PROC, "Set the hostname inside the sandbox"))
+    .arg(
+        value(
+            "chdir",
+            "DIR",
+            PROC,
+            "Change to DIR inside the sandbox (default: the current directory if present, else /)",
+        )
+        .value_parser(clap::value_parser!(PathBuf))
+        .value_hint(ValueHint::DirPath),
+    )
+    .arg(
+        Arg::new("setenv")
+            .long("setenv")
+            .num_args(2)
+            .value_names(["VAR", "VALUE"])
+            .action(ArgAction::Append)
+            .value_parser(clap::value_parser!(OsString))
+            .help("Set an environment variable")
+            .help_heading(PROC)
+            .value_hint(ValueHint::Other),
+    )
+    .arg(
+        Arg::new("unsetenv")
+            .long("unsetenv")
+            .value_name("VAR")
+            .action(ArgAction::Append)
+            .help("Unset an environment variable")
+            .help_heading(PROC)
+            .value_hint(ValueHint::Other),
+    )
+    .arg(flag("clearenv", PROC, "Start from an empty environment (then --setenv applies)"))
+    .arg(
+        value("argv0", "NAME", PROC, "Run the command with NAME as argv[0]")
+            .value_parser(clap::value_parser!(OsString)),
+    )
+    .arg(flag("as-pid-1", PROC, "Run the command as pid 1 instead of jail's init").long_help(
+        "Run the command itself as pid 1 of the new pid namespace. By default jail's own small \
+         init is pid 1: it reaps orphans, forwards signals, and cannot be ptraced by the command.",
+    ))
+    .arg(flag("new-session", PROC, "Start a new session (no controlling terminal)").long_help(
+        "Call setsid() before running the command, so it has no controlling terminal and cannot \
+         inject input into the caller's terminal. Job control in an interactive shell is lost.",
+    ))
+    .arg(
+        Arg::new("cap-add")
+            .long("cap-add")
+            .value_name("CAP")
+            .action(ArgAction::Append)
+            .value_parser(cap_names())
+            .help("Keep a capability (e.g. CAP_NET_ADMIN, or ALL)")
+            .help_heading(CAPS),
+    )
+    .arg(
+        Arg::new("cap-drop")
+            .long("cap-drop")
+            .value_name("CAP")
+            .action(ArgAction::Append)
+            .value_parser(cap_names())
+            .help("Drop a capability added earlier (or ALL)")
+            .help_heading(CAPS),
+    )
+    .arg(
+        Arg::new("command")
+            .value_name("COMMAND")
+            .num_args(1..)
+            .trailing_var_arg(true)
+            .value_parser(clap::value_parser!(OsString))
+            .value_hint(ValueHint::CommandWithArguments)
+            .help("The command and its arguments, looked up in the sandbox's PATH"),
+    )
+}
+
+/// Capability names offered for completion; any spelling `caps` knows is accepted.
+fn cap_names() -> clap::builder::PossibleValuesParser {
+    let mut names: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
+    names.sort();
+    names.push("ALL".into());
+    let values: Vec<clap::builder::PossibleValue> =
+        names.into_iter().map(|n| clap::builder::PossibleValue::new(n.clone()).alias(n.to_ascii_lowercase())).collect();
+    clap::builder::PossibleValuesParser::new(values)
+}
+
+/// Occurrences of `id` with the argv index of each: `(index, values)`.
+fn occurrences(m: &ArgMatches, id: &str) -> Vec<(usize, Vec<OsString>)> {
+    let (Some(idx), Some(occ)) = (m.indices_of(id), m.get_occurrences::<OsString>(id)) else {
+        return Vec::new();
+    };
+    let idx: Vec<usize> = idx.collect();
+    let mut out = Vec::new();
+    let mut at = 0;
+    for o in occ {
+        let vals: Vec<OsString> = o.cloned().collect();
+        out.push((idx.get(at).copied().unwrap_or(usize::MAX), vals.clone()));
+        at += vals.len();
+    }
+    out
+}
+
+fn typed_occurrences<T: Clone + Send + Sync + 'static>(m: &ArgMatches, id: &str) -> Vec<(usize, T)> {
+    match (m.indices_of(id), m.get_many::<T>(id)) {
+        (Some(i), Some(v)) => i.zip(v.cloned()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A clap or jail usage error, already worded for the one `jail: ...` line.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+pub fn parse(args: Vec<OsString>) -> Result<Parsed, UsageError> {
+    let m = match command().try_get_matches_from(args) {
+        Ok(m) => m,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            return match e.kind() {
+                ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    Ok(Parsed::Print(e.render().ansi().to_string()))
+                }
+                _ => {
+                    let text = e.render().to_string();
+                    let first = text.lines().next().unwrap_or("invalid command line");
+                    let first = first.strip_prefix("error: ").unwrap_or(first);
+                    Err(UsageError(format!("{first} (see jail --help)")))
+                }
+            };
+        }
+    };
+    let dry_run = m.get_one::<String>("dry-run").map(|f| if f == "json" { DryRun::Json } else { DryRun::Text });
+    let request = request(&m).map_err(UsageError)?;
+    Ok(Parsed::Run { request: Box::new(request), dry_run })
+}
+
+fn path(v: &OsString) -> PathBuf {
+    PathBuf::from(v)
+}
+
+fn fd_value(flag: &str, v: &OsString) -> Result<i32, String> {
+    values::fd(&v.to_string_lossy()).map_err(|e| format!("--{flag}: {e}"))
+}
+
+/// Builds one filesystem operation from its flag and values.
+fn fs_op(id: &str, v: &[OsString], perms: Option<u32>, size: Option<u64>) -> Result<FsOp, String> {
+    let bind = |mode, optional| FsOp::Bind { src: path(&v[0]), dest: path(&v[1]), mode, optional };
+    Ok(match id {
+        "bind" => bind(BindMode::ReadWrite, false),
+        "bind-try" => bind(BindMode::ReadWrite, true),
+        "ro-bind" => bind(BindMode::ReadOnly, false),
+        "ro-bind-try" => bind(BindMode::ReadOnly, true),
+        "dev-bind" => bind(BindMode::Devices, false),
+        "dev-bind-try" => bind(BindMode::Devices, true),
+        "remount-ro" => FsOp::RemountRo { dest: path(&v[0]) },
+        "tmpfs" => FsOp::Tmpfs { dest: path(&v[0]), size, perms: perms.unwrap_or(0o755) },
+        "proc" => FsOp::Proc { dest: path(&v[0]) },
+        "dev" => FsOp::Dev { dest: path(&v[0]) },
+        "mqueue" => FsOp::Mqueue { dest: path(&v[0]) },
+        "dir" => FsOp::Dir { dest: path(&v[0]), perms },
+        "symlink" => FsOp::Symlink { target: path(&v[0]), dest: path(&v[1]) },
+        "file" => FsOp::File { fd: fd_value(id, &v[0])?, dest: path(&v[1]), perms: perms.unwrap_or(0o644) },
+        "bind-data" | "ro-bind-data" => FsOp::BindData {
+            fd: fd_value(id, &v[0])?,
+            dest: path(&v[1]),
+            perms: perms.unwrap_or(0o644),
+            readonly: id == "ro-bind-data",
+        },
+        "chmod" => {
+            let mode = values::octal(&v[0].to_string_lossy()).map_err(|e| format!("--chmod: {e}"))?;
+            FsOp::Chmod { path: path(&v[1]), perms: mode }
+        }
+        _ => return Err(format!("internal: unknown filesystem option --{id}")),
+    })
+}
+
+fn takes_perms(id: &str) -> bool {
+    matches!(id, "tmpfs" | "dir" | "file" | "bind-data" | "ro-bind-data")
+}
+
+/// Pairs each modifier with the operation right after it, as bubblewrap does.
+fn filesystem(m: &ArgMatches) -> Result<Vec<(String, FsOp)>, String> {
+    enum Item {
+        Op(&'static str, Vec<OsString>),
+        Perms(u32),
+        Size(u64),
+    }
+    let mut items: Vec<(usize, Item)> = Vec::new();
+    for (id, _, _, _) in FS_OPS {
+        for (i, vals) in occurrences(m, id) {
+            items.push((i, Item::Op(id, vals)));
+        }
+    }
+    items.extend(typed_occurrences::<u32>(m, "perms").into_iter().map(|(i, p)| (i, Item::Perms(p))));
+    items.extend(typed_occurrences::<u64>(m, "size").into_iter().map(|(i, s)| (i, Item::Size(s))));
+    items.sort_by_key(|(i, _)| *i);
+
+    let mut ops = Vec::new();
+    let (mut perms, mut size) = (None, None);
+    for (_, item) in items {
+        match item {
+            Item::Perms(p) => perms = Some(p),
+            Item::Size(s) => size = Some(s),
+            Item::Op(id, vals) => {
+                if perms.is_some() && !takes_perms(id) {
+                    return Err(format!(
+                        "--perms must be followed by --tmpfs, --dir, --file, --bind-data or --ro-bind-data, not --{id}"
+                    ));
+                }
+                if size.is_some() && id != "tmpfs" {
+                    return Err(format!("--size must be followed by --tmpfs, not --{id}"));
+                }
+                ops.push((format!("--{id}"), fs_op(id, &vals, perms.take(), size.take())?));
+            }
+        }
+    }
+    if perms.is_some() {
+        return Err("--perms must be followed by the option it applies to".into());
+    }
+    if size.is_some() {
+        return Err("--size must be followed by --tmpfs".into());
+    }
+    Ok(ops)
+}
+
+fn request(m: &ArgMatches) -> Result<Request, String> {
+    let mut env: Vec<(usize, (String, Option<String>))> = Vec::new();
+    for (i, v) in occurrences(m, "setenv") {
+        let name = v[0].to_string_lossy().into_owned();
+        if name.is_empty() || name.contains('=') {
+            return Err(format!("--setenv {name:?}: not a valid variable name"));
+        }
+        env.push((i, (name, Some(v[1].to_string_lossy().into_owned()))));
+    }
+    for (i, v) in typed_occurrences::<String>(m, "unsetenv") {
+        env.push((i, (v, None)));
+    }
+    env.sort_by_key(|(i, _)| *i);
+
+    let mut caps: Vec<(usize, (bool, String))> = typed_occurrences::<String>(m, "cap-add")
+        .into_iter()
+        .map(|(i, c)| (i, (true, c)))
+        .chain(typed_occurrences::<String>(m, "cap-drop").into_iter().map(|(i, c)| (i, (false, c))))
+        .collect();
+    caps.sort_by_key(|(i, _)| *i);
+
+    Ok(Request {
+        share_net: m.get_flag("share-net"),
+        share_ipc: m.get_flag("share-ipc"),
+        share_uts: m.get_flag("share-uts"),
+        share_pid: m.get_flag("share-pid"),
+        share_cgroup: m.get_flag("share-cgroup"),
+        uid: m.get_one::<u32>("uid").copied(),
+        gid: m.get_one::<u32>("gid").copied(),
+        map_subids: m.get_flag("map-subids"),
+        fs: filesystem(m)?,
+        hostname: m.get_one::<String>("hostname").cloned(),
+        chdir: m.get_one::<PathBuf>("chdir").cloned(),
+        clearenv: m.get_flag("clearenv"),
+        env: env.into_iter().map(|(_, e)| e).collect(),
+        argv0: m.get_one::<OsString>("argv0").cloned(),
+        as_pid_1: m.get_flag("as-pid-1"),
+        new_session: m.get_flag("new-session"),
+        caps: caps.into_iter().map(|(_, c)| c).collect(),
+        command: m.get_many::<OsString>("command").map(|v| v.cloned().collect()).unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(args: &[&str]) -> Result<Request, String> {
+        let mut v = vec![OsString::from("jail")];
+        v.extend(args.iter().map(OsString::from));
+        match parse(v) {
+            Ok(Parsed::Run { request, .. }) => Ok(*request),
+            Ok(Parsed::Print(_)) => Err("printed".into()),
+            Err(UsageError(e)) => Err(e),
+        }
+    }
+
+    fn dests(r: &Request) -> Vec<String> {
+        r.fs.iter().map(|(f, op)| format!("{f} {}", op.dest().display())).collect()
+    }
+
+    #[test]
+    fn filesystem_options_keep_argv_order_across_kinds() {
+        let r = req(&[
+            "--tmpfs",
+            "/a",
+            "--ro-bind",
+            "/x",
+            "/b",
+            "--dir",
+            "/c",
+            "--bind",
+            "/y",
+            "/d",
+            "--tmpfs",
+            "/e",
+            "--",
+            "true",
+        ])
+        .unwrap();
+        assert_eq!(dests(&r), ["--tmpfs /a", "--ro-bind /b", "--dir /c", "--bind /d", "--tmpfs /e"]);
+        assert_eq!(r.command, [OsString::from("true")]);
+    }
+
+    #[test]
+    fn modifiers_bind_to_the_next_operation() {
+        let r =
+            req(&["--tmpfs", "/a", "--size", "1M", "--perms", "700", "--tmpfs", "/b", "--dir", "/c", "true"]).unwrap();
+        assert_eq!(r.fs[0].1, FsOp::Tmpfs { dest: "/a".into(), size: None, perms: 0o755 });
+        assert_eq!(r.fs[1].1, FsOp::Tmpfs { dest: "/b".into(), size: Some(1 << 20), perms: 0o700 });
+        assert_eq!(r.fs[2].1, FsOp::Dir { dest: "/c".into(), perms: None });
+    }
+
+    #[test]
+    fn modifiers_must_precede_an_operation_that_takes_them() {
+        assert!(req(&["--perms", "0700", "--bind", "/a", "/b", "true"])
+            .unwrap_err()
+            .contains("--perms must be followed"));
+        assert!(req(&["--size", "1M", "--dir", "/a", "true"]).unwrap_err().contains("--size must be followed"));
+        assert!(req(&["--dir", "/a", "--perms", "0700", "true"]).unwrap_err().contains("--perms"));
+    }
+
+    #[test]
+    fn bad_values_name_the_flag() {
+        let e = req(&["--size", "12Q", "--tmpfs", "/a", "true"]).unwrap_err();
+        assert!(e.contains("--size"), "{e}");
+        let e = req(&["--uid", "x", "true"]).unwrap_err();
+        assert!(e.contains("--uid"), "{e}");
+        let e = req(&["--no-such-option", "true"]).unwrap_err();
+        assert!(e.contains("--no-such-option"), "{e}");
+        let e = req(&["--file", "x", "/a", "true"]).unwrap_err();
+        assert!(e.contains("--file"), "{e}");
+    }
+
+    #[test]
+    fn env_and_caps_keep_order() {
+        let r = req(&[
+            "--setenv",
+            "A",
+            "1",
+            "--unsetenv",
+            "B",
+            "--setenv",
+            "B",
+            "2",
+            "--cap-add",
+            "ALL",
+            "--cap-drop",
+            "cap_sys_admin",
+            "env",
+        ])
+        .unwrap();
+        assert_eq!(r.env, [("A".into(), Some("1".into())), ("B".into(), None), ("B".into(), Some("2".into()))]);
+        assert_eq!(r.caps, [(true, "ALL".into()), (false, "cap_sys_admin".into())]);
+    }
+
+    #[test]
+    fn command_arguments_are_not_options() {
+        let r = req(&["sh", "-c", "echo --bind"]).unwrap();
+        assert_eq!(r.command.len(), 3);
+        assert!(r.fs.is_empty());
+    }
+
+    #[test]
+    fn dry_run_formats() {
+        let p = parse(["jail", "--dry-run=json", "true"].iter().map(OsString::from).collect()).unwrap();
+        assert!(matches!(p, Parsed::Run { dry_run: Some(DryRun::Json), .. }));
+        let p = parse(["jail", "--dry-run", "true"].iter().map(OsString::from).collect()).unwrap();
+        assert!(matches!(p, Parsed::Run { dry_run: Some(DryRun::Text), .. }));
+    }
+
+    #[test]
+    fn command_definition_is_consistent() {
+        command().debug_assert();
+    }
+}

@@ -1,0 +1,34 @@
+//! Runs a [`Spec`](crate::spec::Spec). The stages, in order, and why:
+//!
+//! ```text
+//! parent (jail, outside)                    child (pid 1 of the new pid namespace)
+//!  block forwarded signals + SIGCHLD         PR_SET_PDEATHSIG(SIGKILL): never outlive jail
+//!  clone(new user, mount, pid, ...)  ─────▶  wait for the id maps
+//!  write setgroups/uid_map/gid_map           make / rslave: nothing leaks to the host
+//!  release the child ───────────────────▶   scratch tmpfs, pivot into it, host at /oldroot
+//!  read the setup report (EOF = exec'd)      apply the filesystem steps in order
+//!  forward signals, wait, exit status        pivot into the new root, detach the old one
+//!                                            hostname, lo up
+//!                                            fork the command; stay as init: reap, forward
+//! command: new session → chdir → env → close fds → capabilities → exec (errors go back
+//!          over a close-on-exec pipe)
+//! ```
+
+mod child;
+mod diagnose;
+mod exec;
+mod init;
+mod parent;
+mod report;
+
+pub use parent::launch;
+
+/// Signals jail and its init pass on to the command.
+pub const FORWARDED: [nix::sys::signal::Signal; 7] = {
+    use nix::sys::signal::Signal::*;
+    [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH]
+};
+
+/// Signal `si_code` for signals the kernel sends itself, e.g. a terminal's ^C to its
+/// foreground process group: the command, in that group too, already got it.
+pub const SI_KERNEL: i32 = 0x80;

@@ -1,0 +1,174 @@
+//! jail's side, outside the sandbox: create it, map ids, wait, pass on signals and the status.
+
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::process::Command;
+
+use anyhow::{anyhow, bail, Context, Result};
+use nix::errno::Errno;
+use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use super::{child, diagnose, report, FORWARDED, SI_KERNEL};
+use crate::exit;
+use crate::spec::{IdMap, Spec};
+use crate::sys::errno_text;
+
+/// Forks with the namespace flags, like fork(2) (the child continues on a copy of the stack).
+fn clone_process(flags: libc::c_int) -> Result<Option<Pid>, Errno> {
+    // SAFETY: a fork-like clone (no CLONE_VM, no new stack) of a single-threaded process; the
+    // child only runs code that is safe after fork in such a process.
+    let ret = unsafe {
+        libc::syscall(libc::SYS_clone, (flags | libc::SIGCHLD) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize)
+    };
+    match ret {
+        -1 => Err(Errno::last()),
+        0 => Ok(None),
+        pid => Ok(Some(Pid::from_raw(pid as i32))),
+    }
+}
+
+fn write_proc(pid: Pid, file: &str, text: &str) -> Result<()> {
+    let path = format!("/proc/{pid}/{file}");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| anyhow!("write {path} {:?}: {}", text.trim_end(), errno_text(crate::spec::errno_of(&e))))
+}
+
+fn run_helper(map: &IdMap, pid: Pid, name: &str) -> Result<()> {
+    let Some(helper) = &map.helper else { bail!("--map-subids: {name} not found") };
+    let out = Command::new(helper)
+        .arg(pid.to_string())
+        .args(map.helper_args())
+        .output()
+        .with_context(|| format!("--map-subids: run {}", helper.display()))?;
+    if !out.status.success() {
+        let msg = String::from_utf8_lossy(&out.stderr);
+        bail!("--map-subids: {} {} failed: {}", helper.display(), map.helper_args().join(" "), msg.trim());
+    }
+    Ok(())
+}
+
+fn write_maps(pid: Pid, spec: &Spec) -> Result<()> {
+    if spec.uid_map.helper.is_some() {
+        run_helper(&spec.uid_map, pid, "newuidmap")?;
+        run_helper(&spec.gid_map, pid, "newgidmap")?;
+        return Ok(());
+    }
+    // Without a helper the kernel insists that setgroups be denied before gid_map is written.
+    write_proc(pid, "setgroups", "deny")?;
+    write_proc(pid, "uid_map", &spec.uid_map.proc_text())?;
+    write_proc(pid, "gid_map", &spec.gid_map.proc_text())
+}
+
+fn status_code(ws: WaitStatus) -> Option<i32> {
+    match ws {
+        WaitStatus::Exited(_, c) => Some(c),
+        WaitStatus::Signaled(_, s, _) => Some(128 + s as i32),
+        _ => None,
+    }
+}
+
+fn reap(pid: Pid) -> i32 {
+    loop {
+        match waitpid(pid, None) {
+            Ok(ws) => {
+                if let Some(c) = status_code(ws) {
+                    return c;
+                }
+            }
+            Err(Errno::EINTR) => continue,
+            Err(_) => return exit::FAILURE,
+        }
+    }
+}
+
+/// Creates the sandbox, runs the command in it, and returns the exit status for jail.
+pub fn launch(spec: &Spec) -> Result<i32> {
+    let mut mask = SigSet::empty();
+    for s in FORWARDED {
+        mask.add(s);
+    }
+    mask.add(Signal::SIGCHLD);
+    let mut old_mask = SigSet::empty();
+    // Blocked before clone: no signal is lost while the sandbox starts, and the child begins
+    // with them blocked (its init reads them from a signalfd).
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), Some(&mut old_mask)).context("sigprocmask")?;
+
+    let (sync_r, sync_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
+    let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
+
+    let pid = match clone_process(spec.namespaces.clone_flags()) {
+        Ok(Some(pid)) => pid,
+        Ok(None) => {
+            drop(sync_w);
+            drop(report_r);
+            child::main(spec, sync_r, report_w, old_mask)
+        }
+        Err(e) => bail!("clone({}): {}{}", flag_names(spec), errno_text(e), diagnose::userns_hint(e)),
+    };
+    drop(sync_r);
+    drop(report_w);
+
+    if let Err(e) = write_maps(pid, spec) {
+        let _ = kill(pid, Signal::SIGKILL);
+        reap(pid);
+        return Err(e);
+    }
+    let _ = nix::unistd::write(&sync_w, b"1");
+    drop(sync_w);
+
+    if let Some((code, msg)) = report::receive(report_r) {
+        let status = reap(pid);
+        eprintln!("jail: {msg}");
+        return Ok(if status == 0 { i32::from(code) } else { status });
+    }
+    wait_forwarding(pid, mask, spec.new_session)
+}
+
+/// Waits for the sandbox's first process, passing on the forwarded signals.
+fn wait_forwarding(pid: Pid, mask: SigSet, new_session: bool) -> Result<i32> {
+    let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC).context("signalfd")?;
+    loop {
+        if let Ok(ws) = waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            if let Some(code) = status_code(ws) {
+                return Ok(code);
+            }
+        }
+        let info = match sfd.read_signal() {
+            Ok(Some(info)) => info,
+            Ok(None) | Err(Errno::EINTR) => continue,
+            Err(e) => bail!("read(signalfd {}): {}", sfd.as_raw_fd(), errno_text(e)),
+        };
+        if info.ssi_signo == Signal::SIGCHLD as u32 {
+            continue;
+        }
+        if info.ssi_code == SI_KERNEL && !new_session {
+            continue;
+        }
+        if let Ok(sig) = Signal::try_from(info.ssi_signo as i32) {
+            let _ = kill(pid, sig);
+        }
+    }
+}
+
+fn flag_names(spec: &Spec) -> String {
+    let ns = &spec.namespaces;
+    let mut v = vec!["CLONE_NEWUSER", "CLONE_NEWNS"];
+    for (on, n) in [
+        (ns.pid, "CLONE_NEWPID"),
+        (ns.net, "CLONE_NEWNET"),
+        (ns.ipc, "CLONE_NEWIPC"),
+        (ns.uts, "CLONE_NEWUTS"),
+        (ns.cgroup, "CLONE_NEWCGROUP"),
+    ] {
+        if on {
+            v.push(n);
+        }
+    }
+    v.join("|")
+}

@@ -1,0 +1,61 @@
+//! jail: a rootless sandbox.
+//!
+//! ```text
+//! argv ─clap─▶ Request ─Spec::from_request─▶ Spec ─┬─ --dry-run: print it, exit 0
+//!                                                  └─ launch::launch(&Spec)
+//! ```
+//!
+//! - [`cli`]: clap definitions and argv-order recovery; no side effects.
+//! - [`spec`]: the validated plan (namespaces, id maps, ordered filesystem steps, env, argv,
+//!   capabilities) and its rendering.
+//! - [`launch`]: parent, child, init and exec stages (see the stage list there).
+//! - [`rootfs`]: executes the filesystem steps through [`sys::Sys`].
+//! - [`sys`]: the mount syscalls behind a trait, real and recording.
+//! - [`confine`]: capabilities (and the other confinement layers).
+
+pub mod cli;
+pub mod confine;
+pub mod exit;
+pub mod launch;
+pub mod rootfs;
+pub mod spec;
+pub mod sys;
+
+use std::ffi::OsString;
+use std::io::Write;
+
+/// Runs jail with `args` (argv including argv[0]) and returns the process exit status.
+pub fn run(args: Vec<OsString>) -> i32 {
+    let (request, dry_run) = match cli::parse(args) {
+        Ok(cli::Parsed::Print(text)) => {
+            let _ = std::io::stdout().write_all(text.as_bytes());
+            return 0;
+        }
+        Ok(cli::Parsed::Run { request, dry_run }) => (request, dry_run),
+        Err(cli::UsageError(msg)) => return fail(&msg),
+    };
+    let spec = match spec::Spec::from_request(*request) {
+        Ok(s) => s,
+        Err(e) => return fail(&format!("{e:#}")),
+    };
+    match dry_run {
+        Some(cli::DryRun::Text) => {
+            print!("{}", spec.to_text());
+            return 0;
+        }
+        Some(cli::DryRun::Json) => {
+            println!("{}", spec.to_json());
+            return 0;
+        }
+        None => {}
+    }
+    match launch::launch(&spec) {
+        Ok(code) => code,
+        Err(e) => fail(&format!("{e:#}")),
+    }
+}
+
+fn fail(msg: &str) -> i32 {
+    eprintln!("jail: {msg}");
+    exit::FAILURE
+}

@@ -1,0 +1,493 @@
+//! Builds the new root from the plan's filesystem steps, in order.
+//!
+//! During setup the process root is a scratch tmpfs holding `newroot` (the sandbox's root, a
+//! tmpfs of its own) and `oldroot` (the host). Sources are resolved beneath `oldroot`,
+//! destinations beneath the top of `newroot`, both with `RESOLVE_IN_ROOT`, so a symlink planted
+//! in a tree can never send a mount outside it. Binds use the new mount API: one clone, one
+//! attribute change and one move per bind, however many mounts lie beneath the source.
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+
+use crate::spec::{BindMode, FsOp, FsStep};
+use crate::sys::{errno_text, Attrs, Kind, Sys, SysError};
+
+/// A failed step: the step, the call, the path it was about, the errno.
+#[derive(Debug)]
+pub struct StepError {
+    pub step: String,
+    pub call: &'static str,
+    pub path: PathBuf,
+    pub errno: Errno,
+    pub hint: Option<&'static str>,
+}
+
+impl fmt::Display for StepError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "--{}: {}({:?}): {}", self.step, self.call, self.path, errno_text(self.errno))?;
+        if let Some(h) = self.hint {
+            write!(f, " ({h})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for StepError {}
+
+/// A syscall error tagged with the path it concerned, before the step is known.
+struct Failure {
+    call: &'static str,
+    path: PathBuf,
+    errno: Errno,
+    hint: Option<&'static str>,
+}
+
+type R<T> = Result<T, Failure>;
+
+trait At<T> {
+    fn at(self, path: &Path) -> R<T>;
+}
+
+impl<T> At<T> for Result<T, SysError> {
+    fn at(self, path: &Path) -> R<T> {
+        self.map_err(|e| Failure { call: e.call, path: path.to_path_buf(), errno: e.errno, hint: None })
+    }
+}
+
+const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+const DEV_LINKS: [(&str, &str); 6] = [
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+    ("core", "/proc/kcore"),
+    ("ptmx", "pts/ptmx"),
+];
+/// procfs entries that would let uid 0 inside reconfigure the host's kernel: read-only.
+const PROC_READONLY: [&str; 4] = ["sys", "sysrq-trigger", "irq", "bus"];
+
+pub struct Builder<'a, S: Sys> {
+    sys: &'a mut S,
+    base: S::Fd,
+    host: S::Fd,
+    root: S::Fd,
+    /// With the caller's pid namespace, procfs cannot be mounted: the host's is bound.
+    share_pid: bool,
+    data_files: usize,
+}
+
+fn is_root(p: &Path) -> bool {
+    crate::spec::same_path(p, Path::new("/"))
+}
+
+fn name_of(p: &Path) -> R<&OsStr> {
+    p.file_name().ok_or(Failure {
+        call: "mkdirat",
+        path: p.to_path_buf(),
+        errno: Errno::EINVAL,
+        hint: Some("not a name"),
+    })
+}
+
+impl<'a, S: Sys> Builder<'a, S> {
+    /// `base` is the scratch root (holding `newroot`), `host` the host's root.
+    pub fn new(sys: &'a mut S, base: S::Fd, host: S::Fd) -> Result<Self, StepError> {
+        let root = sys.resolve(&base, Path::new("newroot")).map_err(|e| StepError {
+            step: "tmpfs /".into(),
+            call: e.call,
+            path: "/".into(),
+            errno: e.errno,
+            hint: None,
+        })?;
+        Ok(Builder { sys, base, host, root, share_pid: false, data_files: 0 })
+    }
+
+    pub fn share_pid(mut self, yes: bool) -> Self {
+        self.share_pid = yes;
+        self
+    }
+
+    pub fn run(&mut self, steps: &[FsStep]) -> Result<(), StepError> {
+        for st in steps {
+            self.step(&st.op).map_err(|f| StepError {
+                step: st.op.to_string(),
+                call: f.call,
+                path: f.path,
+                errno: f.errno,
+                hint: f.hint,
+            })?;
+            if is_root(st.op.dest()) {
+                // Something now covers the root: later steps must build on top of it.
+                self.root = self.sys.resolve(&self.base, Path::new("newroot")).map_err(|e| StepError {
+                    step: st.op.to_string(),
+                    call: e.call,
+                    path: "/".into(),
+                    errno: e.errno,
+                    hint: None,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    fn step(&mut self, op: &FsOp) -> R<()> {
+        match op {
+            FsOp::Bind { src, dest, mode, optional } => {
+                let src_fd = match self.sys.resolve(&self.host, src) {
+                    Err(e) if *optional && e.errno == Errno::ENOENT => return Ok(()),
+                    r => r.at(src)?,
+                };
+                let attrs = Attrs {
+                    rdonly: *mode == BindMode::ReadOnly,
+                    nosuid: true,
+                    nodev: *mode != BindMode::Devices,
+                    noexec: false,
+                };
+                self.bind(&src_fd, src, dest, attrs, true)
+            }
+            FsOp::RemountRo { dest } => {
+                let fd = self.sys.resolve(&self.root, dest).at(dest)?;
+                if !self.sys.is_mount_root(&fd).at(dest)? {
+                    return Err(Failure {
+                        call: "mount_setattr",
+                        path: dest.clone(),
+                        errno: Errno::EINVAL,
+                        hint: Some("not a mount point"),
+                    });
+                }
+                self.sys.set_attrs(&fd, Attrs { rdonly: true, ..Attrs::default() }, true).at(dest)
+            }
+            FsOp::Tmpfs { dest, size, perms } => {
+                let mut opts = vec![("mode", format!("{perms:o}"))];
+                if let Some(s) = size {
+                    opts.push(("size", s.to_string()));
+                }
+                self.mount_new("tmpfs", &opts, dest, Attrs { nosuid: true, nodev: true, ..Attrs::default() }).map(drop)
+            }
+            FsOp::Proc { dest } => self.proc(dest),
+            FsOp::Dev { dest } => self.dev(dest),
+            FsOp::Mqueue { dest } => {
+                let attrs = Attrs { nosuid: true, nodev: true, noexec: true, ..Attrs::default() };
+                self.mount_new("mqueue", &[], dest, attrs).map(drop)
+            }
+            FsOp::Dir { dest, perms } => match self.sys.resolve(&self.root, dest) {
+                Ok(fd) => match perms {
+                    Some(p) => self.sys.chmod(&fd, *p).at(dest),
+                    None => Ok(()),
+                },
+                Err(e) if e.errno == Errno::ENOENT => {
+                    let parent = self.ensure_dir(dest.parent().unwrap_or(Path::new("/")))?;
+                    self.sys.mkdir_at(&parent, name_of(dest)?, perms.unwrap_or(0o755)).at(dest)
+                }
+                Err(e) => Err(e).at(dest),
+            },
+            FsOp::Symlink { target, dest } => {
+                let parent = self.ensure_dir(dest.parent().unwrap_or(Path::new("/")))?;
+                let name = name_of(dest)?;
+                match self.sys.symlink_at(target, &parent, name) {
+                    Err(e) if e.errno == Errno::EEXIST => match self.sys.read_link_at(&parent, name) {
+                        Ok(existing) if existing == *target => Ok(()),
+                        _ => Err(e).at(dest),
+                    },
+                    r => r.at(dest),
+                }
+            }
+            FsOp::File { fd, dest, perms } => {
+                let data = self.sys.read_all(*fd).at(Path::new(&format!("fd {fd}")))?;
+                let parent = self.ensure_dir(dest.parent().unwrap_or(Path::new("/")))?;
+                self.sys.create_file_at(&parent, name_of(dest)?, *perms, &data).at(dest)
+            }
+            FsOp::BindData { fd, dest, perms, readonly } => {
+                let data = self.sys.read_all(*fd).at(Path::new(&format!("fd {fd}")))?;
+                self.data_files += 1;
+                let name = PathBuf::from(format!("data{}", self.data_files));
+                self.sys.create_file_at(&self.base, name.as_os_str(), *perms, &data).at(&name)?;
+                let src = self.sys.resolve(&self.base, &name).at(&name)?;
+                let attrs = Attrs { rdonly: *readonly, nosuid: true, nodev: true, noexec: false };
+                self.bind(&src, &name, dest, attrs, false)
+            }
+            FsOp::Chmod { path, perms } => {
+                let fd = self.sys.resolve(&self.root, path).at(path)?;
+                self.sys.chmod(&fd, *perms).at(path)
+            }
+        }
+    }
+
+    /// Clones the tree at `src_fd`, applies `attrs`, and attaches it at `dest`.
+    fn bind(&mut self, src_fd: &S::Fd, src: &Path, dest: &Path, attrs: Attrs, recursive: bool) -> R<()> {
+        let kind = self.sys.kind(src_fd).at(src)?;
+        let dest_fd = self.mount_point(dest, kind)?;
+        let tree = self.sys.clone_tree(src_fd, recursive).at(src)?;
+        self.sys.set_attrs(&tree, attrs, recursive).at(src)?;
+        self.sys.attach(&tree, &dest_fd).at(dest)
+    }
+
+    fn mount_new(&mut self, fstype: &str, opts: &[(&str, String)], dest: &Path, attrs: Attrs) -> R<S::Fd> {
+        let dest_fd = self.ensure_dir(dest)?;
+        let fs = self.sys.new_fs(fstype, opts, attrs).at(dest)?;
+        self.sys.attach(&fs, &dest_fd).at(dest)?;
+        self.sys.resolve(&self.root, dest).at(dest)
+    }
+
+    fn proc(&mut self, dest: &Path) -> R<()> {
+        let attrs = Attrs { nosuid: true, nodev: true, noexec: true, ..Attrs::default() };
+        if self.share_pid {
+            let src = Path::new("/proc");
+            let fd = self.sys.resolve(&self.host, src).at(src)?;
+            return self.bind(&fd, src, dest, attrs, true);
+        }
+        self.mount_new("proc", &[], dest, attrs).map_err(|mut f| {
+            if f.errno == Errno::EPERM {
+                f.hint = Some("procfs needs a fully visible /proc on the host");
+            }
+            f
+        })?;
+        for name in PROC_READONLY {
+            let p = dest.join(name);
+            let fd = match self.sys.resolve(&self.root, &p) {
+                Err(e) if e.errno == Errno::ENOENT => continue,
+                r => r.at(&p)?,
+            };
+            let tree = self.sys.clone_tree(&fd, true).at(&p)?;
+            self.sys.set_attrs(&tree, Attrs { rdonly: true, ..attrs }, true).at(&p)?;
+            self.sys.attach(&tree, &fd).at(&p)?;
+        }
+        Ok(())
+    }
+
+    fn dev(&mut self, dest: &Path) -> R<()> {
+        let tmpfs = Attrs { nosuid: true, nodev: true, ..Attrs::default() };
+        let dev = self.mount_new("tmpfs", &[("mode", "755".into())], dest, tmpfs)?;
+        for name in DEVICES {
+            let host_path = Path::new("/dev").join(name);
+            let src = match self.sys.resolve(&self.host, &host_path) {
+                Err(e) if e.errno == Errno::ENOENT && name == "tty" => continue,
+                r => r.at(&host_path)?,
+            };
+            let p = dest.join(name);
+            self.sys.create_file_at(&dev, OsStr::new(name), 0o666, b"").at(&p)?;
+            let target = self.sys.resolve(&dev, Path::new(name)).at(&p)?;
+            let tree = self.sys.clone_tree(&src, false).at(&host_path)?;
+            self.sys
+                .set_attrs(&tree, Attrs { nosuid: true, noexec: true, ..Attrs::default() }, false)
+                .at(&host_path)?;
+            self.sys.attach(&tree, &target).at(&p)?;
+        }
+        for (name, target) in DEV_LINKS {
+            self.sys.symlink_at(Path::new(target), &dev, OsStr::new(name)).at(&dest.join(name))?;
+        }
+        self.sys.mkdir_at(&dev, OsStr::new("shm"), 0o1777).at(&dest.join("shm"))?;
+        self.mount_new("tmpfs", &[("mode", "1777".into())], &dest.join("shm"), tmpfs)?;
+        self.sys.mkdir_at(&dev, OsStr::new("pts"), 0o755).at(&dest.join("pts"))?;
+        let pts = [("newinstance", String::new()), ("ptmxmode", "0666".into()), ("mode", "620".into())];
+        self.mount_new("devpts", &pts, &dest.join("pts"), Attrs { nosuid: true, noexec: true, ..Attrs::default() })?;
+        Ok(())
+    }
+
+    /// Resolves `path` in the new root, creating missing directories (mode 0755) on the way.
+    fn ensure_dir(&mut self, path: &Path) -> R<S::Fd> {
+        match self.sys.resolve(&self.root, path) {
+            Err(e) if e.errno == Errno::ENOENT => {
+                let parent = self.ensure_dir(path.parent().unwrap_or(Path::new("/")))?;
+                self.sys.mkdir_at(&parent, name_of(path)?, 0o755).at(path)?;
+                self.sys.resolve(&self.root, path).at(path)
+            }
+            r => r.at(path),
+        }
+    }
+
+    /// Resolves or creates a mount point of the right kind for a bind of `kind`.
+    fn mount_point(&mut self, dest: &Path, kind: Kind) -> R<S::Fd> {
+        if kind == Kind::Dir {
+            return self.ensure_dir(dest);
+        }
+        match self.sys.resolve(&self.root, dest) {
+            Err(e) if e.errno == Errno::ENOENT => {
+                let parent = self.ensure_dir(dest.parent().unwrap_or(Path::new("/")))?;
+                self.sys.create_file_at(&parent, name_of(dest)?, 0o444, b"").at(dest)?;
+                self.sys.resolve(&self.root, dest).at(dest)
+            }
+            r => r.at(dest),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::fake::{Handle, Recorder};
+
+    fn fake() -> Recorder {
+        let mut r = Recorder::new();
+        r.add("base", "/", Kind::Dir);
+        r.add("base", "/newroot", Kind::Dir);
+        for p in ["/r", "/r/proc", "/r/dev", "/r/tmp", "/dev", "/src"] {
+            r.add("host", p, Kind::Dir);
+        }
+        for d in DEVICES {
+            r.add("host", &format!("/dev/{d}"), Kind::NonDir);
+        }
+        r.add("host", "/etc/hosts", Kind::NonDir);
+        r
+    }
+
+    fn run(r: &mut Recorder, steps: Vec<FsOp>, share_pid: bool) -> Result<(), StepError> {
+        let steps: Vec<FsStep> = steps.into_iter().map(|op| FsStep { op, added: None }).collect();
+        let mut b = Builder::new(r, Recorder::root("base"), Recorder::root("host"))?.share_pid(share_pid);
+        b.run(&steps)
+    }
+
+    fn mounts(r: &Recorder) -> Vec<String> {
+        r.calls.iter().filter(|c| !c.starts_with("resolve")).cloned().collect()
+    }
+
+    #[test]
+    fn read_only_bind_is_one_clone_one_setattr_one_move() {
+        let mut r = fake();
+        let op = FsOp::Bind { src: "/src".into(), dest: "/a/b".into(), mode: BindMode::ReadOnly, optional: false };
+        run(&mut r, vec![op], false).unwrap();
+        assert_eq!(
+            mounts(&r),
+            [
+                "mkdir(base:/newroot/a 755)",
+                "mkdir(base:/newroot/a/b 755)",
+                "clone_tree(host:/src recursive)",
+                "set_attrs(mnt1 ro,nosuid,nodev recursive)",
+                "attach(mnt1 on base:/newroot/a/b)",
+            ]
+        );
+    }
+
+    #[test]
+    fn file_bind_gets_a_file_mount_point_and_devices_stay_usable_with_dev_bind() {
+        let mut r = fake();
+        let op = FsOp::Bind {
+            src: "/etc/hosts".into(),
+            dest: "/etc/hosts".into(),
+            mode: BindMode::Devices,
+            optional: false,
+        };
+        run(&mut r, vec![op], false).unwrap();
+        assert_eq!(
+            mounts(&r),
+            [
+                "mkdir(base:/newroot/etc 755)",
+                "create_file(base:/newroot/etc/hosts 444 0B)",
+                "clone_tree(host:/etc/hosts recursive)",
+                "set_attrs(mnt1 nosuid recursive)",
+                "attach(mnt1 on base:/newroot/etc/hosts)",
+            ]
+        );
+    }
+
+    #[test]
+    fn optional_bind_of_a_missing_source_does_nothing() {
+        let mut r = fake();
+        let op = FsOp::Bind { src: "/nope".into(), dest: "/x".into(), mode: BindMode::ReadOnly, optional: true };
+        run(&mut r, vec![op], false).unwrap();
+        assert!(mounts(&r).is_empty());
+    }
+
+    #[test]
+    fn steps_after_a_root_bind_build_on_top_of_it() {
+        let mut r = fake();
+        let steps = vec![
+            FsOp::Bind { src: "/r".into(), dest: "/".into(), mode: BindMode::ReadOnly, optional: false },
+            FsOp::Tmpfs { dest: "/tmp".into(), size: Some(1024), perms: 0o1777 },
+        ];
+        run(&mut r, steps, false).unwrap();
+        let calls = r.calls.join("\n");
+        let attach_root = calls.find("attach(mnt1 on base:/newroot)").unwrap();
+        let reopen = calls[attach_root..].find("resolve(base:/newroot)").unwrap();
+        let tmpfs = calls.find("new_fs(tmpfs [mode=1777,size=1024] nosuid,nodev)").unwrap();
+        assert!(attach_root + reopen < tmpfs, "{calls}");
+    }
+
+    #[test]
+    fn proc_is_fresh_with_kernel_knobs_read_only() {
+        let mut r = fake();
+        r.add("base", "/newroot/proc/sys", Kind::Dir);
+        r.add("base", "/newroot/proc", Kind::Dir);
+        run(&mut r, vec![FsOp::Proc { dest: "/proc".into() }], false).unwrap();
+        assert_eq!(
+            mounts(&r),
+            [
+                "new_fs(proc [] nosuid,nodev,noexec)",
+                "attach(mnt1 on base:/newroot/proc)",
+                "clone_tree(base:/newroot/proc/sys recursive)",
+                "set_attrs(mnt2 ro,nosuid,nodev,noexec recursive)",
+                "attach(mnt2 on base:/newroot/proc/sys)",
+            ]
+        );
+    }
+
+    #[test]
+    fn proc_with_shared_pid_namespace_binds_the_hosts() {
+        let mut r = fake();
+        r.add("host", "/proc", Kind::Dir);
+        run(&mut r, vec![FsOp::Proc { dest: "/proc".into() }], true).unwrap();
+        assert_eq!(mounts(&r)[1], "clone_tree(host:/proc recursive)");
+    }
+
+    #[test]
+    fn dev_has_the_six_devices_pts_and_shm() {
+        let mut r = fake();
+        run(&mut r, vec![FsOp::Dev { dest: "/dev".into() }], false).unwrap();
+        let m = mounts(&r);
+        assert_eq!(m.iter().filter(|c| c.starts_with("clone_tree(host:/dev/")).count(), 6);
+        assert!(m.contains(&"new_fs(devpts [newinstance=,ptmxmode=0666,mode=620] nosuid,noexec)".to_string()));
+        assert!(m.contains(&"symlink(/newroot/dev/ptmx -> pts/ptmx)".to_string()));
+        assert!(m.contains(&"new_fs(tmpfs [mode=1777] nosuid,nodev)".to_string()));
+    }
+
+    #[test]
+    fn an_injected_failure_names_the_step_the_call_and_the_errno() {
+        let mut r = fake();
+        r.failures.push(("attach", "base:/newroot/proc".into(), Errno::EPERM));
+        let steps =
+            vec![FsOp::Tmpfs { dest: "/a".into(), size: None, perms: 0o755 }, FsOp::Proc { dest: "/proc".into() }];
+        let e = run(&mut r, steps, false).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "--proc /proc: move_mount(\"/proc\"): EPERM (Operation not permitted) (procfs needs a fully visible /proc on the host)"
+        );
+        // Nothing after the failing call was attempted.
+        assert!(r.calls.last().unwrap().starts_with("attach(mnt2 on base:/newroot/proc"));
+    }
+
+    #[test]
+    fn remount_ro_and_dir_and_symlink() {
+        let mut r = fake();
+        let steps = vec![
+            FsOp::Dir { dest: "/d".into(), perms: Some(0o700) },
+            FsOp::Symlink { target: "/d".into(), dest: "/l".into() },
+            FsOp::RemountRo { dest: "/".into() },
+        ];
+        run(&mut r, steps, false).unwrap();
+        assert_eq!(
+            mounts(&r),
+            [
+                "mkdir(base:/newroot/d 700)",
+                "symlink(/newroot/l -> /d)",
+                "is_mount_root(base:/newroot)",
+                "set_attrs(base:/newroot ro recursive)",
+            ]
+        );
+    }
+
+    #[test]
+    fn bind_data_goes_through_a_scratch_file() {
+        let mut r = fake();
+        r.data.insert(5, b"hello".to_vec());
+        let steps = vec![FsOp::BindData { fd: 5, dest: "/etc/x".into(), perms: 0o600, readonly: true }];
+        run(&mut r, steps, false).unwrap();
+        let m = mounts(&r);
+        assert_eq!(m[0], "read_all(5)");
+        assert_eq!(m[1], "create_file(base:/data1 600 5B)");
+        assert!(m.contains(&"set_attrs(mnt1 ro,nosuid,nodev)".to_string()), "{m:?}");
+        let _ = Handle { name: String::new(), path: PathBuf::new(), tree: String::new() };
+    }
+}

@@ -1,0 +1,135 @@
+//! The steps jail adds on its own, so the common cases need no filesystem options.
+//!
+//! - No filesystem option at all: the host, read-only, with fresh /proc, /dev, /tmp and /run,
+//!   /home and /root hidden behind empty tmpfs, and the caller's directory bound back read-only.
+//! - A tree at `/` (`--ro-bind ./rootfs /`): /proc, /dev and /tmp right after it, unless the
+//!   command line already puts something at that path.
+
+use std::path::{Component, Path, PathBuf};
+
+use super::{BindMode, FsOp, FsStep};
+
+/// True when two sandbox paths name the same place (`/tmp/` is `/tmp`, `tmp` is `/tmp`).
+pub fn same_path(a: &Path, b: &Path) -> bool {
+    let norm = |p: &Path| -> Vec<PathBuf> {
+        p.components()
+            .filter_map(|c| match c {
+                Component::Normal(n) => Some(PathBuf::from(n)),
+                _ => None,
+            })
+            .collect()
+    };
+    norm(a) == norm(b)
+}
+
+fn step(op: FsOp, why: &'static str) -> FsStep {
+    FsStep { op, added: Some(why) }
+}
+
+pub fn complete(steps: Vec<FsStep>, cwd: &Path) -> Vec<FsStep> {
+    if steps.is_empty() {
+        return host_view(cwd);
+    }
+    let Some(root_at) = steps.iter().rposition(|s| same_path(s.op.dest(), Path::new("/"))) else {
+        return steps;
+    };
+    let taken = |p: &str| steps.iter().any(|s| same_path(s.op.dest(), Path::new(p)));
+    let mut extra = Vec::new();
+    if !taken("/proc") {
+        extra.push(step(FsOp::Proc { dest: "/proc".into() }, "tree at /"));
+    }
+    if !taken("/dev") {
+        extra.push(step(FsOp::Dev { dest: "/dev".into() }, "tree at /"));
+    }
+    if !taken("/tmp") {
+        extra.push(step(FsOp::Tmpfs { dest: "/tmp".into(), size: None, perms: 0o1777 }, "tree at /"));
+    }
+    let mut out = steps;
+    out.splice(root_at + 1..root_at + 1, extra);
+    out
+}
+
+fn host_view(cwd: &Path) -> Vec<FsStep> {
+    const WHY: &str = "no filesystem option";
+    let ro = |p: &Path| FsOp::Bind {
+        src: p.to_path_buf(),
+        dest: p.to_path_buf(),
+        mode: BindMode::ReadOnly,
+        optional: false,
+    };
+    let tmpfs = |p: &str, perms| FsOp::Tmpfs { dest: p.into(), size: None, perms };
+    let mut v = vec![
+        step(ro(Path::new("/")), WHY),
+        step(FsOp::Proc { dest: "/proc".into() }, WHY),
+        step(FsOp::Dev { dest: "/dev".into() }, WHY),
+        step(tmpfs("/tmp", 0o1777), WHY),
+    ];
+    for (dir, why) in
+        [("/run", "hides the host's sockets"), ("/home", "hides home directories"), ("/root", "hides root's home")]
+    {
+        if Path::new(dir).is_dir() {
+            v.push(step(tmpfs(dir, 0o755), why));
+        }
+    }
+    let hidden_by_defaults = ["/proc", "/dev"].iter().any(|p| cwd.starts_with(p));
+    if cwd != Path::new("/") && !hidden_by_defaults {
+        v.push(step(ro(cwd), "the current directory, read-only"));
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(op: FsOp) -> FsStep {
+        FsStep { op, added: None }
+    }
+
+    #[test]
+    fn no_options_gives_the_host_view() {
+        let v = complete(vec![], Path::new("/work/src"));
+        assert!(matches!(&v[0].op, FsOp::Bind { dest, mode: BindMode::ReadOnly, .. } if dest == Path::new("/")));
+        assert!(matches!(&v[1].op, FsOp::Proc { .. }));
+        let last = v.last().unwrap();
+        assert!(matches!(&last.op, FsOp::Bind { src, .. } if src == Path::new("/work/src")));
+        assert!(v.iter().all(|s| s.added.is_some()));
+    }
+
+    #[test]
+    fn cwd_at_root_is_not_bound_twice() {
+        let v = complete(vec![], Path::new("/"));
+        assert_eq!(v.iter().filter(|s| same_path(s.op.dest(), Path::new("/"))).count(), 1);
+    }
+
+    #[test]
+    fn tree_at_root_gets_proc_dev_tmp_right_after_it() {
+        let steps = vec![
+            user(FsOp::Bind { src: "/r".into(), dest: "/".into(), mode: BindMode::ReadOnly, optional: false }),
+            user(FsOp::Bind { src: "/x".into(), dest: "/tmp/x".into(), mode: BindMode::ReadWrite, optional: false }),
+        ];
+        let v = complete(steps, Path::new("/"));
+        let dests: Vec<_> = v.iter().map(|s| s.op.dest().display().to_string()).collect();
+        assert_eq!(dests, ["/", "/proc", "/dev", "/tmp", "/tmp/x"]);
+    }
+
+    #[test]
+    fn tree_at_root_keeps_what_the_user_put_there() {
+        let steps = vec![
+            user(FsOp::Bind { src: "/r".into(), dest: "/".into(), mode: BindMode::ReadOnly, optional: false }),
+            user(FsOp::Bind { src: "/dev".into(), dest: "/dev/".into(), mode: BindMode::Devices, optional: false }),
+        ];
+        let v = complete(steps, Path::new("/"));
+        let dests: Vec<_> = v.iter().map(|s| s.op.dest().display().to_string()).collect();
+        assert_eq!(dests, ["/", "/proc", "/tmp", "/dev/"]);
+    }
+
+    #[test]
+    fn no_tree_at_root_adds_nothing() {
+        let steps = vec![user(FsOp::Tmpfs { dest: "/".into(), size: None, perms: 0o755 })];
+        // A tmpfs at / is also "something at /": it gets the usual mounts.
+        assert_eq!(complete(steps, Path::new("/")).len(), 4);
+        let steps = vec![user(FsOp::Dir { dest: "/a".into(), perms: None })];
+        assert_eq!(complete(steps, Path::new("/")).len(), 1);
+    }
+}

@@ -1,0 +1,335 @@
+//! The plan: everything jail will do, as plain data. Built from the CLI by [`Spec::from_cli`]
+//! (where every "X requires Y" check lives), printed by `--dry-run`, executed by `launch`.
+
+mod defaults;
+pub use defaults::same_path;
+mod idmap;
+pub mod render;
+
+use std::ffi::OsString;
+use std::os::fd::RawFd;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+use serde::Serialize;
+
+pub use idmap::{IdMap, IdMapLine};
+
+/// Which namespaces are new. User and mount namespaces are always new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Namespaces {
+    pub pid: bool,
+    pub net: bool,
+    pub ipc: bool,
+    pub uts: bool,
+    pub cgroup: bool,
+}
+
+impl Namespaces {
+    pub fn clone_flags(&self) -> libc::c_int {
+        let mut f = libc::CLONE_NEWUSER | libc::CLONE_NEWNS;
+        for (on, flag) in [
+            (self.pid, libc::CLONE_NEWPID),
+            (self.net, libc::CLONE_NEWNET),
+            (self.ipc, libc::CLONE_NEWIPC),
+            (self.uts, libc::CLONE_NEWUTS),
+            (self.cgroup, libc::CLONE_NEWCGROUP),
+        ] {
+            if on {
+                f |= flag;
+            }
+        }
+        f
+    }
+}
+
+/// How a bind mount treats what it shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BindMode {
+    /// Writable; no devices, no setuid.
+    ReadWrite,
+    /// Read-only all the way down; no devices, no setuid.
+    ReadOnly,
+    /// Writable, device nodes usable; no setuid.
+    Devices,
+}
+
+/// One filesystem step. Steps run in command-line order: order is semantics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum FsOp {
+    Bind {
+        src: PathBuf,
+        dest: PathBuf,
+        mode: BindMode,
+        optional: bool,
+    },
+    RemountRo {
+        dest: PathBuf,
+    },
+    Tmpfs {
+        dest: PathBuf,
+        size: Option<u64>,
+        perms: u32,
+    },
+    /// A fresh procfs; the host's `/proc` bound when the pid namespace is shared.
+    Proc {
+        dest: PathBuf,
+    },
+    Dev {
+        dest: PathBuf,
+    },
+    Mqueue {
+        dest: PathBuf,
+    },
+    Dir {
+        dest: PathBuf,
+        perms: Option<u32>,
+    },
+    Symlink {
+        target: PathBuf,
+        dest: PathBuf,
+    },
+    File {
+        fd: RawFd,
+        dest: PathBuf,
+        perms: u32,
+    },
+    BindData {
+        fd: RawFd,
+        dest: PathBuf,
+        perms: u32,
+        readonly: bool,
+    },
+    Chmod {
+        path: PathBuf,
+        perms: u32,
+    },
+}
+
+impl FsOp {
+    /// Where the step puts something, inside the sandbox.
+    pub fn dest(&self) -> &Path {
+        match self {
+            FsOp::Bind { dest, .. }
+            | FsOp::RemountRo { dest }
+            | FsOp::Tmpfs { dest, .. }
+            | FsOp::Proc { dest }
+            | FsOp::Dev { dest }
+            | FsOp::Mqueue { dest }
+            | FsOp::Dir { dest, .. }
+            | FsOp::Symlink { dest, .. }
+            | FsOp::File { dest, .. }
+            | FsOp::BindData { dest, .. } => dest,
+            FsOp::Chmod { path, .. } => path,
+        }
+    }
+}
+
+/// A step and, for steps jail added itself, why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FsStep {
+    #[serde(flatten)]
+    pub op: FsOp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub added: Option<&'static str>,
+}
+
+/// The sandbox's environment: the final variables, and what the command line changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Env {
+    pub cleared: bool,
+    pub set: Vec<(String, String)>,
+    pub unset: Vec<String>,
+    #[serde(skip)]
+    pub vars: Vec<(OsString, OsString)>,
+}
+
+impl Env {
+    /// PATH as the sandbox sees it, for looking up the command.
+    pub fn path(&self) -> OsString {
+        self.vars
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"))
+    }
+}
+
+/// What the command line asked for, after parsing and before any check or default.
+#[derive(Debug, Default, Clone)]
+pub struct Request {
+    pub share_net: bool,
+    pub share_ipc: bool,
+    pub share_uts: bool,
+    pub share_pid: bool,
+    pub share_cgroup: bool,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub map_subids: bool,
+    /// Filesystem steps in argv order, with the flag spelling for messages.
+    pub fs: Vec<(String, FsOp)>,
+    pub hostname: Option<String>,
+    pub chdir: Option<PathBuf>,
+    pub clearenv: bool,
+    /// `Some(value)` sets, `None` unsets; argv order.
+    pub env: Vec<(String, Option<String>)>,
+    pub argv0: Option<OsString>,
+    pub as_pid_1: bool,
+    pub new_session: bool,
+    /// `(add, name)` in argv order; name is `ALL` or a capability.
+    pub caps: Vec<(bool, String)>,
+    pub command: Vec<OsString>,
+}
+
+/// The validated plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Spec {
+    pub namespaces: Namespaces,
+    pub uid: u32,
+    pub gid: u32,
+    pub uid_map: IdMap,
+    pub gid_map: IdMap,
+    pub fs: Vec<FsStep>,
+    pub hostname: Option<String>,
+    /// `None`: the caller's directory if it exists inside, else `/`.
+    pub chdir: Option<PathBuf>,
+    pub caller_cwd: PathBuf,
+    pub env: Env,
+    pub argv: Vec<String>,
+    #[serde(skip)]
+    pub argv_os: Vec<OsString>,
+    pub argv0: Option<String>,
+    pub as_pid_1: bool,
+    pub new_session: bool,
+    /// Capabilities the command keeps (names, sorted); empty by default.
+    pub caps: Vec<String>,
+    /// Descriptors the plan reads (`--file` and friends), closed before the command runs.
+    #[serde(skip)]
+    pub data_fds: Vec<RawFd>,
+}
+
+impl Spec {
+    pub fn from_request(req: Request) -> Result<Spec> {
+        let namespaces = Namespaces {
+            pid: !req.share_pid,
+            net: !req.share_net,
+            ipc: !req.share_ipc,
+            uts: !req.share_uts,
+            cgroup: !req.share_cgroup,
+        };
+        if req.hostname.is_some() && !namespaces.uts {
+            bail!("--hostname requires a new uts namespace: drop --share-uts");
+        }
+        if req.as_pid_1 && !namespaces.pid {
+            bail!("--as-pid-1 requires a new pid namespace: drop --share-pid");
+        }
+        if req.command.is_empty() {
+            bail!("no command given: usage: jail [OPTIONS] [--] COMMAND [ARGS...]");
+        }
+        let cwd =
+            std::env::current_dir().map_err(|e| anyhow::anyhow!("getcwd: {}", crate::sys::errno_text(errno_of(&e))))?;
+
+        let mut data_fds = Vec::new();
+        let mut steps = Vec::with_capacity(req.fs.len() + 8);
+        for (flag, op) in req.fs {
+            let op = check_op(&flag, op, &cwd, &namespaces)?;
+            match &op {
+                FsOp::File { fd, .. } | FsOp::BindData { fd, .. } => {
+                    check_fd(&flag, *fd)?;
+                    data_fds.push(*fd);
+                }
+                _ => {}
+            }
+            steps.push(FsStep { op, added: None });
+        }
+        let fs = defaults::complete(steps, &cwd);
+
+        let caller_uid = nix::unistd::geteuid().as_raw();
+        let caller_gid = nix::unistd::getegid().as_raw();
+        let uid = req.uid.unwrap_or(caller_uid);
+        let gid = req.gid.unwrap_or(caller_gid);
+        let (uid_map, gid_map) = if req.map_subids {
+            idmap::with_subids(uid, gid, caller_uid, caller_gid)?
+        } else {
+            (IdMap::single(uid, caller_uid), IdMap::single(gid, caller_gid))
+        };
+
+        let env = build_env(req.clearenv, &req.env);
+        let caps = crate::confine::caps::resolve(&req.caps)?;
+        Ok(Spec {
+            namespaces,
+            uid,
+            gid,
+            uid_map,
+            gid_map,
+            fs,
+            hostname: req.hostname,
+            chdir: req.chdir,
+            caller_cwd: cwd,
+            env,
+            argv: req.command.iter().map(|a| a.to_string_lossy().into_owned()).collect(),
+            argv_os: req.command,
+            argv0: req.argv0.map(|a| a.to_string_lossy().into_owned()),
+            as_pid_1: req.as_pid_1,
+            new_session: req.new_session,
+            caps,
+            data_fds,
+        })
+    }
+}
+
+pub fn errno_of(e: &std::io::Error) -> nix::errno::Errno {
+    nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+/// Makes sources absolute (they are resolved later from the host's root, not the caller's
+/// directory) and fails early, with the flag named, on a source that does not exist.
+fn check_op(flag: &str, op: FsOp, cwd: &Path, ns: &Namespaces) -> Result<FsOp> {
+    Ok(match op {
+        FsOp::Bind { src, dest, mode, optional } => {
+            let abs = if src.is_absolute() { src.clone() } else { cwd.join(&src) };
+            if !optional {
+                if let Err(e) = std::fs::metadata(&abs) {
+                    bail!(
+                        "{flag} {} {}: source {:?}: {}",
+                        src.display(),
+                        dest.display(),
+                        src,
+                        crate::sys::errno_text(errno_of(&e))
+                    );
+                }
+            }
+            FsOp::Bind { src: abs, dest, mode, optional }
+        }
+        FsOp::Mqueue { dest } if !ns.ipc => {
+            bail!("{flag} {}: needs a new ipc namespace: drop --share-ipc", dest.display())
+        }
+        other => other,
+    })
+}
+
+fn check_fd(flag: &str, fd: RawFd) -> Result<()> {
+    if nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).is_err() {
+        bail!("{flag} {fd}: descriptor {fd} is not open");
+    }
+    Ok(())
+}
+
+fn build_env(clear: bool, ops: &[(String, Option<String>)]) -> Env {
+    let mut vars: Vec<(OsString, OsString)> = if clear { Vec::new() } else { std::env::vars_os().collect() };
+    let mut set = Vec::new();
+    let mut unset = Vec::new();
+    for (k, v) in ops {
+        vars.retain(|(name, _)| name != k.as_str());
+        match v {
+            Some(v) => {
+                vars.push((k.into(), v.into()));
+                set.push((k.clone(), v.clone()));
+            }
+            None => unset.push(k.clone()),
+        }
+    }
+    Env { cleared: clear, set, unset, vars }
+}

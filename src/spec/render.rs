@@ -1,0 +1,126 @@
+//! `--dry-run`: the plan as text for people, or as JSON for tools.
+
+use std::fmt::{self, Write as _};
+
+use super::{BindMode, FsOp, IdMap, Spec};
+
+fn q(p: &std::path::Path) -> String {
+    shell_words::quote(&p.to_string_lossy()).into_owned()
+}
+
+impl fmt::Display for FsOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FsOp::Bind { src, dest, mode, optional } => {
+                let flag = match mode {
+                    BindMode::ReadWrite => "bind",
+                    BindMode::ReadOnly => "ro-bind",
+                    BindMode::Devices => "dev-bind",
+                };
+                write!(f, "{flag}{} {} {}", if *optional { "-try" } else { "" }, q(src), q(dest))
+            }
+            FsOp::RemountRo { dest } => write!(f, "remount-ro {}", q(dest)),
+            FsOp::Tmpfs { dest, size, perms } => {
+                write!(f, "tmpfs {} (mode {perms:04o}", q(dest))?;
+                if let Some(s) = size {
+                    write!(f, ", size {s}")?;
+                }
+                f.write_str(")")
+            }
+            FsOp::Proc { dest } => write!(f, "proc {}", q(dest)),
+            FsOp::Dev { dest } => write!(f, "dev {}", q(dest)),
+            FsOp::Mqueue { dest } => write!(f, "mqueue {}", q(dest)),
+            FsOp::Dir { dest, perms } => match perms {
+                Some(p) => write!(f, "dir {} (mode {p:04o})", q(dest)),
+                None => write!(f, "dir {}", q(dest)),
+            },
+            FsOp::Symlink { target, dest } => write!(f, "symlink {} -> {}", q(dest), q(target)),
+            FsOp::File { fd, dest, perms } => write!(f, "file {} from fd {fd} (mode {perms:04o})", q(dest)),
+            FsOp::BindData { fd, dest, perms, readonly } => {
+                write!(f, "{}bind-data {} from fd {fd} (mode {perms:04o})", if *readonly { "ro-" } else { "" }, q(dest))
+            }
+            FsOp::Chmod { path, perms } => write!(f, "chmod {perms:04o} {}", q(path)),
+        }
+    }
+}
+
+fn map_text(m: &IdMap) -> String {
+    let lines: Vec<String> = m.lines.iter().map(|l| format!("{}->{} ({})", l.inside, l.outside, l.count)).collect();
+    let via = m.helper.as_ref().map_or(String::new(), |h| format!(" via {}", h.display()));
+    format!("{}{via}", lines.join(", "))
+}
+
+impl Spec {
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        let ns = &self.namespaces;
+        let mut new = vec!["user", "mount"];
+        let mut shared = Vec::new();
+        for (on, name) in [(ns.pid, "pid"), (ns.net, "net"), (ns.ipc, "ipc"), (ns.uts, "uts"), (ns.cgroup, "cgroup")] {
+            if on {
+                new.push(name)
+            } else {
+                shared.push(name)
+            }
+        }
+        let _ = writeln!(
+            s,
+            "namespaces:   new {}{}",
+            new.join(" "),
+            if shared.is_empty() { String::new() } else { format!("; shared {}", shared.join(" ")) }
+        );
+        if ns.net {
+            let _ = writeln!(s, "network:      loopback only (lo up)");
+        }
+        let _ = writeln!(s, "uid:          {} (map {})", self.uid, map_text(&self.uid_map));
+        let _ = writeln!(s, "gid:          {} (map {})", self.gid, map_text(&self.gid_map));
+        let _ = writeln!(s, "filesystem:   new tmpfs root, then in order:");
+        let width = self.fs.len().to_string().len();
+        for (i, st) in self.fs.iter().enumerate() {
+            let why = st.added.map_or(String::new(), |w| format!("    [added: {w}]"));
+            let _ = writeln!(s, "  {:>width$}. {}{why}", i + 1, st.op);
+        }
+        let _ = writeln!(s, "              then pivot_root, old root detached");
+        if let Some(h) = &self.hostname {
+            let _ = writeln!(s, "hostname:     {h}");
+        }
+        let cwd = match &self.chdir {
+            Some(d) => d.display().to_string(),
+            None => format!("{} if present inside, else /", self.caller_cwd.display()),
+        };
+        let _ = writeln!(s, "directory:    {cwd}");
+        let mut env = Vec::new();
+        if self.env.cleared {
+            env.push("cleared".to_string());
+        } else {
+            env.push("inherited".to_string());
+        }
+        env.extend(self.env.set.iter().map(|(k, v)| format!("set {k}={}", shell_words::quote(v))));
+        env.extend(self.env.unset.iter().map(|k| format!("unset {k}")));
+        let _ = writeln!(s, "environment:  {}", env.join(", "));
+        let pid1 = if !ns.pid {
+            "none (pid namespace shared)"
+        } else if self.as_pid_1 {
+            "the command"
+        } else {
+            "jail's init (reaps orphans, forwards signals, not ptraceable)"
+        };
+        let _ = writeln!(s, "pid 1:        {pid1}");
+        if self.new_session {
+            let _ = writeln!(s, "session:      new (setsid)");
+        }
+        let caps = if self.caps.is_empty() { "none".to_string() } else { self.caps.join(" ") };
+        let _ = writeln!(s, "capabilities: {caps}");
+        let argv: Vec<&str> = self.argv.iter().map(String::as_str).collect();
+        let _ = write!(s, "command:      {}", shell_words::join(argv));
+        if let Some(a0) = &self.argv0 {
+            let _ = write!(s, " (argv[0] {a0})");
+        }
+        s.push('\n');
+        s
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+}

@@ -1,0 +1,226 @@
+//! The real syscalls. Everything here is a thin wrapper: no policy.
+
+use std::ffi::{CString, OsStr};
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+
+use super::{Attrs, Kind, Sys, SysError, SysResult};
+
+pub struct Linux;
+
+pub fn cstr(call: &'static str, s: &OsStr) -> SysResult<CString> {
+    CString::new(s.as_bytes()).map_err(|_| SysError::new(call, Errno::EINVAL))
+}
+
+/// Turns a raw syscall return into an owned descriptor.
+fn fd_result(call: &'static str, ret: libc::c_long) -> SysResult<OwnedFd> {
+    if ret < 0 {
+        return Err(SysError::new(call, Errno::last()));
+    }
+    // SAFETY: the kernel just returned this descriptor to us and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
+}
+
+fn unit_result(call: &'static str, ret: libc::c_long) -> SysResult<()> {
+    if ret < 0 {
+        Err(SysError::new(call, Errno::last()))
+    } else {
+        Ok(())
+    }
+}
+
+/// `openat2(dirfd, path, O_PATH|O_CLOEXEC, RESOLVE_IN_ROOT)`.
+pub fn resolve_in_root(root: RawFd, path: &Path) -> SysResult<OwnedFd> {
+    let p = cstr("openat2", path.as_os_str())?;
+    // SAFETY: open_how is plain data; all-zero is valid and the fields are set below.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
+    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+    // SAFETY: `p` and `how` outlive the call; the size passed is the struct's.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            root,
+            p.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    fd_result("openat2", ret)
+}
+
+fn fsconfig(fs: RawFd, cmd: libc::c_uint, key: Option<&str>, value: Option<&str>) -> SysResult<()> {
+    let key = key.map(|k| cstr("fsconfig", OsStr::new(k))).transpose()?;
+    let value = value.map(|v| cstr("fsconfig", OsStr::new(v))).transpose()?;
+    // SAFETY: the strings outlive the call; null pointers are what the command expects when absent.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs,
+            cmd,
+            key.as_ref().map_or(std::ptr::null(), |k| k.as_ptr()),
+            value.as_ref().map_or(std::ptr::null(), |v| v.as_ptr()),
+            0,
+        )
+    };
+    unit_result("fsconfig", ret)
+}
+
+impl Sys for Linux {
+    type Fd = OwnedFd;
+
+    fn resolve(&mut self, root: &OwnedFd, path: &Path) -> SysResult<OwnedFd> {
+        resolve_in_root(root.as_raw_fd(), path)
+    }
+
+    fn kind(&mut self, fd: &OwnedFd) -> SysResult<Kind> {
+        let st = nix::sys::stat::fstat(fd.as_raw_fd()).map_err(|e| SysError::new("fstat", e))?;
+        Ok(if st.st_mode & libc::S_IFMT == libc::S_IFDIR { Kind::Dir } else { Kind::NonDir })
+    }
+
+    fn mkdir_at(&mut self, dir: &OwnedFd, name: &OsStr, mode: u32) -> SysResult<()> {
+        let n = cstr("mkdirat", name)?;
+        // SAFETY: plain syscall on a valid descriptor and C string.
+        let ret = unsafe { libc::mkdirat(dir.as_raw_fd(), n.as_ptr(), mode) };
+        unit_result("mkdirat", ret.into())
+    }
+
+    fn create_file_at(&mut self, dir: &OwnedFd, name: &OsStr, mode: u32, data: &[u8]) -> SysResult<()> {
+        let n = cstr("openat", name)?;
+        // SAFETY: plain syscall on a valid descriptor and C string.
+        let ret = unsafe {
+            libc::openat(
+                dir.as_raw_fd(),
+                n.as_ptr(),
+                libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                mode,
+            )
+        };
+        let fd = fd_result("openat", ret.into())?;
+        let mut file = std::fs::File::from(fd);
+        std::io::Write::write_all(&mut file, data)
+            .map_err(|e| SysError::new("write", Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))))
+    }
+
+    fn symlink_at(&mut self, target: &Path, dir: &OwnedFd, name: &OsStr) -> SysResult<()> {
+        let t = cstr("symlinkat", target.as_os_str())?;
+        let n = cstr("symlinkat", name)?;
+        // SAFETY: plain syscall on a valid descriptor and C strings.
+        let ret = unsafe { libc::symlinkat(t.as_ptr(), dir.as_raw_fd(), n.as_ptr()) };
+        unit_result("symlinkat", ret.into())
+    }
+
+    fn read_link_at(&mut self, dir: &OwnedFd, name: &OsStr) -> SysResult<PathBuf> {
+        nix::fcntl::readlinkat(Some(dir.as_raw_fd()), name)
+            .map(PathBuf::from)
+            .map_err(|e| SysError::new("readlinkat", e))
+    }
+
+    fn chmod(&mut self, fd: &OwnedFd, mode: u32) -> SysResult<()> {
+        let empty = c"";
+        // SAFETY: plain syscall; an empty path with AT_EMPTY_PATH acts on the descriptor itself.
+        let ret =
+            unsafe { libc::syscall(libc::SYS_fchmodat2, fd.as_raw_fd(), empty.as_ptr(), mode, libc::AT_EMPTY_PATH) };
+        if ret == 0 {
+            return Ok(());
+        }
+        if Errno::last() != Errno::ENOSYS {
+            return Err(SysError::new("fchmodat2", Errno::last()));
+        }
+        // Kernels before 6.6: go through the descriptor's magic link in the host's /proc.
+        let link = format!("/oldroot/proc/self/fd/{}", fd.as_raw_fd());
+        nix::sys::stat::fchmodat(
+            None,
+            link.as_str(),
+            nix::sys::stat::Mode::from_bits_truncate(mode),
+            nix::sys::stat::FchmodatFlags::FollowSymlink,
+        )
+        .map_err(|e| SysError::new("chmod", e))
+    }
+
+    fn clone_tree(&mut self, src: &OwnedFd, recursive: bool) -> SysResult<OwnedFd> {
+        let mut flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_EMPTY_PATH as u32;
+        if recursive {
+            flags |= libc::AT_RECURSIVE as u32;
+        }
+        // SAFETY: plain syscall; empty path with AT_EMPTY_PATH names the descriptor.
+        let ret = unsafe { libc::syscall(libc::SYS_open_tree, src.as_raw_fd(), c"".as_ptr(), flags) };
+        fd_result("open_tree", ret)
+    }
+
+    fn new_fs(&mut self, fstype: &str, options: &[(&str, String)], attrs: Attrs) -> SysResult<OwnedFd> {
+        let t = cstr("fsopen", OsStr::new(fstype))?;
+        // SAFETY: plain syscall with a valid C string.
+        let ret = unsafe { libc::syscall(libc::SYS_fsopen, t.as_ptr(), libc::FSOPEN_CLOEXEC) };
+        let fs = fd_result("fsopen", ret)?;
+        for (key, value) in options {
+            if value.is_empty() {
+                fsconfig(fs.as_raw_fd(), libc::FSCONFIG_SET_FLAG, Some(key), None)?;
+            } else {
+                fsconfig(fs.as_raw_fd(), libc::FSCONFIG_SET_STRING, Some(key), Some(value))?;
+            }
+        }
+        fsconfig(fs.as_raw_fd(), libc::FSCONFIG_CMD_CREATE, None, None)?;
+        // SAFETY: plain syscall on a valid fs context descriptor.
+        let ret = unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), libc::FSMOUNT_CLOEXEC, attrs.bits()) };
+        fd_result("fsmount", ret)
+    }
+
+    fn set_attrs(&mut self, mnt: &OwnedFd, attrs: Attrs, recursive: bool) -> SysResult<()> {
+        let attr = libc::mount_attr { attr_set: attrs.bits(), attr_clr: 0, propagation: 0, userns_fd: 0 };
+        let mut flags = libc::AT_EMPTY_PATH;
+        if recursive {
+            flags |= libc::AT_RECURSIVE;
+        }
+        // SAFETY: `attr` outlives the call and its size is passed.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_mount_setattr,
+                mnt.as_raw_fd(),
+                c"".as_ptr(),
+                flags,
+                &attr as *const libc::mount_attr,
+                std::mem::size_of::<libc::mount_attr>(),
+            )
+        };
+        unit_result("mount_setattr", ret)
+    }
+
+    fn attach(&mut self, mnt: &OwnedFd, dest: &OwnedFd) -> SysResult<()> {
+        // SAFETY: plain syscall; both paths are empty and name the descriptors.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_move_mount,
+                mnt.as_raw_fd(),
+                c"".as_ptr(),
+                dest.as_raw_fd(),
+                c"".as_ptr(),
+                libc::MOVE_MOUNT_F_EMPTY_PATH | libc::MOVE_MOUNT_T_EMPTY_PATH,
+            )
+        };
+        unit_result("move_mount", ret)
+    }
+
+    fn is_mount_root(&mut self, fd: &OwnedFd) -> SysResult<bool> {
+        // SAFETY: zeroed statx is a valid out-buffer.
+        let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+        // SAFETY: `stx` is a valid out-buffer; empty path with AT_EMPTY_PATH names the descriptor.
+        let ret = unsafe { libc::statx(fd.as_raw_fd(), c"".as_ptr(), libc::AT_EMPTY_PATH, 0, &mut stx) };
+        unit_result("statx", ret.into())?;
+        Ok(stx.stx_attributes & (libc::STATX_ATTR_MOUNT_ROOT as u64) != 0)
+    }
+
+    fn read_all(&mut self, fd: RawFd) -> SysResult<Vec<u8>> {
+        // SAFETY: the descriptor was handed to jail for exactly this; ManuallyDrop keeps it
+        // open, because the caller decides when handed descriptors are closed.
+        let mut file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
+        let mut data = Vec::new();
+        file.read_to_end(&mut data)
+            .map_err(|e| SysError::new("read", Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))))?;
+        Ok(data)
+    }
+}
