@@ -30,7 +30,9 @@ pub fn complete(steps: Vec<FsStep>, cwd: &Path) -> Vec<FsStep> {
     if steps.is_empty() {
         return host_view(cwd);
     }
-    let Some(root_at) = steps.iter().rposition(|s| same_path(s.op.dest(), Path::new("/"))) else {
+    let mounts_root =
+        |s: &FsStep| matches!(s.op, FsOp::Bind { .. } | FsOp::Tmpfs { .. }) && same_path(s.op.dest(), Path::new("/"));
+    let Some(root_at) = steps.iter().rposition(mounts_root) else {
         return steps;
     };
     let taken = |p: &str| steps.iter().any(|s| same_path(s.op.dest(), Path::new(p)));
@@ -122,6 +124,17 @@ mod tests {
         let v = complete(steps, Path::new("/"));
         let dests: Vec<_> = v.iter().map(|s| s.op.dest().display().to_string()).collect();
         assert_eq!(dests, ["/", "/proc", "/tmp", "/dev/"]);
+    }
+
+    #[test]
+    fn remounting_the_root_is_not_a_tree_at_root() {
+        let steps = vec![
+            user(FsOp::Tmpfs { dest: "/".into(), size: None, perms: 0o755 }),
+            user(FsOp::RemountRo { dest: "/".into() }),
+        ];
+        let v = complete(steps, Path::new("/"));
+        let dests: Vec<_> = v.iter().map(|s| s.op.to_string()).collect();
+        assert_eq!(dests, ["tmpfs / (mode 0755)", "proc /proc", "dev /dev", "tmpfs /tmp (mode 1777)", "remount-ro /"]);
     }
 
     #[test]

@@ -1,0 +1,226 @@
+//! Runs the built jail binary as an unprivileged user and reports what it saw.
+//!
+//! As root (CI), every run goes through `setpriv` to the test user (`JAIL_TEST_USER`, default
+//! `jailtest`, created by tests/tooling/setup-host.sh), from a copy of the binary and a working
+//! directory that user can reach. As a normal user, jail runs as that user. Kernel tests skip
+//! with a reason when user namespaces are unavailable, unless `JAIL_TEST_MUST_WORK=1`.
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::os::unix::fs::{chown, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+pub struct Harness {
+    pub bin: PathBuf,
+    /// Some((uid, gid)) when runs switch to the test user.
+    pub user: Option<(u32, u32)>,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: PathBuf,
+    pub scratch: PathBuf,
+}
+
+pub fn must_work() -> bool {
+    std::env::var("JAIL_TEST_MUST_WORK").is_ok_and(|v| v == "1")
+}
+
+fn skip(why: &str) -> Option<&'static Harness> {
+    assert!(!must_work(), "JAIL_TEST_MUST_WORK=1 but: {why}");
+    eprintln!("SKIP: {why}");
+    None
+}
+
+fn lookup_user(name: &str) -> Option<(u32, u32, PathBuf)> {
+    let text = std::fs::read_to_string("/etc/passwd").ok()?;
+    text.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        if f.len() < 7 || f[0] != name {
+            return None;
+        }
+        Some((f[2].parse().ok()?, f[3].parse().ok()?, PathBuf::from(f[5])))
+    })
+}
+
+fn setup() -> Result<Harness, String> {
+    let euid = unsafe_free_geteuid();
+    let built = PathBuf::from(env!("CARGO_BIN_EXE_jail"));
+    let root = PathBuf::from("/var/tmp/jail-kernel-tests");
+    let scratch = root.join(std::process::id().to_string());
+    // Leftovers of earlier runs whose process is gone.
+    if let Ok(entries) = std::fs::read_dir(&root) {
+        for e in entries.flatten() {
+            let pid = e.file_name().to_string_lossy().into_owned();
+            if !Path::new("/proc").join(&pid).exists() {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    std::fs::create_dir_all(&scratch).map_err(|e| format!("mkdir {}: {e}", scratch.display()))?;
+    for d in [&root, &scratch] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
+    }
+    let bin = scratch.join("jail");
+    std::fs::copy(&built, &bin).map_err(|e| format!("copy {}: {e}", built.display()))?;
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
+
+    if euid == 0 {
+        let name = std::env::var("JAIL_TEST_USER").unwrap_or_else(|_| "jailtest".into());
+        let (uid, gid, home) = lookup_user(&name)
+            .ok_or_else(|| format!("test user {name} does not exist (run tests/tooling/setup-host.sh as root)"))?;
+        Ok(Harness { bin, user: Some((uid, gid)), uid, gid, home, scratch })
+    } else {
+        let (uid, gid) = (euid, current_gid());
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| "/".into());
+        Ok(Harness { bin, user: None, uid, gid, home, scratch })
+    }
+}
+
+fn unsafe_free_geteuid() -> u32 {
+    // The test process's own /proc entry holds its ids; no libc call needed.
+    status_field("Uid:", 1)
+}
+
+fn current_gid() -> u32 {
+    status_field("Gid:", 1)
+}
+
+fn status_field(key: &str, idx: usize) -> u32 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(idx))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(u32::MAX)
+}
+
+/// The harness, or None (after saying why) when kernel tests cannot run here.
+pub fn harness() -> Option<&'static Harness> {
+    static H: OnceLock<Result<Harness, String>> = OnceLock::new();
+    static PROBE: OnceLock<Result<(), String>> = OnceLock::new();
+    let h = match H.get_or_init(setup) {
+        Ok(h) => h,
+        Err(e) => return skip(e),
+    };
+    let probe = PROBE.get_or_init(|| {
+        let out = h.jail(["--", "true"]).output().map_err(|e| format!("spawn {}: {e}", h.bin.display()))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!("jail cannot create a sandbox here: {}", String::from_utf8_lossy(&out.stderr).trim()))
+        }
+    });
+    match probe {
+        Ok(()) => Some(h),
+        Err(e) => skip(e),
+    }
+}
+
+static DIRS: AtomicUsize = AtomicUsize::new(0);
+
+impl Harness {
+    /// A command running jail with `args` as the test user, in a fresh directory it owns.
+    pub fn jail<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let dir = self.dir();
+        self.jail_in(&dir, args)
+    }
+
+    pub fn jail_in<I, S>(&self, dir: &Path, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut c = match self.user {
+            Some((uid, gid)) => {
+                let mut c = Command::new("setpriv");
+                c.arg(format!("--reuid={uid}")).arg(format!("--regid={gid}")).arg("--clear-groups").arg(&self.bin);
+                c
+            }
+            None => Command::new(&self.bin),
+        };
+        c.args(args).current_dir(dir).env_clear().env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin");
+        c.env("HOME", &self.home).env("LANG", "C").stdin(Stdio::null());
+        c
+    }
+
+    /// A new empty directory owned by the test user.
+    pub fn dir(&self) -> PathBuf {
+        let d = self.scratch.join(format!("d{}", DIRS.fetch_add(1, Ordering::SeqCst)));
+        std::fs::create_dir_all(&d).expect("mkdir scratch");
+        if self.user.is_some() {
+            chown(&d, Some(self.uid), Some(self.gid)).expect("chown scratch");
+        }
+        d
+    }
+
+    /// Runs `sh -c script` in the default sandbox plus `args`.
+    pub fn sh(&self, args: &[&str], script: &str) -> Run {
+        let mut v: Vec<&str> = args.to_vec();
+        v.extend(["--", "sh", "-c", script]);
+        Run::from(self.jail(v).output().expect("spawn jail"))
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.jail(args).output().expect("spawn jail"))
+    }
+
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.jail(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn jail")
+    }
+}
+
+/// What a run printed and how it ended.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub out: String,
+    pub err: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        use std::os::unix::process::ExitStatusExt;
+        let code = o.status.code().unwrap_or_else(|| 128 + o.status.signal().unwrap_or(0));
+        Run {
+            code,
+            out: String::from_utf8_lossy(&o.stdout).into_owned(),
+            err: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    #[track_caller]
+    pub fn ok(self) -> Run {
+        assert_eq!(self.code, 0, "jail failed: stdout={:?} stderr={:?}", self.out, self.err);
+        self
+    }
+
+    pub fn lines(&self) -> Vec<&str> {
+        self.out.lines().collect()
+    }
+}
+
+/// A fixture tree built by tests/tooling/fixtures.sh, or None (after saying why).
+pub fn tree(name: &str) -> Option<PathBuf> {
+    let cache = std::env::var("JAIL_TEST_CACHE").unwrap_or_else(|_| "/var/cache/jail-test".into());
+    let p = Path::new(&cache).join(name);
+    if p.join("bin").exists() {
+        return Some(p);
+    }
+    let why = format!("fixture tree {} missing (run tests/tooling/fixtures.sh as root)", p.display());
+    assert!(!must_work(), "JAIL_TEST_MUST_WORK=1 but: {why}");
+    eprintln!("SKIP: {why}");
+    None
+}
+
+/// The host's view of a namespace of this test process.
+pub fn host_ns(kind: &str) -> String {
+    std::fs::read_link(format!("/proc/self/ns/{kind}")).map(|p| p.display().to_string()).unwrap_or_default()
+}

@@ -1,0 +1,506 @@
+//! Kernel tests: the built binary, run as an unprivileged user, observed from inside.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::time::{Duration, Instant};
+
+use common::{harness, host_ns, Run};
+
+const NAMESPACES: [&str; 7] = ["user", "mnt", "pid", "net", "ipc", "uts", "cgroup"];
+
+fn ns_inside(h: &common::Harness, args: &[&str]) -> Vec<String> {
+    let script: String = NAMESPACES.iter().map(|n| format!("readlink /proc/self/ns/{n}; ")).collect();
+    h.sh(args, &script).ok().out.lines().map(str::to_string).collect()
+}
+
+#[test]
+fn every_namespace_is_new_by_default() {
+    let Some(h) = harness() else { return };
+    let inside = ns_inside(h, &[]);
+    for (n, got) in NAMESPACES.iter().zip(&inside) {
+        assert_ne!(got, &host_ns(n), "{n} namespace is the host's");
+    }
+}
+
+#[test]
+fn shared_namespaces_are_the_hosts() {
+    let Some(h) = harness() else { return };
+    let args = ["--share-net", "--share-ipc", "--share-uts", "--share-pid", "--share-cgroup"];
+    let inside = ns_inside(h, &args);
+    for (n, got) in NAMESPACES.iter().zip(&inside) {
+        match *n {
+            "user" | "mnt" => assert_ne!(got, &host_ns(n), "{n} must stay new"),
+            _ => assert_eq!(got, &host_ns(n), "{n} should be shared"),
+        }
+    }
+    // One at a time: only that one is shared.
+    let inside = ns_inside(h, &["--share-net"]);
+    assert_eq!(inside[3], host_ns("net"));
+    assert_ne!(inside[4], host_ns("ipc"));
+}
+
+#[test]
+fn the_new_network_has_only_loopback_up() {
+    let Some(h) = harness() else { return };
+    // /sys is the host's, so ask the network namespace itself (/proc/net follows it).
+    let r = h.sh(&[], "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '; ip -o link show lo").ok();
+    let lines = r.lines();
+    assert_eq!(lines[0], "lo", "{r:?}");
+    assert!(lines[1].contains("UP"), "lo is not up: {r:?}");
+    assert_eq!(lines.len(), 2, "only lo expected: {r:?}");
+}
+
+#[test]
+fn jails_init_is_pid_1_and_the_command_pid_2() {
+    let Some(h) = harness() else { return };
+    let r = h.sh(&[], "echo $$; cat /proc/1/comm").ok();
+    assert_eq!(r.lines(), ["2", "jail"]);
+    let r = h.sh(&["--as-pid-1"], "echo $$").ok();
+    assert_eq!(r.lines(), ["1"]);
+}
+
+#[test]
+fn proc_lists_only_sandbox_processes() {
+    let Some(h) = harness() else { return };
+    let r = h.sh(&[], "ls /proc | grep -E '^[0-9]+$'").ok();
+    let pids: Vec<u32> = r.lines().iter().map(|p| p.parse().unwrap()).collect();
+    assert!(pids.len() <= 4 && pids.iter().all(|p| *p < 10), "host processes visible: {pids:?}");
+    assert!(pids.contains(&1));
+}
+
+#[test]
+fn ids_and_maps() {
+    let Some(h) = harness() else { return };
+    let r = h.sh(&[], "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map").ok();
+    let l: Vec<Vec<&str>> = r.lines().iter().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(l[0], [h.uid.to_string()]);
+    assert_eq!(l[1], [h.gid.to_string()]);
+    assert_eq!(l[2], [h.uid.to_string(), h.uid.to_string(), "1".into()]);
+    assert_eq!(l[3], [h.gid.to_string(), h.gid.to_string(), "1".into()]);
+
+    let r = h.sh(&["--uid", "0", "--gid", "0"], "id -u; id -g; cat /proc/self/uid_map").ok();
+    let l = r.lines();
+    assert_eq!(&l[..2], ["0", "0"]);
+    assert_eq!(l[2].split_whitespace().collect::<Vec<_>>(), ["0", &h.uid.to_string(), "1"]);
+
+    let r = h.sh(&["--uid", "4242", "--gid", "77"], "id -u; id -g").ok();
+    assert_eq!(r.lines(), ["4242", "77"]);
+}
+
+#[test]
+fn hostname_is_set_in_the_new_uts_namespace() {
+    let Some(h) = harness() else { return };
+    let r = h.sh(&["--hostname", "box"], "hostname; cat /proc/sys/kernel/hostname").ok();
+    assert_eq!(r.lines(), ["box", "box"]);
+    let r = h.run(&["--share-uts", "--hostname", "box", "true"]);
+    assert_eq!(r.code, 125);
+    assert!(r.err.starts_with("jail: --hostname requires a new uts namespace"), "{}", r.err);
+}
+
+#[test]
+fn read_only_binds_are_read_only_all_the_way_down() {
+    let Some(h) = harness() else { return };
+    let dir = h.dir();
+    let d = dir.display().to_string();
+    // Writable as a plain bind: the user owns it.
+    h.sh(&["--ro-bind", "/", "/", "--tmpfs", "/tmp", "--bind", &d, "/tmp/w"], "touch /tmp/w/ok").ok();
+    assert!(dir.join("ok").exists());
+    // Read-only bind: EROFS, not EACCES.
+    let r = h
+        .sh(&["--ro-bind", "/", "/", "--tmpfs", "/tmp", "--ro-bind", &d, "/tmp/w"], "touch /tmp/w/no 2>&1; echo rc=$?");
+    assert!(r.out.contains("Read-only file system"), "{r:?}");
+    assert!(!dir.join("no").exists());
+    // A writable host submount (/dev/shm under /dev) stays read-only beneath a read-only bind.
+    let r = h.sh(
+        &["--ro-bind", "/", "/", "--tmpfs", "/tmp", "--ro-bind", "/dev", "/tmp/hostdev"],
+        "touch /tmp/hostdev/shm/jail-test 2>&1; echo rc=$?",
+    );
+    assert!(r.out.contains("Read-only file system"), "{r:?}");
+    // The default view: the host root and its submounts are read-only.
+    let r = h.sh(&[], "touch /var/tmp/jail-ro-test 2>&1; touch /sys/fs/x 2>&1; echo done");
+    assert_eq!(r.out.matches("Read-only file system").count(), 2, "{r:?}");
+}
+
+#[test]
+fn remount_ro_tmpfs_size_and_perms() {
+    let Some(h) = harness() else { return };
+    let r = h.sh(
+        &["--tmpfs", "/", "--size", "1M", "--perms", "0700", "--tmpfs", "/t", "--dir", "/ro", "--remount-ro", "/"],
+        "stat -c %a /t; df -k /t | tail -1; touch /x 2>&1; touch /t/ok && echo t-ok",
+    );
+    assert_eq!(r.code, 127, "no sh in an empty root: {r:?}");
+    // The same with the host's /usr and /bin to run a shell in.
+    let r = h
+        .sh(
+            &[
+                "--tmpfs",
+                "/",
+                "--ro-bind",
+                "/usr",
+                "/usr",
+                "--symlink",
+                "usr/bin",
+                "/bin",
+                "--symlink",
+                "usr/lib",
+                "/lib",
+                "--symlink",
+                "usr/lib64",
+                "/lib64",
+                "--dir",
+                "/t",
+                "--remount-ro",
+                "/",
+                "--size",
+                "1M",
+                "--perms",
+                "0700",
+                "--tmpfs",
+                "/t",
+            ],
+            "stat -c %a /t; df -k /t | tail -1 | tr -s ' ' | cut -d' ' -f2; touch /x 2>&1; touch /t/ok && echo t-ok",
+        )
+        .ok();
+    let l = r.lines();
+    assert_eq!(l[0], "700");
+    assert_eq!(l[1], "1024");
+    assert!(l[2].contains("Read-only file system"), "{l:?}");
+    assert_eq!(l[3], "t-ok");
+}
+
+#[test]
+fn host_files_outside_the_binds_are_invisible() {
+    let Some(h) = harness() else { return };
+    // The default view hides homes and the host's /run.
+    let marker = h.home.join(".jail-test-marker");
+    if std::fs::write(&marker, "secret").is_ok() {
+        let r = h.sh(&[], &format!("cat {} 2>&1; ls -A /home /root; ls -A /run | wc -l", marker.display()));
+        assert!(!r.out.contains("secret"), "{r:?}");
+        assert!(r.out.trim_end().ends_with('0'), "/run not empty: {r:?}");
+        let _ = std::fs::remove_file(&marker);
+    }
+    // With a tree at /, nothing of the host is there.
+    let r = h
+        .sh(
+            &[
+                "--ro-bind",
+                "/usr",
+                "/usr",
+                "--symlink",
+                "usr/bin",
+                "/bin",
+                "--symlink",
+                "usr/lib",
+                "/lib",
+                "--symlink",
+                "usr/lib64",
+                "/lib64",
+            ],
+            "ls / | sort | tr '\\n' ' '",
+        )
+        .ok();
+    assert_eq!(r.out.trim_end(), "bin lib lib64 usr");
+}
+
+#[test]
+fn the_current_directory_is_bound_back_read_only() {
+    let Some(h) = harness() else { return };
+    let dir = h.dir();
+    std::fs::write(dir.join("src.txt"), "source\n").unwrap();
+    let r = Run::from(h.jail_in(&dir, ["--", "sh", "-c", "pwd; cat src.txt; touch new 2>&1"]).output().unwrap());
+    let l = r.lines();
+    assert_eq!(l[0], dir.display().to_string());
+    assert_eq!(l[1], "source");
+    assert!(l[2].contains("Read-only file system"), "{l:?}");
+}
+
+#[test]
+fn exit_statuses() {
+    let Some(h) = harness() else { return };
+    assert_eq!(h.sh(&[], "exit 3").code, 3);
+    assert_eq!(h.sh(&[], "kill -9 $$").code, 137);
+    assert_eq!(h.sh(&[], "kill -TERM $$").code, 143);
+    let r = h.run(&["--", "no-such-command-here"]);
+    assert_eq!(r.code, 127);
+    assert!(r.err.starts_with("jail: no-such-command-here: command not found"), "{}", r.err);
+    let r = h.run(&["--", "/etc/passwd"]);
+    assert_eq!(r.code, 126, "{r:?}");
+    assert!(r.err.contains("EACCES"), "{}", r.err);
+    let r = h.run(&["--no-such-option", "true"]);
+    assert_eq!(r.code, 125);
+    assert_eq!(r.err.lines().count(), 1, "{}", r.err);
+    assert!(r.err.starts_with("jail: unexpected argument '--no-such-option'"), "{}", r.err);
+    // Also with the command as pid 1.
+    assert_eq!(h.sh(&["--as-pid-1"], "exit 5").code, 5);
+    assert_eq!(h.run(&["--as-pid-1", "--", "no-such-command-here"]).code, 127);
+}
+
+#[test]
+fn the_command_is_looked_up_in_the_sandbox_path() {
+    let Some(h) = harness() else { return };
+    // `sh` exists on the host, but not in an empty tmpfs root.
+    let r = h.run(&["--tmpfs", "/", "--", "sh", "-c", "true"]);
+    assert_eq!(r.code, 127, "{r:?}");
+    let r = h.run(&["--setenv", "PATH", "/nowhere", "--", "sh", "-c", "true"]);
+    assert_eq!(r.code, 127, "{r:?}");
+    assert!(r.err.contains("PATH=/nowhere"), "{}", r.err);
+}
+
+#[test]
+fn environment_options() {
+    let Some(h) = harness() else { return };
+    let r =
+        h.sh(&["--setenv", "A", "1", "--unsetenv", "LANG", "--argv0", "custom"], "echo $A; echo ${LANG-unset}").ok();
+    assert_eq!(r.lines(), ["1", "unset"]);
+    let r = h.run(&["--clearenv", "--setenv", "B", "2", "--", "/usr/bin/env"]).ok();
+    assert_eq!(r.out.trim(), "B=2");
+    let r = h.run(&["--argv0", "renamed", "--", "sh", "-c", "echo $0"]).ok();
+    assert_eq!(r.out.trim(), "renamed", "sh -c reports its argv[0] as $0");
+    let r = h.run(&["--argv0", "renamed", "--", "/bin/sh", "-c", "cat /proc/$$/cmdline | tr '\\0' ' '"]).ok();
+    assert!(r.out.starts_with("renamed "), "{r:?}");
+}
+
+#[test]
+fn chdir_and_new_session() {
+    let Some(h) = harness() else { return };
+    let r = h.sh(&["--chdir", "/usr"], "pwd").ok();
+    assert_eq!(r.out.trim(), "/usr");
+    let r = h.run(&["--chdir", "/nonexistent", "true"]);
+    assert_eq!(r.code, 125);
+    assert!(r.err.starts_with("jail: --chdir /nonexistent: chdir: ENOENT"), "{}", r.err);
+    // A new session: the command leads its own session.
+    let r = h.sh(&["--new-session"], "ps -o sid= -p $$; echo $$").ok();
+    let l = r.lines();
+    assert_eq!(l[0].trim(), l[1].trim());
+}
+
+fn caps_of(r: &Run) -> Vec<(String, u64)> {
+    r.out
+        .lines()
+        .filter(|l| l.starts_with("Cap"))
+        .map(|l| {
+            let (k, v) = l.split_once(':').unwrap();
+            (k.to_string(), u64::from_str_radix(v.trim(), 16).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn capabilities_are_empty_even_as_root_inside() {
+    let Some(h) = harness() else { return };
+    for args in [&[][..], &["--uid", "0", "--gid", "0"][..]] {
+        let r = h.sh(args, "grep ^Cap /proc/self/status").ok();
+        let caps = caps_of(&r);
+        assert_eq!(caps.len(), 5, "{r:?}");
+        for (k, v) in caps {
+            assert_eq!(v, 0, "{k} not empty with {args:?}");
+        }
+    }
+    // --cap-add keeps exactly that capability, for a non-root uid too.
+    let r = h
+        .sh(&["--cap-add", "CAP_NET_ADMIN"], "grep ^Cap /proc/self/status; ip link set lo mtu 1500 && echo admin-ok")
+        .ok();
+    for (k, v) in caps_of(&r) {
+        assert_eq!(v, 1 << 12, "{k}");
+    }
+    assert!(r.out.contains("admin-ok"), "{r:?}");
+    let r =
+        h.sh(&["--cap-add", "ALL", "--cap-drop", "CAP_SYS_ADMIN", "--uid", "0"], "grep ^CapEff /proc/self/status").ok();
+    let eff = caps_of(&r)[0].1;
+    assert_eq!(eff & (1 << 21), 0, "CAP_SYS_ADMIN kept");
+    assert_ne!(eff & (1 << 12), 0, "CAP_NET_ADMIN dropped");
+}
+
+fn wait_for_line(child: &mut std::process::Child, want: &str) -> Vec<String> {
+    let out = child.stdout.take().unwrap();
+    let mut lines = Vec::new();
+    for line in BufReader::new(out).lines() {
+        let line = line.unwrap();
+        let done = line == want;
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    lines
+}
+
+#[test]
+fn signals_are_forwarded_to_the_command() {
+    let Some(h) = harness() else { return };
+    for sig in ["TERM", "INT", "HUP", "USR1"] {
+        let script = format!("trap 'echo got-{sig}; exit 7' {sig}; echo ready; while :; do sleep 0.05; done");
+        let mut child = h.spawn(&["--", "sh", "-c", &script]);
+        wait_for_line(&mut child, "ready");
+        let _ = std::process::Command::new("kill").arg(format!("-{sig}")).arg(child.id().to_string()).status();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(7), "{sig}: {out:?}");
+    }
+}
+
+#[test]
+fn orphans_are_reaped() {
+    let Some(h) = harness() else { return };
+    let r = h
+        .sh(&[], "sh -c 'sleep 0.2 & exit 0'; sleep 0.6; grep -l '^State:.*Z' /proc/[0-9]*/status | wc -l; ls /proc | grep -cE '^[0-9]+$'")
+        .ok();
+    let l = r.lines();
+    assert_eq!(l[0], "0", "zombies left: {r:?}");
+}
+
+fn host_pids_with(arg: &str) -> Vec<u32> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
+            if cmd.split(|b| *b == 0).any(|a| a == arg.as_bytes()) {
+                v.push(pid);
+            }
+        }
+    }
+    v
+}
+
+#[test]
+fn the_sandbox_dies_with_jail_even_on_sigkill() {
+    let Some(h) = harness() else { return };
+    let marker = format!("{}", 900_000 + std::process::id() % 99_999);
+    let mut child = h.spawn(&["--", "sh", "-c", &format!("sleep {marker} & echo ready; wait")]);
+    wait_for_line(&mut child, "ready");
+    let t = Instant::now();
+    while host_pids_with(&marker).is_empty() {
+        assert!(t.elapsed() < Duration::from_secs(10), "sandboxed sleep not seen from the host");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The jail process itself (setpriv execs it, so the child's pid is jail's).
+    nix_kill(child.id(), 9);
+    let _ = child.wait();
+    let t = Instant::now();
+    while !host_pids_with(&marker).is_empty() {
+        assert!(t.elapsed() < Duration::from_secs(10), "sandbox outlived jail");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn nix_kill(pid: u32, sig: i32) {
+    let _ = std::process::Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status();
+}
+
+fn host_mounts() -> usize {
+    std::fs::read_to_string("/proc/self/mountinfo").unwrap().lines().count()
+}
+
+#[test]
+fn a_failed_start_leaves_nothing_behind() {
+    let Some(h) = harness() else { return };
+    let before = host_mounts();
+    // Fails inside the sandbox, after mounts were made: a directory in a read-only tree.
+    let r = h.run(&["--ro-bind", "/", "/", "--dir", "/no-such-dir-here", "--", "sleep", "912345"]);
+    assert_eq!(r.code, 125, "{r:?}");
+    assert_eq!(r.err.lines().count(), 1, "{}", r.err);
+    assert!(r.err.starts_with("jail: --dir /no-such-dir-here: mkdirat(\"/no-such-dir-here\"): EROFS"), "{}", r.err);
+    // Fails before anything is created: a missing source.
+    let r = h.run(&["--ro-bind", "/no/such/source", "/x", "--", "sleep", "912345"]);
+    assert_eq!(r.code, 125);
+    assert!(r.err.starts_with("jail: --ro-bind /no/such/source /x: source \"/no/such/source\": ENOENT"), "{}", r.err);
+    assert_eq!(host_mounts(), before, "host mount table changed");
+    assert!(host_pids_with("912345").is_empty(), "stray processes");
+}
+
+#[test]
+fn dev_has_the_usual_devices_and_a_private_devpts() {
+    let Some(h) = harness() else { return };
+    let r = h
+        .sh(&[], "ls /dev | tr '\\n' ' '; echo; echo x > /dev/null && head -c 4 /dev/zero | wc -c; ls /dev/pts; touch /dev/shm/a && echo shm-ok")
+        .ok();
+    let l = r.lines();
+    for d in ["null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "ptmx", "fd", "stdin"] {
+        assert!(l[0].split_whitespace().any(|x| x == d), "/dev/{d} missing: {}", l[0]);
+    }
+    assert_eq!(l[1], "4");
+    assert_eq!(l[2], "ptmx", "devpts is not a new instance");
+    assert_eq!(l[3], "shm-ok");
+}
+
+#[test]
+fn files_symlinks_and_data_from_descriptors() {
+    let Some(h) = harness() else { return };
+    use std::os::unix::process::CommandExt;
+    let (r, w) = std::io::pipe().unwrap();
+    std::io::Write::write_all(&mut &w, b"hello from fd\n").unwrap();
+    drop(w);
+    let mut c = h.jail([
+        "--ro-bind",
+        "/",
+        "/",
+        "--tmpfs",
+        "/tmp",
+        "--file",
+        "9",
+        "/tmp/from-fd",
+        "--symlink",
+        "/tmp/from-fd",
+        "/tmp/link",
+        "--chmod",
+        "0600",
+        "/tmp/from-fd",
+        "--",
+        "sh",
+        "-c",
+        "cat /tmp/link; stat -c %a /tmp/from-fd; ls /proc/self/fd | tr '\\n' ' '",
+    ]);
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&r);
+    // SAFETY: dup2 in the pre-exec child onto a fixed number; no allocation.
+    unsafe {
+        c.pre_exec(move || {
+            if libc_dup2(fd, 9) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let r = Run::from(c.output().unwrap()).ok();
+    let l = r.lines();
+    assert_eq!(l[0], "hello from fd");
+    assert_eq!(l[1], "600");
+    // Descriptor 9 was consumed and is not passed on.
+    assert!(!l[2].split_whitespace().any(|f| f == "9"), "fd 9 leaked: {}", l[2]);
+}
+
+extern "C" {
+    #[link_name = "dup2"]
+    fn dup2_c(old: i32, new: i32) -> i32;
+}
+
+fn libc_dup2(old: i32, new: i32) -> i32 {
+    // SAFETY: dup2 on integers; failure is reported by the return value.
+    unsafe { dup2_c(old, new) }
+}
+
+#[test]
+fn symlinks_in_a_tree_cannot_redirect_mounts_outside_it() {
+    let Some(h) = harness() else { return };
+    let tree = h.dir();
+    let outside = h.dir();
+    // /evil -> the outside directory, by absolute host path: inside the tree it must resolve
+    // within the tree, never to the host path.
+    std::os::unix::fs::symlink(&outside, tree.join("evil")).unwrap();
+    let t = tree.display().to_string();
+    let r = h.run(&["--bind", &t, "/", "--tmpfs", "/evil/x", "--", "/proc/self/exe", "--version"]);
+    let _ = r;
+    assert!(std::fs::read_dir(&outside).unwrap().next().is_none(), "mount point created outside the tree");
+}
+
+#[test]
+fn dry_run_shows_the_plan_and_touches_nothing() {
+    let Some(h) = harness() else { return };
+    let r = h.run(&["--dry-run", "--ro-bind", "/usr", "/", "--hostname", "x", "--", "sh"]).ok();
+    let plan = r.out;
+    assert!(plan.contains("1. ro-bind /usr /"), "{plan}");
+    assert!(plan.contains("proc /proc    [added: tree at /]"), "{plan}");
+    assert!(plan.contains("hostname:     x"), "{plan}");
+    let r = h.run(&["--dry-run=json", "--tmpfs", "/", "--", "sh", "-c", "x"]).ok();
+    assert!(r.out.contains("\"op\": \"tmpfs\""), "{}", r.out);
+    assert!(r.out.contains("\"argv\": ["), "{}", r.out);
+}
