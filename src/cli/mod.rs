@@ -34,6 +34,7 @@ const FS: &str = "Filesystem (applied in command-line order)";
 const PROC: &str = "Process";
 const CAPS: &str = "Capabilities (none by default)";
 const OUT: &str = "Plan";
+const CONFINE: &str = "Confinement";
 
 /// Filesystem operations: id, value names, short help, long help.
 const FS_OPS: &[(&str, &[&str], &str, &str)] = &[
@@ -251,6 +252,78 @@ pub fn command() -> Command {
             .help_heading(CAPS),
     )
     .arg(
+        Arg::new("landlock")
+            .long("landlock")
+            .value_name("MODE")
+            .value_parser(["off", "best-effort", "strict"])
+            .help("Landlock: off, best-effort (default) or strict")
+            .long_help(
+                "Landlock rules derived from the plan: read-only where mounts are read-only, \
+                 read-write for writable binds and tmpfs, device ioctls only under --dev and \
+                 --dev-bind; abstract unix sockets and signals scoped to the sandbox. \
+                 best-effort (the default) uses what the kernel offers and says what it could \
+                 not enforce in --dry-run and with -v; strict refuses to run instead. Landlock \
+                 also forbids mounting inside the sandbox, even with --cap-add CAP_SYS_ADMIN.",
+            )
+            .help_heading(CONFINE),
+    )
+    .arg(
+        Arg::new("allow-connect")
+            .long("allow-connect")
+            .value_name("PORT")
+            .action(ArgAction::Append)
+            .value_parser(clap::value_parser!(u16))
+            .help("Allow TCP connections to PORT only (repeatable; Landlock ABI 4)")
+            .help_heading(CONFINE)
+            .value_hint(ValueHint::Other),
+    )
+    .arg(
+        Arg::new("allow-bind")
+            .long("allow-bind")
+            .value_name("PORT")
+            .action(ArgAction::Append)
+            .value_parser(clap::value_parser!(u16))
+            .help("Allow binding TCP PORT only (repeatable; Landlock ABI 4)")
+            .help_heading(CONFINE)
+            .value_hint(ValueHint::Other),
+    )
+    .arg(
+        Arg::new("seccomp-policy")
+            .long("seccomp-policy")
+            .value_name("POLICY")
+            .help("Seccomp: default (built-in policy), off, or a Docker/OCI JSON profile file")
+            .help_heading(CONFINE)
+            .value_hint(ValueHint::FilePath),
+    )
+    .arg(
+        Arg::new("seccomp")
+            .long("seccomp")
+            .value_name("FD")
+            .value_parser(values::fd)
+            .help("Use the compiled classic BPF program read from FD instead of the built-in policy")
+            .help_heading(CONFINE)
+            .value_hint(ValueHint::Other),
+    )
+    .arg(
+        Arg::new("add-seccomp-fd")
+            .long("add-seccomp-fd")
+            .value_name("FD")
+            .action(ArgAction::Append)
+            .value_parser(values::fd)
+            .help("Stack the compiled classic BPF program read from FD (repeatable)")
+            .help_heading(CONFINE)
+            .value_hint(ValueHint::Other),
+    )
+    .arg(flag("disable-userns", CONFINE, "Forbid creating user namespaces inside the sandbox"))
+    .arg(
+        Arg::new("verbose")
+            .short('v')
+            .long("verbose")
+            .action(ArgAction::SetTrue)
+            .help("Say on stderr what the kernel could not enforce")
+            .help_heading(OUT),
+    )
+    .arg(
         Arg::new("command")
             .value_name("COMMAND")
             .num_args(1..)
@@ -451,6 +524,18 @@ fn request(m: &ArgMatches) -> Result<Request, String> {
         as_pid_1: m.get_flag("as-pid-1"),
         new_session: m.get_flag("new-session"),
         caps: caps.into_iter().map(|(_, c)| c).collect(),
+        landlock: m.get_one::<String>("landlock").map(|v| match v.as_str() {
+            "off" => crate::spec::LandlockMode::Off,
+            "strict" => crate::spec::LandlockMode::Strict,
+            _ => crate::spec::LandlockMode::BestEffort,
+        }),
+        allow_connect: m.get_many::<u16>("allow-connect").map(|v| v.copied().collect()).unwrap_or_default(),
+        allow_bind: m.get_many::<u16>("allow-bind").map(|v| v.copied().collect()).unwrap_or_default(),
+        seccomp_policy: m.get_one::<String>("seccomp-policy").cloned(),
+        seccomp_fd: m.get_one::<i32>("seccomp").copied(),
+        add_seccomp_fds: m.get_many::<i32>("add-seccomp-fd").map(|v| v.copied().collect()).unwrap_or_default(),
+        disable_userns: m.get_flag("disable-userns"),
+        verbose: m.get_flag("verbose"),
         command: m.get_many::<OsString>("command").map(|v| v.cloned().collect()).unwrap_or_default(),
     })
 }

@@ -10,6 +10,7 @@ use nix::sys::stat::{umask, Mode};
 use nix::unistd::{chdir, pivot_root};
 
 use super::{diagnose, exec, init, report};
+use crate::confine;
 use crate::exit;
 use crate::rootfs::Builder;
 use crate::spec::Spec;
@@ -23,7 +24,7 @@ fn fail(report_w: &OwnedFd, code: i32, msg: &str) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-pub fn main(spec: &Spec, sync_r: OwnedFd, report_w: OwnedFd, old_mask: SigSet) -> ! {
+pub fn main(spec: &Spec, sync_r: OwnedFd, report_w: OwnedFd, old_mask: SigSet, seccomp: &Seccomp) -> ! {
     // SAFETY: prctl with integer arguments only.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
     // The parent writes one byte once the id maps are in place; EOF means it died first.
@@ -38,19 +39,46 @@ pub fn main(spec: &Spec, sync_r: OwnedFd, report_w: OwnedFd, old_mask: SigSet) -
     if let Err(e) = setup(spec) {
         fail(&report_w, exit::FAILURE, &format!("{e:#}"));
     }
-    let command = exec::Command { spec, report_w: &report_w, old_mask, umask: caller_umask };
+    let ruleset = match confine::landlock::prepare(&spec.landlock) {
+        Ok(r) => r,
+        Err(e) => fail(&report_w, exit::FAILURE, &format!("{e:#}")),
+    };
     if !spec.namespaces.pid || spec.as_pid_1 {
-        command.exec();
+        exec::Command::new(spec, &report_w, old_mask, caller_umask, ruleset, &seccomp.command).exec();
+    }
+    // Init takes its Landlock domain before the fork, so the command's own domain nests inside
+    // it: init may still signal the command, the command cannot signal init.
+    let for_command = match ruleset.as_ref().map(|r| r.try_clone()).transpose() {
+        Ok(r) => r,
+        Err(e) => fail(&report_w, exit::FAILURE, &format!("landlock: dup ruleset: {e}")),
+    };
+    if let Err(e) = exec::set_no_new_privs() {
+        fail(&report_w, exit::FAILURE, &e);
+    }
+    if let Some(rs) = ruleset {
+        if let Err(e) = confine::landlock::restrict(rs, &spec.landlock) {
+            fail(&report_w, exit::FAILURE, &format!("{e:#}"));
+        }
     }
     // SAFETY: fork of a single-threaded process.
     match unsafe { nix::unistd::fork() } {
-        Ok(nix::unistd::ForkResult::Child) => command.exec(),
+        Ok(nix::unistd::ForkResult::Child) => {
+            exec::Command::new(spec, &report_w, old_mask, caller_umask, for_command, &seccomp.command).exec()
+        }
         Ok(nix::unistd::ForkResult::Parent { child }) => {
             drop(report_w);
-            init::run(child, spec.new_session)
+            init::run(child, spec.new_session, seccomp.init.as_ref())
         }
         Err(e) => fail(&report_w, exit::FAILURE, &format!("fork: {}", errno_text(e))),
     }
+}
+
+/// Seccomp programs, compiled by the parent before the sandbox exists.
+pub struct Seccomp {
+    /// Everything the plan asks for, loaded by the command last.
+    pub command: Vec<seccompiler::BpfProgram>,
+    /// The built-in policy, for jail's init.
+    pub init: Option<seccompiler::BpfProgram>,
 }
 
 fn setup(spec: &Spec) -> Result<()> {

@@ -1,25 +1,80 @@
-//! The last steps before the command runs, in a fixed order:
-//! new session → chdir → environment → close descriptors → capabilities → exec.
+//! The last steps before the command runs, in a fixed order that is the security argument:
+//! new session → chdir → environment → close descriptors → capabilities → no_new_privs →
+//! Landlock → seccomp → exec. Seccomp comes last so it cannot block the steps before it;
+//! Landlock needs no_new_privs; capabilities are set while the process may still set them.
 
 use std::ffi::{CString, OsStr, OsString};
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use landlock::RulesetCreated;
 use nix::errno::Errno;
 use nix::sys::signal::{SigSet, SigmaskHow};
 use nix::sys::stat::Mode;
+use seccompiler::BpfProgram;
 
 use super::report;
+use crate::confine;
 use crate::exit;
 use crate::spec::Spec;
 use crate::sys::errno_text;
+
+/// A failed stage: jail's exit status and the one-line message.
+pub type StageResult = Result<(), (i32, String)>;
+
+/// The stages, so that their order is written once and tested with a recording fake.
+pub trait Stages {
+    fn new_session(&mut self) -> StageResult;
+    fn chdir(&mut self) -> StageResult;
+    fn environment(&mut self) -> StageResult;
+    fn close_fds(&mut self) -> StageResult;
+    fn capabilities(&mut self) -> StageResult;
+    fn no_new_privs(&mut self) -> StageResult;
+    fn landlock(&mut self) -> StageResult;
+    fn seccomp(&mut self) -> StageResult;
+    /// Returns only on failure.
+    fn exec(&mut self) -> StageResult;
+}
+
+/// Runs the stages in order; returns the failure (exec never returns on success).
+pub fn run_stages<S: Stages>(s: &mut S) -> (i32, String) {
+    let stages: [fn(&mut S) -> StageResult; 9] = [
+        S::new_session,
+        S::chdir,
+        S::environment,
+        S::close_fds,
+        S::capabilities,
+        S::no_new_privs,
+        S::landlock,
+        S::seccomp,
+        S::exec,
+    ];
+    for stage in stages {
+        if let Err(e) = stage(s) {
+            return e;
+        }
+    }
+    (exit::FAILURE, "execve returned".into())
+}
+
+pub fn set_no_new_privs() -> Result<(), String> {
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+        return Err(format!("prctl(PR_SET_NO_NEW_PRIVS): {}", errno_text(Errno::last())));
+    }
+    Ok(())
+}
 
 pub struct Command<'a> {
     pub spec: &'a Spec,
     pub report_w: &'a OwnedFd,
     pub old_mask: SigSet,
     pub umask: Mode,
+    pub ruleset: Option<RulesetCreated>,
+    pub seccomp: &'a [BpfProgram],
+    cwd: PathBuf,
+    env: Vec<CString>,
 }
 
 fn cstring(s: &OsStr) -> CString {
@@ -27,30 +82,82 @@ fn cstring(s: &OsStr) -> CString {
     CString::new(s.as_bytes().iter().copied().filter(|b| *b != 0).collect::<Vec<u8>>()).unwrap_or_default()
 }
 
-impl Command<'_> {
-    fn fail(&self, code: i32, msg: &str) -> ! {
-        report::send(self.report_w, code as u8, msg);
+fn failed(msg: String) -> (i32, String) {
+    (exit::FAILURE, msg)
+}
+
+impl<'a> Command<'a> {
+    pub fn new(
+        spec: &'a Spec,
+        report_w: &'a OwnedFd,
+        old_mask: SigSet,
+        umask: Mode,
+        ruleset: Option<RulesetCreated>,
+        seccomp: &'a [BpfProgram],
+    ) -> Self {
+        Command { spec, report_w, old_mask, umask, ruleset, seccomp, cwd: PathBuf::from("/"), env: Vec::new() }
+    }
+
+    /// Runs the stages; on failure reports over the pipe and exits with the stage's status.
+    pub fn exec(mut self) -> ! {
+        let (code, msg) = run_stages(&mut self);
+        report::send(self.report_w, code as u8, &msg);
         // SAFETY: ends this process without unwinding into the copied parent state.
         unsafe { libc::_exit(code) }
     }
 
-    pub fn exec(self) -> ! {
-        let spec = self.spec;
-        if spec.new_session {
-            if let Err(e) = nix::unistd::setsid() {
-                self.fail(exit::FAILURE, &format!("--new-session: setsid: {}", errno_text(e)));
-            }
+    /// Looks the command up in the sandbox's PATH, as a shell would.
+    fn find(&self, name: &OsString, path: &OsStr) -> Result<PathBuf, (i32, String)> {
+        if name.as_bytes().contains(&b'/') {
+            return Ok(PathBuf::from(name));
         }
-        let cwd = match &spec.chdir {
-            Some(dir) => match nix::unistd::chdir(dir.as_path()) {
-                Ok(()) => dir.clone(),
-                Err(e) => self.fail(exit::FAILURE, &format!("--chdir {}: chdir: {}", dir.display(), errno_text(e))),
-            },
+        if let Ok(p) = which::which_in(name, Some(path), &self.cwd) {
+            return Ok(p);
+        }
+        // Present but not executable is 126, like a shell; absent is 127.
+        match std::env::split_paths(path).map(|d| d.join(name)).find(|p| p.is_file()) {
+            Some(p) => Err((exit::NOT_EXECUTABLE, format!("{}: {}", p.display(), errno_text(Errno::EACCES)))),
+            None => Err((
+                exit::NOT_FOUND,
+                format!(
+                    "{}: command not found in the sandbox (PATH={})",
+                    name.to_string_lossy(),
+                    path.to_string_lossy()
+                ),
+            )),
+        }
+    }
+}
+
+impl Stages for Command<'_> {
+    fn new_session(&mut self) -> StageResult {
+        if self.spec.new_session {
+            nix::unistd::setsid().map_err(|e| failed(format!("--new-session: setsid: {}", errno_text(e))))?;
+        }
+        Ok(())
+    }
+
+    fn chdir(&mut self) -> StageResult {
+        let spec = self.spec;
+        self.cwd = match &spec.chdir {
+            Some(dir) => {
+                nix::unistd::chdir(dir.as_path())
+                    .map_err(|e| failed(format!("--chdir {}: chdir: {}", dir.display(), errno_text(e))))?;
+                dir.clone()
+            }
             // The caller's directory when it exists inside, as a shell user expects.
             None if nix::unistd::chdir(spec.caller_cwd.as_path()).is_ok() => spec.caller_cwd.clone(),
-            None => PathBuf::from("/"),
+            None => {
+                let _ = nix::unistd::chdir(Path::new("/"));
+                PathBuf::from("/")
+            }
         };
-        let env: Vec<CString> = spec
+        Ok(())
+    }
+
+    fn environment(&mut self) -> StageResult {
+        self.env = self
+            .spec
             .env
             .vars
             .iter()
@@ -61,47 +168,134 @@ impl Command<'_> {
                 cstring(&kv)
             })
             .collect();
-        let program = self.find(&spec.argv_os[0], &spec.env.path(), &cwd);
+        Ok(())
+    }
 
-        // Only stdin, stdout and stderr reach the command.
+    fn close_fds(&mut self) -> StageResult {
+        // Only stdin, stdout and stderr reach the command: everything else closes on exec.
         // SAFETY: close_range with integer arguments only.
-        unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
-        if let Err(e) = crate::confine::caps::apply(&spec.caps) {
-            self.fail(exit::FAILURE, &format!("{e:#}"));
+        let ret = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+        if ret != 0 {
+            return Err(failed(format!("close_range(3, ~0, CLOSE_RANGE_CLOEXEC): {}", errno_text(Errno::last()))));
         }
-        let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&self.old_mask), None);
-        nix::sys::stat::umask(self.umask);
+        Ok(())
+    }
 
+    fn capabilities(&mut self) -> StageResult {
+        confine::caps::apply(&self.spec.caps).map_err(|e| failed(format!("{e:#}")))
+    }
+
+    fn no_new_privs(&mut self) -> StageResult {
+        set_no_new_privs().map_err(failed)
+    }
+
+    fn landlock(&mut self) -> StageResult {
+        let Some(rs) = self.ruleset.take() else { return Ok(()) };
+        let missing = confine::landlock::restrict(rs, &self.spec.landlock).map_err(|e| failed(format!("{e:#}")))?;
+        if self.spec.verbose && !missing.is_empty() {
+            eprintln!("jail: landlock: not enforced by this kernel: {}", missing.join(", "));
+        }
+        Ok(())
+    }
+
+    fn seccomp(&mut self) -> StageResult {
+        confine::seccomp::load(self.seccomp).map_err(|e| failed(format!("{e:#}")))
+    }
+
+    fn exec(&mut self) -> StageResult {
+        let spec = self.spec;
+        let program = self.find(&spec.argv_os[0], &spec.env.path())?;
         let mut argv: Vec<CString> = spec.argv_os.iter().map(|a| cstring(a)).collect();
         if let Some(a0) = &spec.argv0 {
             argv[0] = cstring(OsStr::new(a0));
         }
-        let path = cstring(program.as_os_str());
-        let err = nix::unistd::execve(&path, &argv, &env).unwrap_err();
+        let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&self.old_mask), None);
+        nix::sys::stat::umask(self.umask);
+        let err = match nix::unistd::execve(&cstring(program.as_os_str()), &argv, &self.env) {
+            Err(e) => e,
+            Ok(never) => match never {},
+        };
         let code = if err == Errno::ENOENT { exit::NOT_FOUND } else { exit::NOT_EXECUTABLE };
-        self.fail(code, &format!("{}: execve: {}", program.display(), errno_text(err)))
+        Err((code, format!("{}: execve: {}", program.display(), errno_text(err))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Recorder {
+        calls: Vec<&'static str>,
+        fail_at: Option<&'static str>,
     }
 
-    /// Looks the command up in the sandbox's PATH, as a shell would.
-    fn find(&self, name: &OsString, path: &OsStr, cwd: &Path) -> PathBuf {
-        if name.as_bytes().contains(&b'/') {
-            return PathBuf::from(name);
+    impl Recorder {
+        fn step(&mut self, name: &'static str) -> StageResult {
+            self.calls.push(name);
+            if self.fail_at == Some(name) {
+                return Err((exit::FAILURE, name.into()));
+            }
+            Ok(())
         }
-        if let Ok(p) = which::which_in(name, Some(path), cwd) {
-            return p;
+    }
+
+    impl Stages for Recorder {
+        fn new_session(&mut self) -> StageResult {
+            self.step("new_session")
         }
-        // Present but not executable is 126, like a shell; absent is 127.
-        let present = std::env::split_paths(path).map(|d| d.join(name)).find(|p| p.is_file());
-        match present {
-            Some(p) => self.fail(exit::NOT_EXECUTABLE, &format!("{}: {}", p.display(), errno_text(Errno::EACCES))),
-            None => self.fail(
-                exit::NOT_FOUND,
-                &format!(
-                    "{}: command not found in the sandbox (PATH={})",
-                    name.to_string_lossy(),
-                    path.to_string_lossy()
-                ),
-            ),
+        fn chdir(&mut self) -> StageResult {
+            self.step("chdir")
         }
+        fn environment(&mut self) -> StageResult {
+            self.step("environment")
+        }
+        fn close_fds(&mut self) -> StageResult {
+            self.step("close_fds")
+        }
+        fn capabilities(&mut self) -> StageResult {
+            self.step("capabilities")
+        }
+        fn no_new_privs(&mut self) -> StageResult {
+            self.step("no_new_privs")
+        }
+        fn landlock(&mut self) -> StageResult {
+            self.step("landlock")
+        }
+        fn seccomp(&mut self) -> StageResult {
+            self.step("seccomp")
+        }
+        fn exec(&mut self) -> StageResult {
+            self.step("exec")
+        }
+    }
+
+    #[test]
+    fn stages_run_in_the_fixed_order_with_seccomp_last() {
+        let mut r = Recorder::default();
+        run_stages(&mut r);
+        assert_eq!(
+            r.calls,
+            [
+                "new_session",
+                "chdir",
+                "environment",
+                "close_fds",
+                "capabilities",
+                "no_new_privs",
+                "landlock",
+                "seccomp",
+                "exec"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failing_stage_stops_everything_after_it() {
+        let mut r = Recorder { fail_at: Some("no_new_privs"), ..Default::default() };
+        let (code, msg) = run_stages(&mut r);
+        assert_eq!((code, msg.as_str()), (exit::FAILURE, "no_new_privs"));
+        assert_eq!(r.calls.last(), Some(&"no_new_privs"));
+        assert!(!r.calls.contains(&"exec"));
     }
 }

@@ -15,7 +15,7 @@ fn die(cmd: Pid, msg: &str) -> ! {
     std::process::exit(exit::FAILURE)
 }
 
-pub fn run(cmd: Pid, new_session: bool) -> ! {
+pub fn run(cmd: Pid, new_session: bool, seccomp: Option<&seccompiler::BpfProgram>) -> ! {
     // Not dumpable: the command (same uid) can neither ptrace nor read the memory of init.
     // SAFETY: prctl with integer arguments only.
     if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) } != 0 {
@@ -26,6 +26,12 @@ pub fn run(cmd: Pid, new_session: bool) -> ! {
     unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
     if let Err(e) = crate::confine::caps::apply(&[]) {
         die(cmd, &format!("{e:#}"));
+    }
+    // no_new_privs and Landlock were set before the fork; seccomp is the last layer.
+    if let Some(p) = seccomp {
+        if let Err(e) = crate::confine::seccomp::load(std::slice::from_ref(p)) {
+            die(cmd, &format!("{e:#}"));
+        }
     }
     let mut mask = SigSet::empty();
     for s in FORWARDED {

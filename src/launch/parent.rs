@@ -99,6 +99,15 @@ pub fn launch(spec: &Spec) -> Result<i32> {
     // with them blocked (its init reads them from a signalfd).
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), Some(&mut old_mask)).context("sigprocmask")?;
 
+    // Compiled (and profile files and descriptors read) while the host is in view; a bad
+    // profile fails here, before anything exists.
+    let seccomp = child::Seccomp {
+        command: crate::confine::seccomp::compile(&spec.seccomp, &spec.caps)?,
+        init: match spec.seccomp.policy {
+            crate::confine::seccomp::Policy::Off => None,
+            _ => Some(crate::confine::seccomp::default_program(spec.seccomp.disable_userns)?),
+        },
+    };
     let (sync_r, sync_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
     let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
 
@@ -107,7 +116,7 @@ pub fn launch(spec: &Spec) -> Result<i32> {
         Ok(None) => {
             drop(sync_w);
             drop(report_r);
-            child::main(spec, sync_r, report_w, old_mask)
+            child::main(spec, sync_r, report_w, old_mask, &seccomp)
         }
         Err(e) => bail!("clone({}): {}{}", flag_names(spec), errno_text(e), diagnose::userns_hint(e)),
     };

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use serde::Serialize;
 
+pub use crate::confine::landlock::Mode as LandlockMode;
 pub use idmap::{IdMap, IdMapLine};
 
 /// Which namespaces are new. User and mount namespaces are always new.
@@ -180,6 +181,15 @@ pub struct Request {
     pub new_session: bool,
     /// `(add, name)` in argv order; name is `ALL` or a capability.
     pub caps: Vec<(bool, String)>,
+    pub landlock: Option<LandlockMode>,
+    pub allow_connect: Vec<u16>,
+    pub allow_bind: Vec<u16>,
+    pub seccomp_policy: Option<String>,
+    /// `--seccomp FD`: this program instead of the built-in policy.
+    pub seccomp_fd: Option<RawFd>,
+    pub add_seccomp_fds: Vec<RawFd>,
+    pub disable_userns: bool,
+    pub verbose: bool,
     pub command: Vec<OsString>,
 }
 
@@ -205,13 +215,18 @@ pub struct Spec {
     pub new_session: bool,
     /// Capabilities the command keeps (names, sorted); empty by default.
     pub caps: Vec<String>,
+    pub landlock: crate::confine::landlock::Plan,
+    pub seccomp: crate::confine::seccomp::Plan,
+    /// Say on stderr what could not be enforced.
+    #[serde(skip)]
+    pub verbose: bool,
     /// Descriptors the plan reads (`--file` and friends), closed before the command runs.
     #[serde(skip)]
     pub data_fds: Vec<RawFd>,
 }
 
 impl Spec {
-    pub fn from_request(req: Request) -> Result<Spec> {
+    pub fn from_request(mut req: Request) -> Result<Spec> {
         let namespaces = Namespaces {
             pid: !req.share_pid,
             net: !req.share_net,
@@ -233,7 +248,8 @@ impl Spec {
 
         let mut data_fds = Vec::new();
         let mut steps = Vec::with_capacity(req.fs.len() + 8);
-        for (flag, op) in req.fs {
+        let seccomp = seccomp_plan(&req)?;
+        for (flag, op) in std::mem::take(&mut req.fs) {
             let op = check_op(&flag, op, &cwd, &namespaces)?;
             match &op {
                 FsOp::File { fd, .. } | FsOp::BindData { fd, .. } => {
@@ -258,6 +274,15 @@ impl Spec {
 
         let env = build_env(req.clearenv, &req.env);
         let caps = crate::confine::caps::resolve(&req.caps)?;
+        let landlock = crate::confine::landlock::Plan {
+            mode: req.landlock.unwrap_or(LandlockMode::BestEffort),
+            rules: crate::confine::landlock::rules_for(&fs),
+            connect: (!req.allow_connect.is_empty()).then(|| req.allow_connect.clone()),
+            bind: (!req.allow_bind.is_empty()).then(|| req.allow_bind.clone()),
+        };
+        if landlock.mode == LandlockMode::Off && (landlock.connect.is_some() || landlock.bind.is_some()) {
+            bail!("--allow-connect/--allow-bind need Landlock: drop --landlock=off");
+        }
         Ok(Spec {
             namespaces,
             uid,
@@ -275,9 +300,34 @@ impl Spec {
             as_pid_1: req.as_pid_1,
             new_session: req.new_session,
             caps,
+            landlock,
+            seccomp,
+            verbose: req.verbose,
             data_fds,
         })
     }
+}
+
+fn seccomp_plan(req: &Request) -> Result<crate::confine::seccomp::Plan> {
+    use crate::confine::seccomp::{Plan, Policy};
+    let policy = match (req.seccomp_policy.as_deref(), req.seccomp_fd) {
+        (Some(_), Some(_)) => bail!("--seccomp FD replaces the built-in policy: drop --seccomp-policy or --seccomp"),
+        (None, Some(_)) | (Some("off"), None) => Policy::Off,
+        (None | Some("default"), None) => Policy::Default,
+        (Some(file), None) => {
+            let path = PathBuf::from(file);
+            if let Err(e) = std::fs::metadata(&path) {
+                bail!("--seccomp-policy {file}: {}", crate::sys::errno_text(errno_of(&e)));
+            }
+            Policy::Profile(path)
+        }
+    };
+    let mut fds: Vec<RawFd> = req.seccomp_fd.into_iter().collect();
+    fds.extend(&req.add_seccomp_fds);
+    for fd in &fds {
+        check_fd("--seccomp", *fd)?;
+    }
+    Ok(Plan { policy, disable_userns: req.disable_userns, fds })
 }
 
 pub fn errno_of(e: &std::io::Error) -> nix::errno::Errno {

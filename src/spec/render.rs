@@ -50,6 +50,36 @@ fn map_text(m: &IdMap) -> String {
     format!("{}{via}", lines.join(", "))
 }
 
+fn landlock_text(p: &crate::confine::landlock::Plan) -> String {
+    use crate::confine::landlock::{kernel_abi, missing, Grant, Mode};
+    let mode = match p.mode {
+        Mode::Off => return "landlock:     off\n".into(),
+        Mode::BestEffort => "best-effort",
+        Mode::Strict => "strict",
+    };
+    let mut s = format!("landlock:     {mode}, kernel ABI {}, scoped abstract sockets and signals\n", kernel_abi());
+    for r in &p.rules {
+        let g = match r.grant {
+            Grant::Read => "read, execute",
+            Grant::ReadWrite => "read, write, execute",
+            Grant::Devices => "read, write, execute, device ioctl",
+        };
+        let _ = writeln!(s, "  {} ({g})", q(&r.path));
+    }
+    let ports = |v: &Option<Vec<u16>>| v.as_ref().map(|v| v.iter().map(u16::to_string).collect::<Vec<_>>().join(","));
+    if let Some(c) = ports(&p.connect) {
+        let _ = writeln!(s, "  tcp connect only to: {c}");
+    }
+    if let Some(b) = ports(&p.bind) {
+        let _ = writeln!(s, "  tcp bind only to: {b}");
+    }
+    let gaps = missing(p);
+    if !gaps.is_empty() {
+        let _ = writeln!(s, "  not enforceable on this kernel: {}", gaps.join(", "));
+    }
+    s
+}
+
 impl Spec {
     pub fn to_text(&self) -> String {
         let mut s = String::new();
@@ -111,6 +141,9 @@ impl Spec {
         }
         let caps = if self.caps.is_empty() { "none".to_string() } else { self.caps.join(" ") };
         let _ = writeln!(s, "capabilities: {caps}");
+        let _ = writeln!(s, "no_new_privs: yes");
+        s.push_str(&landlock_text(&self.landlock));
+        let _ = writeln!(s, "seccomp:      {}", crate::confine::seccomp::summary(&self.seccomp));
         let argv: Vec<&str> = self.argv.iter().map(String::as_str).collect();
         let _ = write!(s, "command:      {}", shell_words::join(argv));
         if let Some(a0) = &self.argv0 {
