@@ -13,8 +13,10 @@
 //! - [`sys`]: the mount syscalls behind a trait, real and recording.
 //! - [`confine`]: capabilities (and the other confinement layers).
 
+pub mod cgroup;
 pub mod cli;
 pub mod confine;
+pub mod doctor;
 pub mod exit;
 pub mod launch;
 pub mod rootfs;
@@ -32,6 +34,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
             return 0;
         }
         Ok(cli::Parsed::Run { request, dry_run }) => (request, dry_run),
+        Ok(cli::Parsed::Doctor) => return doctor::run(),
         Err(cli::UsageError(msg)) => return fail(&msg),
     };
     let spec = match spec::Spec::from_request(*request) {

@@ -26,6 +26,8 @@ pub enum Parsed {
     },
     /// `--help` or `--version`: print this, exit 0.
     Print(String),
+    /// `jail doctor`.
+    Doctor,
 }
 
 const NS: &str = "Namespaces (all new by default)";
@@ -35,6 +37,7 @@ const PROC: &str = "Process";
 const CAPS: &str = "Capabilities (none by default)";
 const OUT: &str = "Plan";
 const CONFINE: &str = "Confinement";
+const LIMITS: &str = "Resource limits (cgroup v2, through the systemd user manager)";
 
 /// Filesystem operations: id, value names, short help, long help.
 const FS_OPS: &[(&str, &[&str], &str, &str)] = &[
@@ -103,6 +106,10 @@ fn fs_arg(id: &'static str, names: &'static [&'static str], help: &'static str, 
         a = a.long_help(long);
     }
     a
+}
+
+fn size_arg(id: &'static str, help: &'static str) -> Arg {
+    value(id, "SIZE", LIMITS, help).value_parser(values::size)
 }
 
 fn flag(id: &'static str, heading: &'static str, help: &'static str) -> Arg {
@@ -315,6 +322,42 @@ pub fn command() -> Command {
             .value_hint(ValueHint::Other),
     )
     .arg(flag("disable-userns", CONFINE, "Forbid creating user namespaces inside the sandbox"))
+    .arg(size_arg("mem", "Memory limit (memory.max); swap is off unless --swap").long_help(
+        "Memory limit for everything in the sandbox (memory.max), with K, M, G suffixes. Swap is \
+         off for the sandbox unless --swap is given. When the limit is hit the kernel's OOM killer \
+         stops the largest process; jail says so and exits 137.",
+    ))
+    .arg(size_arg("mem-high", "Memory throttling threshold (memory.high)"))
+    .arg(size_arg("swap", "Swap limit (memory.swap.max)"))
+    .arg(
+        value("cpu", "PCT", LIMITS, "CPU limit as percent of one CPU: 20%, 150% (cpu.max)")
+            .value_parser(values::percent),
+    )
+    .arg(
+        value("cpu-weight", "N", LIMITS, "CPU weight, 1 to 10000 (cpu.weight)")
+            .value_parser(clap::value_parser!(u64).range(1..=10000)),
+    )
+    .arg(
+        value("pids", "N", LIMITS, "Limit on processes and threads (pids.max)")
+            .value_parser(clap::value_parser!(u64).range(1..)),
+    )
+    .arg(value("cpuset", "LIST", LIMITS, "CPUs the sandbox may run on, e.g. 0,2,4-6 (cpuset.cpus)"))
+    .arg(
+        value("io-weight", "N", LIMITS, "IO weight, 1 to 10000 (io.weight)")
+            .value_parser(clap::value_parser!(u64).range(1..=10000)),
+    )
+    .arg(value("slice", "NAME", LIMITS, "The user manager's slice for the scope (default jail.slice)"))
+    .arg(
+        value(
+            "timeout",
+            "DURATION",
+            LIMITS,
+            "Stop the command after DURATION (30s, 5m): SIGTERM, then SIGKILL; exit 124",
+        )
+        .value_parser(values::duration),
+    )
+    .arg(flag("stats", OUT, "Print a usage report on stderr when the command ends"))
+    .arg(value("stats-json", "FD", OUT, "Write the usage report as one JSON object to FD").value_parser(values::fd))
     .arg(
         Arg::new("verbose")
             .short('v')
@@ -372,6 +415,10 @@ fn typed_occurrences<T: Clone + Send + Sync + 'static>(m: &ArgMatches, id: &str)
 pub struct UsageError(pub String);
 
 pub fn parse(args: Vec<OsString>) -> Result<Parsed, UsageError> {
+    // `jail doctor` is the one subcommand; a command named doctor runs as `jail -- doctor`.
+    if args.len() == 2 && args[1] == "doctor" {
+        return Ok(Parsed::Doctor);
+    }
     let m = match command().try_get_matches_from(args) {
         Ok(m) => m,
         Err(e) => {
@@ -536,6 +583,20 @@ fn request(m: &ArgMatches) -> Result<Request, String> {
         add_seccomp_fds: m.get_many::<i32>("add-seccomp-fd").map(|v| v.copied().collect()).unwrap_or_default(),
         disable_userns: m.get_flag("disable-userns"),
         verbose: m.get_flag("verbose"),
+        limits: crate::cgroup::Limits {
+            mem: m.get_one::<u64>("mem").copied(),
+            mem_high: m.get_one::<u64>("mem-high").copied(),
+            swap: m.get_one::<u64>("swap").copied(),
+            cpu_percent: m.get_one::<u32>("cpu").copied(),
+            cpu_weight: m.get_one::<u64>("cpu-weight").copied(),
+            pids: m.get_one::<u64>("pids").copied(),
+            cpuset: m.get_one::<String>("cpuset").cloned(),
+            io_weight: m.get_one::<u64>("io-weight").copied(),
+        },
+        slice: m.get_one::<String>("slice").cloned(),
+        timeout: m.get_one::<std::time::Duration>("timeout").copied(),
+        stats: m.get_flag("stats"),
+        stats_fd: m.get_one::<i32>("stats-json").copied(),
         command: m.get_many::<OsString>("command").map(|v| v.cloned().collect()).unwrap_or_default(),
     })
 }
@@ -550,8 +611,28 @@ mod tests {
         match parse(v) {
             Ok(Parsed::Run { request, .. }) => Ok(*request),
             Ok(Parsed::Print(_)) => Err("printed".into()),
+            Ok(Parsed::Doctor) => Err("doctor".into()),
             Err(UsageError(e)) => Err(e),
         }
+    }
+
+    #[test]
+    fn doctor_is_the_only_subcommand() {
+        assert!(matches!(parse(["jail", "doctor"].iter().map(OsString::from).collect()), Ok(Parsed::Doctor)));
+        assert_eq!(req(&["--", "doctor"]).unwrap().command, [OsString::from("doctor")]);
+    }
+
+    #[test]
+    fn limits_parse_with_units() {
+        let r = req(&["--mem", "48M", "--cpu", "20%", "--pids", "64", "--timeout", "5m", "true"]).unwrap();
+        assert_eq!(r.limits.mem, Some(48 << 20));
+        assert_eq!(r.limits.cpu_percent, Some(20));
+        assert_eq!(r.limits.pids, Some(64));
+        assert_eq!(r.timeout, Some(std::time::Duration::from_secs(300)));
+        let e = req(&["--mem", "48Q", "true"]).unwrap_err();
+        assert!(e.contains("--mem"), "{e}");
+        let e = req(&["--cpu", "0%", "true"]).unwrap_err();
+        assert!(e.contains("--cpu"), "{e}");
     }
 
     fn dests(r: &Request) -> Vec<String> {

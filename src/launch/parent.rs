@@ -1,8 +1,9 @@
 //! jail's side, outside the sandbox: create it, map ids, wait, pass on signals and the status.
 
 use std::io::Write;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use nix::errno::Errno;
@@ -108,6 +109,10 @@ pub fn launch(spec: &Spec) -> Result<i32> {
             _ => Some(crate::confine::seccomp::default_program(spec.seccomp.disable_userns)?),
         },
     };
+    // jail joins the cgroup first, so the sandbox is born in it (and its cgroup namespace is
+    // rooted there); the limits are read back before anything runs.
+    let cgroup = spec.cgroup.as_ref().map(crate::cgroup::setup).transpose()?;
+    let started = Instant::now();
     let (sync_r, sync_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
     let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
 
@@ -123,7 +128,8 @@ pub fn launch(spec: &Spec) -> Result<i32> {
     drop(sync_r);
     drop(report_w);
 
-    if let Err(e) = write_maps(pid, spec) {
+    let moved = cgroup.as_ref().map(|c| c.leave_payload()).transpose();
+    if let Err(e) = moved.and_then(|_| write_maps(pid, spec)) {
         let _ = kill(pid, Signal::SIGKILL);
         reap(pid);
         return Err(e);
@@ -136,16 +142,99 @@ pub fn launch(spec: &Spec) -> Result<i32> {
         eprintln!("jail: {msg}");
         return Ok(if status == 0 { i32::from(code) } else { status });
     }
-    wait_forwarding(pid, mask, spec.new_session)
+    let (status, timed_out) = wait_forwarding(pid, mask, spec.new_session, spec.timeout)?;
+    Ok(finish(spec, status, timed_out, started, cgroup.as_ref()))
 }
 
-/// Waits for the sandbox's first process, passing on the forwarded signals.
-fn wait_forwarding(pid: Pid, mask: SigSet, new_session: bool) -> Result<i32> {
+/// Reports what happened (OOM, timeout, usage) and picks jail's exit status.
+fn finish(spec: &Spec, status: i32, timed_out: bool, started: Instant, cgroup: Option<&crate::cgroup::Cgroup>) -> i32 {
+    use crate::cgroup::stats::{read_usage, CgroupUsage, Reason, Stats};
+    let usage = cgroup.map(|c| read_usage(&c.payload())).unwrap_or_default();
+    let signal = (129..160).contains(&status).then_some(status - 128);
+    let oom = usage.oom_kills.unwrap_or(0) > 0;
+    let reason = if timed_out {
+        Reason::Timeout
+    } else if oom && signal == Some(libc::SIGKILL) {
+        Reason::Oom
+    } else if signal.is_some() {
+        Reason::Signaled
+    } else {
+        Reason::Exited
+    };
+    if oom {
+        let limit =
+            spec.cgroup.as_ref().and_then(|p| p.limits.mem).map_or(String::new(), |m| format!(" of --mem {m} bytes"));
+        let peak = usage.memory_peak_bytes.map_or(String::new(), |p| format!(", peak {p} bytes"));
+        eprintln!(
+            "jail: out of memory: the kernel's OOM killer killed {} process(es) in the sandbox at the limit{limit}{peak}",
+            usage.oom_kills.unwrap_or(0)
+        );
+    }
+    if timed_out {
+        let d = spec.timeout.map_or(0.0, |d| d.as_secs_f64());
+        eprintln!("jail: --timeout {d}s: time limit reached; the command was stopped");
+    }
+    let exit_code = if timed_out { 124 } else { status };
+    if spec.stats || spec.stats_fd.is_some() {
+        let rusage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).ok();
+        let tv = |t: nix::sys::time::TimeVal| (t.tv_sec() as u64) * 1_000_000 + t.tv_usec() as u64;
+        let CgroupUsage { cpu_user_usec, cpu_system_usec, .. } = usage;
+        let stats = Stats {
+            exit_code,
+            signal,
+            reason,
+            wall_usec: started.elapsed().as_micros() as u64,
+            cpu_user_usec: cpu_user_usec.or(rusage.map(|r| tv(r.user_time()))),
+            cpu_system_usec: cpu_system_usec.or(rusage.map(|r| tv(r.system_time()))),
+            cpu_throttled_usec: usage.cpu_throttled_usec,
+            memory_peak_bytes: usage.memory_peak_bytes,
+            swap_peak_bytes: usage.swap_peak_bytes,
+            pids_peak: usage.pids_peak,
+            oom_kills: usage.oom_kills,
+        };
+        if spec.stats {
+            eprint!("{}", stats.human());
+        }
+        if let Some(fd) = spec.stats_fd {
+            let json = serde_json::to_string(&stats).unwrap_or_default() + "\n";
+            // SAFETY: the caller handed this descriptor to jail for the report; it stays open.
+            let mut f = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
+            if let Err(e) = f.write_all(json.as_bytes()) {
+                eprintln!("jail: --stats-json {fd}: write: {e}");
+            }
+        }
+    }
+    exit_code
+}
+
+/// After SIGTERM at the time limit, how long the sandbox gets before SIGKILL.
+const TIMEOUT_GRACE: Duration = Duration::from_secs(5);
+
+/// Waits for the sandbox's first process, passing on the forwarded signals and enforcing the
+/// time limit. Returns its status and whether the time limit stopped it.
+fn wait_forwarding(pid: Pid, mask: SigSet, new_session: bool, timeout: Option<Duration>) -> Result<(i32, bool)> {
     let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC).context("signalfd")?;
+    let mut deadline = timeout.map(|t| Instant::now() + t);
+    let mut timed_out = false;
     loop {
         if let Ok(ws) = waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
             if let Some(code) = status_code(ws) {
-                return Ok(code);
+                return Ok((code, timed_out));
+            }
+        }
+        if let Some(d) = deadline {
+            let left = d.saturating_duration_since(Instant::now());
+            let mut pfd = libc::pollfd { fd: sfd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+            let ms = left.as_millis().min(i32::MAX as u128) as i32;
+            // SAFETY: one valid pollfd for the duration of the call.
+            let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+            if n == 0 {
+                // Time is up: ask politely, then insist.
+                let sig = if timed_out { Signal::SIGKILL } else { Signal::SIGTERM };
+                let _ = kill(pid, sig);
+                deadline = if timed_out { None } else { Some(Instant::now() + TIMEOUT_GRACE) };
+                timed_out = true;
+                continue;
             }
         }
         let info = match sfd.read_signal() {

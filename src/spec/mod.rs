@@ -14,7 +14,7 @@ use anyhow::{bail, Result};
 use serde::Serialize;
 
 pub use crate::confine::landlock::Mode as LandlockMode;
-pub use idmap::{IdMap, IdMapLine};
+pub use idmap::{parse_subrange as idmap_range, IdMap, IdMapLine};
 
 /// Which namespaces are new. User and mount namespaces are always new.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -190,6 +190,11 @@ pub struct Request {
     pub add_seccomp_fds: Vec<RawFd>,
     pub disable_userns: bool,
     pub verbose: bool,
+    pub limits: crate::cgroup::Limits,
+    pub slice: Option<String>,
+    pub timeout: Option<std::time::Duration>,
+    pub stats: bool,
+    pub stats_fd: Option<RawFd>,
     pub command: Vec<OsString>,
 }
 
@@ -220,6 +225,12 @@ pub struct Spec {
     /// Say on stderr what could not be enforced.
     #[serde(skip)]
     pub verbose: bool,
+    /// cgroup limits, when any were asked for.
+    pub cgroup: Option<crate::cgroup::Plan>,
+    #[serde(serialize_with = "serialize_secs")]
+    pub timeout: Option<std::time::Duration>,
+    pub stats: bool,
+    pub stats_fd: Option<RawFd>,
     /// Descriptors the plan reads (`--file` and friends), closed before the command runs.
     #[serde(skip)]
     pub data_fds: Vec<RawFd>,
@@ -249,6 +260,10 @@ impl Spec {
         let mut data_fds = Vec::new();
         let mut steps = Vec::with_capacity(req.fs.len() + 8);
         let seccomp = seccomp_plan(&req)?;
+        let cgroup = cgroup_plan(&req)?;
+        if let Some(fd) = req.stats_fd {
+            check_fd("--stats-json", fd)?;
+        }
         for (flag, op) in std::mem::take(&mut req.fs) {
             let op = check_op(&flag, op, &cwd, &namespaces)?;
             match &op {
@@ -303,9 +318,41 @@ impl Spec {
             landlock,
             seccomp,
             verbose: req.verbose,
+            cgroup,
+            timeout: req.timeout,
+            stats: req.stats,
+            stats_fd: req.stats_fd,
             data_fds,
         })
     }
+}
+
+fn serialize_secs<S: serde::Serializer>(d: &Option<std::time::Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_some(&d.as_secs_f64()),
+        None => s.serialize_none(),
+    }
+}
+
+fn cgroup_plan(req: &Request) -> Result<Option<crate::cgroup::Plan>> {
+    let mut limits = req.limits.clone();
+    if limits.mem.is_some() && limits.swap.is_none() {
+        limits.swap = Some(0);
+    }
+    if let Some(c) = &limits.cpuset {
+        crate::cgroup::systemd::cpu_mask(c)?;
+    }
+    if !limits.any() {
+        if req.slice.is_some() {
+            bail!("--slice needs a limit (--mem, --cpu, --pids, ...)");
+        }
+        return Ok(None);
+    }
+    let slice = req.slice.clone().unwrap_or_else(|| "jail.slice".into());
+    if !slice.ends_with(".slice") || slice.contains('/') {
+        bail!("--slice {slice}: not a slice unit name like jail.slice");
+    }
+    Ok(Some(crate::cgroup::Plan { limits, slice }))
 }
 
 fn seccomp_plan(req: &Request) -> Result<crate::confine::seccomp::Plan> {

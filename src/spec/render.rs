@@ -144,6 +144,25 @@ impl Spec {
         let _ = writeln!(s, "no_new_privs: yes");
         s.push_str(&landlock_text(&self.landlock));
         let _ = writeln!(s, "seccomp:      {}", crate::confine::seccomp::summary(&self.seccomp));
+        match &self.cgroup {
+            None => {
+                let _ = writeln!(s, "limits:       none (no cgroup)");
+            }
+            Some(p) => {
+                let _ = writeln!(
+                    s,
+                    "limits:       transient scope jail-PID.scope in {} from the systemd user manager \
+                     (else a delegated cgroup v2 subtree), command in its payload leaf",
+                    p.slice
+                );
+                let _ = writeln!(s, "  {}", crate::cgroup::systemd::describe(&p.limits).join(" "));
+                let files: Vec<String> = p.limits.expected_files().iter().map(|(f, v)| format!("{f}={v}")).collect();
+                let _ = writeln!(s, "  read back: {}", files.join(" "));
+            }
+        }
+        if let Some(t) = self.timeout {
+            let _ = writeln!(s, "timeout:      {:.3} s, then SIGTERM, SIGKILL 5 s later (exit 124)", t.as_secs_f64());
+        }
         let argv: Vec<&str> = self.argv.iter().map(String::as_str).collect();
         let _ = write!(s, "command:      {}", shell_words::join(argv));
         if let Some(a0) = &self.argv0 {

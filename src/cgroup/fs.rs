@@ -1,0 +1,119 @@
+//! cgroup v2 files: where the tree is, moving jail, laying out the leaves, reading limits back,
+//! and the delegated-subtree backend.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Result};
+
+use super::{Cgroup, Limits, Plan};
+
+const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+
+/// `/sys/fs/cgroup` when it is a unified cgroup v2 tree.
+pub fn unified_root() -> Result<PathBuf> {
+    let root = PathBuf::from("/sys/fs/cgroup");
+    let st = nix::sys::statfs::statfs(&root).map_err(|e| anyhow!("statfs(/sys/fs/cgroup): {e}"))?;
+    if st.filesystem_type().0 as i64 != CGROUP2_SUPER_MAGIC {
+        bail!(
+            "limits need cgroup v2, but /sys/fs/cgroup is a cgroup v1 or hybrid tree \
+             (boot with systemd.unified_cgroup_hierarchy=1)"
+        );
+    }
+    Ok(root)
+}
+
+/// jail's own cgroup, as in /proc/self/cgroup (`0::/path`).
+pub fn own_cgroup() -> Result<String> {
+    let text = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| anyhow!("read /proc/self/cgroup: {e}"))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .map(str::to_string)
+        .ok_or_else(|| anyhow!("/proc/self/cgroup has no cgroup v2 entry"))
+}
+
+fn write(path: &Path, value: &str) -> Result<()> {
+    std::fs::write(path, value).map_err(|e| anyhow!("write {:?} to {}: {e}", value, path.display()))
+}
+
+pub fn read(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path).ok().map(|s| s.trim().to_string())
+}
+
+pub fn move_self(dir: &Path) -> Result<()> {
+    write(&dir.join("cgroup.procs"), "0")
+}
+
+fn mkdir(dir: &Path) -> Result<()> {
+    match std::fs::create_dir(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => bail!("mkdir {}: {e}", dir.display()),
+        _ => Ok(()),
+    }
+}
+
+/// The fix for a controller the cgroup was not given.
+fn missing_controller(c: &str, dir: &Path, backend: &str) -> anyhow::Error {
+    let fix = if backend == "systemd" && matches!(c, "cpuset" | "io") {
+        "systemd 252 delegates only cpu, memory and pids to users by default; as root add \
+         /etc/systemd/system/user@.service.d/delegate.conf with [Service] Delegate=cpu cpuset io memory pids, \
+         then systemctl daemon-reload and log in again"
+    } else {
+        "the cgroup above it does not delegate this controller"
+    };
+    anyhow!("the {c} controller is not available in {} ({fix})", dir.display())
+}
+
+/// Creates `supervisor` and `payload`, moves jail into `payload`, enables the controllers the
+/// limits need below the cgroup, and reads every limit back.
+pub fn lay_out(cg: &Cgroup, limits: &Limits) -> Result<()> {
+    let available = read(&cg.dir.join("cgroup.controllers")).unwrap_or_default();
+    let available: Vec<&str> = available.split_whitespace().collect();
+    for c in limits.controllers() {
+        if !available.contains(&c) {
+            return Err(missing_controller(c, &cg.dir, cg.backend));
+        }
+    }
+    mkdir(&cg.dir.join("supervisor"))?;
+    mkdir(&cg.payload())?;
+    move_self(&cg.payload())?;
+    // Usage per leaf needs the controllers enabled below the scope (which is now empty).
+    let enable: Vec<String> =
+        ["memory", "pids", "cpu"].iter().filter(|c| available.contains(c)).map(|c| format!("+{c}")).collect();
+    if !enable.is_empty() {
+        write(&cg.dir.join("cgroup.subtree_control"), &enable.join(" "))?;
+    }
+    verify(&cg.dir, limits)
+}
+
+/// Fails unless every limit file holds what was asked.
+pub fn verify(dir: &Path, limits: &Limits) -> Result<()> {
+    for (file, want) in limits.expected_files() {
+        let got = read(&dir.join(file)).unwrap_or_else(|| "(missing)".into());
+        if got != want {
+            bail!("{}/{file} reads {got:?}, not {want:?}: the limit is not in force", dir.display());
+        }
+    }
+    Ok(())
+}
+
+/// Writes the limit files directly, in a subtree jail may write (e.g. a service with
+/// Delegate=yes): `<own cgroup>/jail-PID/{supervisor,payload}`.
+pub fn delegated(plan: &Plan, root: &Path) -> Result<Cgroup> {
+    let own = root.join(own_cgroup()?.trim_start_matches('/'));
+    if nix::unistd::access(&own.join("cgroup.procs"), nix::unistd::AccessFlags::W_OK).is_err() {
+        bail!("jail's cgroup {} is not delegated to this user", own.display());
+    }
+    let dir = own.join(format!("jail-{}", std::process::id()));
+    mkdir(&dir)?;
+    let cg = Cgroup { dir, backend: "cgroupfs", unit: None, owns_dir: true };
+    let wanted: Vec<String> = plan.limits.controllers().iter().map(|c| format!("+{c}")).collect();
+    if !wanted.is_empty() {
+        write(&own.join("cgroup.subtree_control"), &wanted.join(" "))
+            .map_err(|e| anyhow!("{e:#} (a delegated cgroup must hold no processes of its own)"))?;
+    }
+    for (file, value) in plan.limits.expected_files() {
+        let value = if file == "io.weight" { value.trim_start_matches("default ").to_string() } else { value };
+        write(&cg.dir.join(file), &value)?;
+    }
+    lay_out(&cg, &plan.limits)?;
+    Ok(cg)
+}

@@ -1,0 +1,246 @@
+//! The systemd user manager, over D-Bus: a transient scope with the limits as properties.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use zbus::zvariant::{OwnedObjectPath, Value};
+
+use super::{fs, Cgroup, Limits, Plan};
+
+/// One unit property as sent: name and value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prop {
+    U64(u64),
+    Bool(bool),
+    Str(String),
+    Pids(Vec<u32>),
+    Bytes(Vec<u8>),
+}
+
+/// The path of the user bus, if there is one to try.
+pub fn user_bus() -> Option<String> {
+    if let Ok(a) = std::env::var("DBUS_SESSION_BUS_ADDRESS") {
+        if !a.is_empty() {
+            return Some(a);
+        }
+    }
+    let dir = std::env::var_os("XDG_RUNTIME_DIR")?;
+    let sock = Path::new(&dir).join("bus");
+    sock.exists().then(|| format!("unix:path={}", sock.display()))
+}
+
+/// `0,2,4-6` as systemd's AllowedCPUs bitmask (byte i holds CPUs 8i..8i+7).
+pub fn cpu_mask(list: &str) -> Result<Vec<u8>> {
+    let mut cpus = Vec::new();
+    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (a, b): (usize, usize) = (
+            a.parse().map_err(|_| anyhow!("--cpuset {list}: {a:?} is not a CPU number"))?,
+            b.parse().map_err(|_| anyhow!("--cpuset {list}: {b:?} is not a CPU number"))?,
+        );
+        if a > b || b > 4095 {
+            bail!("--cpuset {list}: bad range {part:?}");
+        }
+        cpus.extend(a..=b);
+    }
+    if cpus.is_empty() {
+        bail!("--cpuset: empty CPU list");
+    }
+    let mut mask = vec![0u8; cpus.iter().max().map_or(0, |m| m / 8 + 1)];
+    for c in cpus {
+        mask[c / 8] |= 1 << (c % 8);
+    }
+    Ok(mask)
+}
+
+/// The properties of the scope, in the order they are sent.
+pub fn properties(limits: &Limits, pid: u32) -> Result<Vec<(&'static str, Prop)>> {
+    let mut p = vec![
+        ("Description", Prop::Str("jail sandbox".into())),
+        ("PIDs", Prop::Pids(vec![pid])),
+        ("Delegate", Prop::Bool(true)),
+        // After an OOM kill only the killed process dies; jail stays to report it.
+        ("OOMPolicy", Prop::Str("continue".into())),
+        ("CollectMode", Prop::Str("inactive-or-failed".into())),
+    ];
+    if let Some(m) = limits.mem {
+        p.push(("MemoryMax", Prop::U64(m)));
+    }
+    if let Some(m) = limits.mem_high {
+        p.push(("MemoryHigh", Prop::U64(m)));
+    }
+    if let Some(s) = limits.swap {
+        p.push(("MemorySwapMax", Prop::U64(s)));
+    }
+    if let Some(c) = limits.cpu_percent {
+        p.push(("CPUQuotaPerSecUSec", Prop::U64(u64::from(c) * 10_000)));
+    }
+    if let Some(w) = limits.cpu_weight {
+        p.push(("CPUWeight", Prop::U64(w)));
+    }
+    if let Some(t) = limits.pids {
+        p.push(("TasksMax", Prop::U64(t)));
+    }
+    if let Some(c) = &limits.cpuset {
+        p.push(("AllowedCPUs", Prop::Bytes(cpu_mask(c)?)));
+    }
+    if let Some(w) = limits.io_weight {
+        p.push(("IOWeight", Prop::U64(w)));
+    }
+    Ok(p)
+}
+
+fn value(p: &Prop) -> Value<'_> {
+    match p {
+        Prop::U64(v) => Value::U64(*v),
+        Prop::Bool(b) => Value::Bool(*b),
+        Prop::Str(s) => Value::from(s.as_str()),
+        Prop::Pids(v) => Value::from(v.clone()),
+        Prop::Bytes(v) => Value::from(v.clone()),
+    }
+}
+
+/// Starts `jail-PID.scope` in the slice with jail in it, waits for the job and for jail to be
+/// in the new cgroup, then lays out the leaves and checks every limit.
+pub fn start(plan: &Plan, root: &Path, _bus: &str) -> Result<Cgroup> {
+    let pid = std::process::id();
+    let unit = format!("jail-{pid}.scope");
+    let conn = zbus::blocking::Connection::session().context("connecting to the systemd user manager's bus")?;
+    let manager = zbus::blocking::Proxy::new(
+        &conn,
+        "org.freedesktop.systemd1",
+        "/org/freedesktop/systemd1",
+        "org.freedesktop.systemd1.Manager",
+    )
+    .context("systemd manager proxy")?;
+    // Signals are only sent to subscribers; subscribe before starting so no JobRemoved is missed.
+    let _: () = manager.call("Subscribe", &()).context("systemd Subscribe")?;
+    let mut removed = manager.receive_signal("JobRemoved").context("watching JobRemoved")?;
+
+    let mut props = properties(&plan.limits, pid)?;
+    props.insert(1, ("Slice", Prop::Str(plan.slice.clone())));
+    let wire: Vec<(&str, Value<'_>)> = props.iter().map(|(k, v)| (*k, value(v))).collect();
+    let aux: Vec<(&str, Vec<(&str, Value<'_>)>)> = Vec::new();
+    let job: OwnedObjectPath = manager
+        .call("StartTransientUnit", &(unit.as_str(), "fail", wire, aux))
+        .map_err(|e| anyhow!("StartTransientUnit({unit}): {e}"))?;
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let msg = removed.next().ok_or_else(|| anyhow!("systemd closed the bus while starting {unit}"))?;
+        let (_id, path, _unit, result): (u32, OwnedObjectPath, String, String) =
+            msg.body().deserialize().context("JobRemoved arguments")?;
+        if path == job {
+            if result != "done" {
+                bail!("systemd could not start {unit}: job result {result:?}");
+            }
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("timed out waiting for systemd to start {unit}");
+        }
+    }
+    let dir = wait_until_moved(root, &unit)?;
+    let cg = Cgroup { dir, backend: "systemd", unit: Some(unit), owns_dir: false };
+    fs::lay_out(&cg, &plan.limits)?;
+    Ok(cg)
+}
+
+/// Waits until jail's own cgroup is the scope's, and returns the scope's directory.
+fn wait_until_moved(root: &Path, unit: &str) -> Result<PathBuf> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let own = fs::own_cgroup()?;
+        if own.ends_with(unit) {
+            return Ok(root.join(own.trim_start_matches('/')));
+        }
+        if Instant::now() > deadline {
+            bail!("systemd started {unit} but jail is still in {own}");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Asks the user manager for its version: proves the bus and the manager answer.
+pub fn ping() -> Result<String> {
+    let conn = zbus::blocking::Connection::session().context("connect")?;
+    let p = zbus::blocking::Proxy::new(
+        &conn,
+        "org.freedesktop.systemd1",
+        "/org/freedesktop/systemd1",
+        "org.freedesktop.systemd1.Manager",
+    )?;
+    let v: String = p.get_property("Version").context("Version")?;
+    Ok(v)
+}
+
+/// For `--dry-run`: the properties as `Name=value`.
+pub fn describe(limits: &Limits) -> Vec<String> {
+    let props = properties(limits, 0).unwrap_or_default();
+    let mut out = Vec::new();
+    for (k, v) in &props {
+        if matches!(*k, "Description" | "PIDs" | "CollectMode") {
+            continue;
+        }
+        let text = match v {
+            Prop::U64(n) => n.to_string(),
+            Prop::Bool(b) => if *b { "yes" } else { "no" }.to_string(),
+            Prop::Str(s) => s.clone(),
+            Prop::Pids(p) => format!("{p:?}"),
+            Prop::Bytes(b) => format!("{b:02x?}"),
+        };
+        out.push(format!("{k}={text}"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exact_properties_sent() {
+        let limits = Limits {
+            mem: Some(48 << 20),
+            swap: Some(0),
+            cpu_percent: Some(20),
+            pids: Some(64),
+            cpuset: Some("0,2,4-6".into()),
+            io_weight: Some(50),
+            ..Limits::default()
+        };
+        let p = properties(&limits, 4242).unwrap();
+        assert_eq!(
+            p,
+            vec![
+                ("Description", Prop::Str("jail sandbox".into())),
+                ("PIDs", Prop::Pids(vec![4242])),
+                ("Delegate", Prop::Bool(true)),
+                ("OOMPolicy", Prop::Str("continue".into())),
+                ("CollectMode", Prop::Str("inactive-or-failed".into())),
+                ("MemoryMax", Prop::U64(50331648)),
+                ("MemorySwapMax", Prop::U64(0)),
+                ("CPUQuotaPerSecUSec", Prop::U64(200000)),
+                ("TasksMax", Prop::U64(64)),
+                ("AllowedCPUs", Prop::Bytes(vec![0b0111_0101])),
+                ("IOWeight", Prop::U64(50)),
+            ]
+        );
+    }
+
+    #[test]
+    fn cpu_masks() {
+        assert_eq!(cpu_mask("0").unwrap(), [1]);
+        assert_eq!(cpu_mask("8-9").unwrap(), [0, 3]);
+        assert!(cpu_mask("3-1").is_err());
+        assert!(cpu_mask("x").unwrap_err().to_string().contains("--cpuset"));
+    }
+
+    #[test]
+    fn one_and_a_half_cpus_is_150_percent() {
+        let limits = Limits { cpu_percent: Some(150), ..Limits::default() };
+        assert_eq!(properties(&limits, 1).unwrap()[5], ("CPUQuotaPerSecUSec", Prop::U64(1_500_000)));
+        assert_eq!(limits.expected_files(), [("cpu.max", "150000 100000".to_string())]);
+    }
+}

@@ -1,0 +1,177 @@
+//! `jail doctor`: what this host offers jail, one line per item, with the fix for what is
+//! missing. Exits 0 when everything jail's defaults need is present (limits are optional).
+
+use std::path::Path;
+
+use crate::cgroup;
+use crate::confine::landlock::kernel_abi;
+
+struct Report {
+    lines: Vec<String>,
+    needed_missing: bool,
+}
+
+impl Report {
+    fn ok(&mut self, what: &str, detail: &str) {
+        self.lines.push(format!("ok       {what}: {detail}"));
+    }
+
+    /// `needed`: jail's defaults cannot work without it.
+    fn missing(&mut self, what: &str, detail: &str, fix: &str, needed: bool) {
+        self.needed_missing |= needed;
+        let tag = if needed { "MISSING " } else { "missing " };
+        self.lines.push(format!("{tag} {what}: {detail}; fix: {fix}"));
+    }
+}
+
+fn sysctl(name: &str) -> Option<String> {
+    std::fs::read_to_string(Path::new("/proc/sys").join(name.replace('.', "/"))).ok().map(|s| s.trim().to_string())
+}
+
+/// Tries to create a user namespace in a short-lived child.
+fn userns_works() -> Result<(), nix::errno::Errno> {
+    // SAFETY: fork-like clone of a (single-threaded) process; the child only calls _exit.
+    let pid =
+        unsafe { libc::syscall(libc::SYS_clone, (libc::CLONE_NEWUSER | libc::SIGCHLD) as libc::c_ulong, 0, 0, 0, 0) };
+    match pid {
+        -1 => Err(nix::errno::Errno::last()),
+        // SAFETY: the child ends at once.
+        0 => unsafe { libc::_exit(0) },
+        pid => {
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid as i32), None);
+            Ok(())
+        }
+    }
+}
+
+pub fn run() -> i32 {
+    let mut r = Report { lines: Vec::new(), needed_missing: false };
+    let uid = nix::unistd::getuid().as_raw();
+    let user =
+        nix::unistd::User::from_uid(uid.into()).ok().flatten().map(|u| u.name).unwrap_or_else(|| uid.to_string());
+
+    // User namespaces: everything depends on them.
+    match userns_works() {
+        Ok(()) => r.ok("user namespaces", "an unprivileged user namespace can be created"),
+        Err(e) => {
+            let fix = if sysctl("kernel.apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
+                "AppArmor restricts them (Ubuntu 23.10+): install packaging/apparmor/jail to /etc/apparmor.d/ and \
+                 apparmor_parser -r it, or sysctl -w kernel.apparmor_restrict_unprivileged_userns=0"
+            } else if sysctl("kernel.unprivileged_userns_clone").as_deref() == Some("0") {
+                "sysctl -w kernel.unprivileged_userns_clone=1"
+            } else if sysctl("user.max_user_namespaces").as_deref() == Some("0") {
+                "sysctl -w user.max_user_namespaces=15000"
+            } else {
+                "check the kernel's CONFIG_USER_NS and security modules"
+            };
+            r.missing("user namespaces", &format!("clone(CLONE_NEWUSER): {}", crate::sys::errno_text(e)), fix, true);
+        }
+    }
+    if sysctl("kernel.apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
+        r.lines.push("note     AppArmor restricts user namespaces; jail works where its profile is installed".into());
+    }
+
+    // Subordinate ids for --map-subids.
+    let names = vec![user.clone()];
+    let helpers = ["newuidmap", "newgidmap"].iter().all(|h| which::which(h).is_ok());
+    let ranges = ["/etc/subuid", "/etc/subgid"]
+        .iter()
+        .all(|f| std::fs::read_to_string(f).ok().and_then(|t| crate::spec::idmap_range(&t, &names, uid)).is_some());
+    match (helpers, ranges) {
+        (true, true) => r.ok("--map-subids", "newuidmap/newgidmap and subordinate ranges present"),
+        (false, _) => r.missing("--map-subids", "newuidmap/newgidmap not found", "install the uidmap package", false),
+        (true, false) => r.missing(
+            "--map-subids",
+            &format!("no range for {user} in /etc/subuid or /etc/subgid"),
+            &format!("usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user}"),
+            false,
+        ),
+    }
+
+    // cgroup v2 and the user manager, for limits.
+    match cgroup::fs::unified_root() {
+        Err(e) => {
+            r.missing("cgroup v2", &format!("{e:#}"), "limits (--mem, --cpu, --pids) are unavailable here", false)
+        }
+        Ok(root) => {
+            let own = cgroup::fs::own_cgroup().unwrap_or_default();
+            r.ok("cgroup v2", &format!("unified tree, jail runs in {own}"));
+            let mgr = root.join(format!("user.slice/user-{uid}.slice/user@{uid}.service"));
+            match cgroup::fs::read(&mgr.join("cgroup.controllers")) {
+                Some(c) => {
+                    let all = ["cpu", "memory", "pids", "cpuset", "io"];
+                    let missing: Vec<&str> =
+                        all.iter().copied().filter(|x| !c.split_whitespace().any(|y| y == *x)).collect();
+                    if missing.is_empty() {
+                        r.ok("delegated controllers", &c);
+                    } else {
+                        r.missing(
+                            "delegated controllers",
+                            &format!("{c} (not {})", missing.join(" ")),
+                            "as root: /etc/systemd/system/user@.service.d/delegate.conf with [Service] \
+                             Delegate=cpu cpuset io memory pids, then systemctl daemon-reload and log in again",
+                            false,
+                        );
+                    }
+                }
+                None => {
+                    r.missing("delegated controllers", "no user manager cgroup", "see the user manager line", false)
+                }
+            }
+        }
+    }
+    match cgroup::systemd::user_bus() {
+        Some(bus) => match cgroup::systemd::ping() {
+            Ok(v) => r.ok("systemd user manager", &format!("reachable at {bus} (systemd {v})")),
+            Err(e) => {
+                r.missing("systemd user manager", &format!("{bus}: {e:#}"), "systemctl --user start dbus.socket", false)
+            }
+        },
+        None => r.missing(
+            "systemd user manager",
+            "no $DBUS_SESSION_BUS_ADDRESS and no $XDG_RUNTIME_DIR/bus",
+            "log in through a systemd session, or loginctl enable-linger USER",
+            false,
+        ),
+    }
+
+    // Confinement.
+    match kernel_abi() {
+        0 => r.missing(
+            "Landlock",
+            "not enabled in this kernel",
+            "boot with lsm=...,landlock (the default is best effort)",
+            false,
+        ),
+        abi if abi < 6 => r.missing(
+            "Landlock",
+            &format!("ABI {abi}: socket and signal scoping need ABI 6 (Linux 6.12)"),
+            "a newer kernel; jail enforces what this one offers",
+            false,
+        ),
+        abi => r.ok("Landlock", &format!("ABI {abi}")),
+    }
+    // SAFETY: prctl with integer arguments only.
+    let seccomp = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) };
+    if seccomp < 0 {
+        r.missing("seccomp", "PR_GET_SECCOMP fails", "a kernel with CONFIG_SECCOMP_FILTER", true);
+    } else {
+        r.ok("seccomp", "filters available");
+    }
+    let fs = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
+    if fs.lines().any(|l| l.ends_with("\toverlay")) {
+        r.ok("overlay", "available (mountable in user namespaces since Linux 5.11)");
+    } else {
+        r.missing("overlay", "not in /proc/filesystems", "modprobe overlay", false);
+    }
+
+    for l in &r.lines {
+        println!("{l}");
+    }
+    if r.needed_missing {
+        println!("jail cannot run here: fix the MISSING lines above");
+        crate::exit::FAILURE
+    } else {
+        0
+    }
+}
