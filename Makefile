@@ -1,0 +1,85 @@
+# jail: build, install, and the Debian package.
+#
+#   make                                  cargo build --release --locked
+#   make install [PREFIX=/usr/local] [DESTDIR=]
+#                                         the binary, the man page and the bash, zsh and fish
+#                                         completions (add APPARMOR=1 for the AppArmor profile)
+#   make install-apparmor                 the AppArmor profile, as /etc/apparmor.d/jail
+#   make uninstall [PREFIX=...]           removes what install put there
+#   make deb                              target/debian/jail_VERSION_ARCH.deb
+#
+# The RPM spec and the Arch PKGBUILD under packaging/ call "make install" too. Without
+# JAIL_BIN, install first runs cargo build --release --locked (a no-op when the build is up to
+# date); JAIL_BIN=path installs that binary as it is, without cargo.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+# Debian's zsh searches vendor-completions; Fedora's and Arch's search site-functions.
+ZSHCOMPDIR ?= $(DATADIR)/zsh/vendor-completions
+FISHCOMPDIR ?= $(DATADIR)/fish/vendor_completions.d
+SYSCONFDIR ?= /etc
+APPARMORDIR ?= $(SYSCONFDIR)/apparmor.d
+APPARMOR ?= 0
+
+CARGO ?= cargo
+CARGO_TARGET_DIR ?= target
+INSTALL ?= install
+RELEASE_BIN := $(CARGO_TARGET_DIR)/release/jail
+JAIL_BIN ?= $(RELEASE_BIN)
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+
+.PHONY: all build install install-apparmor uninstall deb clean-deb FORCE
+
+all: build
+
+build: $(RELEASE_BIN)
+
+# cargo decides whether anything needs building: a finished release build is reused as is.
+ifneq ($(origin JAIL_BIN),command line)
+$(RELEASE_BIN): FORCE
+	$(CARGO) build --release --locked
+endif
+
+install: $(JAIL_BIN) $(if $(filter 1,$(APPARMOR)),install-apparmor)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) \
+		$(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	$(INSTALL) -m 0755 $(JAIL_BIN) $(DESTDIR)$(BINDIR)/jail
+	$(INSTALL) -m 0644 man/jail.1 $(DESTDIR)$(MANDIR)/man1/jail.1
+	$(INSTALL) -m 0644 completions/jail.bash $(DESTDIR)$(BASHCOMPDIR)/jail
+	$(INSTALL) -m 0644 completions/_jail $(DESTDIR)$(ZSHCOMPDIR)/_jail
+	$(INSTALL) -m 0644 completions/jail.fish $(DESTDIR)$(FISHCOMPDIR)/jail.fish
+
+# The profile names the binary by path: write the one this install uses.
+install-apparmor:
+	$(INSTALL) -d $(DESTDIR)$(APPARMORDIR)
+	sed 's|/usr/bin/jail|$(BINDIR)/jail|' packaging/apparmor/jail >$(DESTDIR)$(APPARMORDIR)/jail.tmp
+	chmod 0644 $(DESTDIR)$(APPARMORDIR)/jail.tmp
+	mv $(DESTDIR)$(APPARMORDIR)/jail.tmp $(DESTDIR)$(APPARMORDIR)/jail
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/jail $(DESTDIR)$(MANDIR)/man1/jail.1 \
+		$(DESTDIR)$(BASHCOMPDIR)/jail $(DESTDIR)$(ZSHCOMPDIR)/_jail \
+		$(DESTDIR)$(FISHCOMPDIR)/jail.fish
+ifeq ($(APPARMOR),1)
+	rm -f $(DESTDIR)$(APPARMORDIR)/jail
+endif
+
+DEBDIR := $(CARGO_TARGET_DIR)/debian
+DEBROOT := $(DEBDIR)/root
+
+# A plain dpkg-deb build of what "make install PREFIX=/usr" stages, with the control files
+# packaging/deb/build.sh writes (version from Cargo.toml, architecture from dpkg).
+deb: $(JAIL_BIN)
+	rm -rf $(DEBROOT)
+	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(DEBROOT)) PREFIX=/usr APPARMOR=1 \
+		JAIL_BIN=$(JAIL_BIN)
+	packaging/deb/build.sh $(DEBROOT) $(VERSION) $(DEBDIR)
+
+clean-deb:
+	rm -rf $(DEBDIR)
+
+FORCE:
