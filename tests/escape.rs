@@ -189,33 +189,14 @@ fn jails_init_cannot_be_ptraced_or_read() {
 fn leaked_descriptors_do_not_reach_the_command() {
     let Some(h) = harness() else { return };
     use std::os::fd::AsRawFd;
-    use std::os::unix::process::CommandExt;
     // A directory descriptor of the host, as a careless parent might leak it (no O_CLOEXEC).
     let host_dir = std::fs::File::open("/").unwrap();
-    let fd = host_dir.as_raw_fd();
     let mut c = h.jail(["--", "sh", "-c", "ls /proc/self/fd | tr '\\n' ' '; echo; ls /proc/self/fd/7/ 2>&1 | head -1"]);
-    // SAFETY: dup2 onto a fixed number in the pre-exec child; async-signal-safe.
-    unsafe {
-        c.pre_exec(move || {
-            if nix_dup2(fd, 7) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    common::hand_over(&mut c, host_dir.as_raw_fd(), 7);
     let r = Run::from(c.output().unwrap()).ok();
     let l = r.lines();
     assert!(!l[0].split_whitespace().any(|f| f == "7"), "fd 7 leaked: {r:?}");
     assert!(l[1].contains("No such file"), "{r:?}");
-}
-
-extern "C" {
-    fn dup2(old: i32, new: i32) -> i32;
-}
-
-fn nix_dup2(old: i32, new: i32) -> i32 {
-    // SAFETY: dup2 on integers.
-    unsafe { dup2(old, new) }
 }
 
 #[test]
@@ -382,7 +363,6 @@ fn proc_knobs_and_sysrq_are_read_only() {
 #[test]
 fn seccomp_programs_from_descriptors_stack_on_top() {
     let Some(h) = harness() else { return };
-    use std::os::unix::process::CommandExt;
     // A classic BPF program refusing getppid (110) with EPERM, allowing everything else:
     // ld [0]; jeq #110, 0, 1; ret #ERRNO|1; ret #ALLOW.
     let prog: [(u16, u8, u8, u32); 4] =
@@ -399,15 +379,7 @@ fn seccomp_programs_from_descriptors_stack_on_top() {
     let fd = std::os::fd::AsRawFd::as_raw_fd(&r);
     let script = format!("{PY_PRELUDE}\nprint(sc(110), sc(250, 0, 0, 0), sc(39))");
     let mut c = h.jail(["--add-seccomp-fd", "8", "--", "/usr/bin/python3", "-c", &script]);
-    // SAFETY: dup2 onto a fixed number in the pre-exec child; async-signal-safe.
-    unsafe {
-        c.pre_exec(move || {
-            if nix_dup2(fd, 8) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    common::hand_over(&mut c, fd, 8);
     let out = Run::from(c.output().unwrap()).ok();
     assert_eq!(out.out.trim(), "EPERM EPERM ok", "{out:?}");
 }

@@ -122,6 +122,17 @@ fn read_only_binds_are_read_only_all_the_way_down() {
     assert_eq!(r.out.matches("Read-only file system").count(), 2, "{r:?}");
 }
 
+/// `before`, then the host's /usr read-only with the usual /bin, /lib, /lib64 links (enough to
+/// run a shell in an otherwise empty root), then `after`.
+fn with_host_usr<'a>(before: &[&'a str], after: &[&'a str]) -> Vec<&'a str> {
+    let usr = ["--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib"];
+    let mut v = before.to_vec();
+    v.extend(usr);
+    v.extend(["--symlink", "usr/lib64", "/lib64"]);
+    v.extend(after);
+    v
+}
+
 #[test]
 fn remount_ro_tmpfs_size_and_perms() {
     let Some(h) = harness() else { return };
@@ -133,32 +144,10 @@ fn remount_ro_tmpfs_size_and_perms() {
     // The same with the host's /usr and /bin to run a shell in.
     let r = h
         .sh(
-            &[
-                "--tmpfs",
-                "/",
-                "--ro-bind",
-                "/usr",
-                "/usr",
-                "--symlink",
-                "usr/bin",
-                "/bin",
-                "--symlink",
-                "usr/lib",
-                "/lib",
-                "--symlink",
-                "usr/lib64",
-                "/lib64",
-                "--dir",
-                "/t",
-                "--remount-ro",
-                "/",
-                "--size",
-                "1M",
-                "--perms",
-                "0700",
-                "--tmpfs",
-                "/t",
-            ],
+            &with_host_usr(
+                &["--tmpfs", "/"],
+                &["--dir", "/t", "--remount-ro", "/", "--size", "1M", "--perms", "0700", "--tmpfs", "/t"],
+            ),
             "stat -c %a /t; df -k /t | tail -1 | tr -s ' ' | cut -d' ' -f2; touch /x 2>&1; touch /t/ok && echo t-ok",
         )
         .ok();
@@ -181,25 +170,7 @@ fn host_files_outside_the_binds_are_invisible() {
         let _ = std::fs::remove_file(&marker);
     }
     // With a tree at /, nothing of the host is there.
-    let r = h
-        .sh(
-            &[
-                "--ro-bind",
-                "/usr",
-                "/usr",
-                "--symlink",
-                "usr/bin",
-                "/bin",
-                "--symlink",
-                "usr/lib",
-                "/lib",
-                "--symlink",
-                "usr/lib64",
-                "/lib64",
-            ],
-            "ls / | sort | tr '\\n' ' '",
-        )
-        .ok();
+    let r = h.sh(&with_host_usr(&[], &[]), "ls / | sort | tr '\\n' ' '").ok();
     assert_eq!(r.out.trim_end(), "bin lib lib64 usr");
 }
 
@@ -426,7 +397,6 @@ fn dev_has_the_usual_devices_and_a_private_devpts() {
 #[test]
 fn files_symlinks_and_data_from_descriptors() {
     let Some(h) = harness() else { return };
-    use std::os::unix::process::CommandExt;
     let (r, w) = std::io::pipe().unwrap();
     std::io::Write::write_all(&mut &w, b"hello from fd\n").unwrap();
     drop(w);
@@ -450,32 +420,13 @@ fn files_symlinks_and_data_from_descriptors() {
         "-c",
         "cat /tmp/link; stat -c %a /tmp/from-fd; ls /proc/self/fd | tr '\\n' ' '",
     ]);
-    let fd = std::os::fd::AsRawFd::as_raw_fd(&r);
-    // SAFETY: dup2 in the pre-exec child onto a fixed number; no allocation.
-    unsafe {
-        c.pre_exec(move || {
-            if libc_dup2(fd, 9) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    common::hand_over(&mut c, std::os::fd::AsRawFd::as_raw_fd(&r), 9);
     let r = Run::from(c.output().unwrap()).ok();
     let l = r.lines();
     assert_eq!(l[0], "hello from fd");
     assert_eq!(l[1], "600");
     // Descriptor 9 was consumed and is not passed on.
     assert!(!l[2].split_whitespace().any(|f| f == "9"), "fd 9 leaked: {}", l[2]);
-}
-
-extern "C" {
-    #[link_name = "dup2"]
-    fn dup2_c(old: i32, new: i32) -> i32;
-}
-
-fn libc_dup2(old: i32, new: i32) -> i32 {
-    // SAFETY: dup2 on integers; failure is reported by the return value.
-    unsafe { dup2_c(old, new) }
 }
 
 #[test]

@@ -17,20 +17,15 @@ pub enum Reason {
     Timeout,
 }
 
-/// Usage of one run. `None` (JSON null) where the kernel cannot tell, e.g. without a cgroup.
+/// Usage of one run: how it ended, then what it used.
 #[derive(Debug, Clone, Serialize)]
 pub struct Stats {
     pub exit_code: i32,
     pub signal: Option<i32>,
     pub reason: Reason,
     pub wall_usec: u64,
-    pub cpu_user_usec: Option<u64>,
-    pub cpu_system_usec: Option<u64>,
-    pub cpu_throttled_usec: Option<u64>,
-    pub memory_peak_bytes: Option<u64>,
-    pub swap_peak_bytes: Option<u64>,
-    pub pids_peak: Option<u64>,
-    pub oom_kills: Option<u64>,
+    #[serde(flatten)]
+    pub usage: Usage,
 }
 
 /// `key value` lines (cpu.stat, memory.events): the value of `key`.
@@ -45,9 +40,9 @@ fn number(dir: &Path, file: &str) -> Option<u64> {
     read(&dir.join(file))?.parse().ok()
 }
 
-/// What the cgroup files say about a finished run.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct CgroupUsage {
+/// What the run used. `None` (JSON null) where the kernel cannot tell, e.g. without a cgroup.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct Usage {
     pub cpu_user_usec: Option<u64>,
     pub cpu_system_usec: Option<u64>,
     pub cpu_throttled_usec: Option<u64>,
@@ -57,13 +52,15 @@ pub struct CgroupUsage {
     pub oom_kills: Option<u64>,
 }
 
-pub fn read_usage(payload: &Path) -> CgroupUsage {
+/// Usage of the sandbox (`payload`); throttling is counted where cpu.max sits (`scope`).
+pub fn read_usage(scope: &Path, payload: &Path) -> Usage {
     let cpu = read(&payload.join("cpu.stat")).unwrap_or_default();
+    let scope_cpu = read(&scope.join("cpu.stat")).unwrap_or_default();
     let events = read(&payload.join("memory.events")).unwrap_or_default();
-    CgroupUsage {
+    Usage {
         cpu_user_usec: field(&cpu, "user_usec"),
         cpu_system_usec: field(&cpu, "system_usec"),
-        cpu_throttled_usec: field(&cpu, "throttled_usec"),
+        cpu_throttled_usec: field(&scope_cpu, "throttled_usec"),
         memory_peak_bytes: number(payload, "memory.peak"),
         swap_peak_bytes: number(payload, "memory.swap.peak"),
         pids_peak: number(payload, "pids.peak"),
@@ -85,24 +82,25 @@ impl Stats {
             Reason::Timeout => "stopped at the time limit".to_string(),
         };
         let _ = writeln!(s, "jail: stats: {how}, wall {:.3} s", self.wall_usec as f64 / 1e6);
-        if let (Some(u), Some(k)) = (self.cpu_user_usec, self.cpu_system_usec) {
-            let _ = write!(s, "jail: stats: cpu user {:.3} s, system {:.3} s", u as f64 / 1e6, k as f64 / 1e6);
-            if let Some(t) = self.cpu_throttled_usec {
+        let u = &self.usage;
+        if let (Some(user), Some(sys)) = (u.cpu_user_usec, u.cpu_system_usec) {
+            let _ = write!(s, "jail: stats: cpu user {:.3} s, system {:.3} s", user as f64 / 1e6, sys as f64 / 1e6);
+            if let Some(t) = u.cpu_throttled_usec {
                 let _ = write!(s, ", throttled {:.3} s", t as f64 / 1e6);
             }
             s.push('\n');
         }
         let mut mem = Vec::new();
-        if let Some(m) = self.memory_peak_bytes {
+        if let Some(m) = u.memory_peak_bytes {
             mem.push(format!("memory peak {}", mib(m)));
         }
-        if let Some(m) = self.swap_peak_bytes {
+        if let Some(m) = u.swap_peak_bytes {
             mem.push(format!("swap peak {}", mib(m)));
         }
-        if let Some(p) = self.pids_peak {
+        if let Some(p) = u.pids_peak {
             mem.push(format!("tasks peak {p}"));
         }
-        if let Some(o) = self.oom_kills {
+        if let Some(o) = u.oom_kills {
             mem.push(format!("oom kills {o}"));
         }
         if !mem.is_empty() {
@@ -127,19 +125,7 @@ mod tests {
 
     #[test]
     fn json_has_every_key_with_nulls_where_unknown() {
-        let s = Stats {
-            exit_code: 0,
-            signal: None,
-            reason: Reason::Exited,
-            wall_usec: 5,
-            cpu_user_usec: None,
-            cpu_system_usec: None,
-            cpu_throttled_usec: None,
-            memory_peak_bytes: None,
-            swap_peak_bytes: None,
-            pids_peak: None,
-            oom_kills: None,
-        };
+        let s = Stats { exit_code: 0, signal: None, reason: Reason::Exited, wall_usec: 5, usage: Usage::default() };
         let v: serde_json::Value = serde_json::to_value(&s).unwrap();
         for k in [
             "exit_code",

@@ -101,19 +101,23 @@ fn value(p: &Prop) -> Value<'_> {
     }
 }
 
+fn manager(conn: &zbus::blocking::Connection) -> Result<zbus::blocking::Proxy<'static>> {
+    zbus::blocking::Proxy::new(
+        conn,
+        "org.freedesktop.systemd1",
+        "/org/freedesktop/systemd1",
+        "org.freedesktop.systemd1.Manager",
+    )
+    .context("systemd manager proxy")
+}
+
 /// Starts `jail-PID.scope` in the slice with jail in it, waits for the job and for jail to be
 /// in the new cgroup, then lays out the leaves and checks every limit.
 pub fn start(plan: &Plan, root: &Path, _bus: &str) -> Result<Cgroup> {
     let pid = std::process::id();
     let unit = format!("jail-{pid}.scope");
     let conn = zbus::blocking::Connection::session().context("connecting to the systemd user manager's bus")?;
-    let manager = zbus::blocking::Proxy::new(
-        &conn,
-        "org.freedesktop.systemd1",
-        "/org/freedesktop/systemd1",
-        "org.freedesktop.systemd1.Manager",
-    )
-    .context("systemd manager proxy")?;
+    let manager = manager(&conn)?;
     // Signals are only sent to subscribers; subscribe before starting so no JobRemoved is missed.
     let _: () = manager.call("Subscribe", &()).context("systemd Subscribe")?;
     let mut removed = manager.receive_signal("JobRemoved").context("watching JobRemoved")?;
@@ -165,13 +169,7 @@ fn wait_until_moved(root: &Path, unit: &str) -> Result<PathBuf> {
 /// Asks the user manager for its version: proves the bus and the manager answer.
 pub fn ping() -> Result<String> {
     let conn = zbus::blocking::Connection::session().context("connect")?;
-    let p = zbus::blocking::Proxy::new(
-        &conn,
-        "org.freedesktop.systemd1",
-        "/org/freedesktop/systemd1",
-        "org.freedesktop.systemd1.Manager",
-    )?;
-    let v: String = p.get_property("Version").context("Version")?;
+    let v: String = manager(&conn)?.get_property("Version").context("Version")?;
     Ok(v)
 }
 

@@ -148,8 +148,8 @@ pub fn launch(spec: &Spec) -> Result<i32> {
 
 /// Reports what happened (OOM, timeout, usage) and picks jail's exit status.
 fn finish(spec: &Spec, status: i32, timed_out: bool, started: Instant, cgroup: Option<&crate::cgroup::Cgroup>) -> i32 {
-    use crate::cgroup::stats::{read_usage, CgroupUsage, Reason, Stats};
-    let usage = cgroup.map(|c| read_usage(&c.payload())).unwrap_or_default();
+    use crate::cgroup::stats::{read_usage, Reason, Stats};
+    let usage = cgroup.map(|c| read_usage(&c.dir, &c.payload())).unwrap_or_default();
     let signal = (129..160).contains(&status).then_some(status - 128);
     let oom = usage.oom_kills.unwrap_or(0) > 0;
     let reason = if timed_out {
@@ -178,20 +178,11 @@ fn finish(spec: &Spec, status: i32, timed_out: bool, started: Instant, cgroup: O
     if spec.stats || spec.stats_fd.is_some() {
         let rusage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).ok();
         let tv = |t: nix::sys::time::TimeVal| (t.tv_sec() as u64) * 1_000_000 + t.tv_usec() as u64;
-        let CgroupUsage { cpu_user_usec, cpu_system_usec, .. } = usage;
-        let stats = Stats {
-            exit_code,
-            signal,
-            reason,
-            wall_usec: started.elapsed().as_micros() as u64,
-            cpu_user_usec: cpu_user_usec.or(rusage.map(|r| tv(r.user_time()))),
-            cpu_system_usec: cpu_system_usec.or(rusage.map(|r| tv(r.system_time()))),
-            cpu_throttled_usec: usage.cpu_throttled_usec,
-            memory_peak_bytes: usage.memory_peak_bytes,
-            swap_peak_bytes: usage.swap_peak_bytes,
-            pids_peak: usage.pids_peak,
-            oom_kills: usage.oom_kills,
-        };
+        let mut usage = usage;
+        // Without a cgroup, the rusage of the reaped sandbox still tells the CPU time.
+        usage.cpu_user_usec = usage.cpu_user_usec.or(rusage.map(|r| tv(r.user_time())));
+        usage.cpu_system_usec = usage.cpu_system_usec.or(rusage.map(|r| tv(r.system_time())));
+        let stats = Stats { exit_code, signal, reason, wall_usec: started.elapsed().as_micros() as u64, usage };
         if spec.stats {
             eprint!("{}", stats.human());
         }

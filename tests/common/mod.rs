@@ -220,6 +220,25 @@ pub fn tree(name: &str) -> Option<PathBuf> {
     None
 }
 
+extern "C" {
+    fn dup2(old: i32, new: i32) -> i32;
+}
+
+/// Makes `fd` of the test process descriptor `target` of the spawned jail (a descriptor handed
+/// over on purpose, like `--file 9`, or leaked by a careless parent).
+pub fn hand_over(c: &mut Command, fd: i32, target: i32) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: dup2 is async-signal-safe and touches no memory; it runs in the forked child.
+    unsafe {
+        c.pre_exec(move || {
+            if dup2(fd, target) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// The host's view of a namespace of this test process.
 pub fn host_ns(kind: &str) -> String {
     std::fs::read_link(format!("/proc/self/ns/{kind}")).map(|p| p.display().to_string()).unwrap_or_default()
