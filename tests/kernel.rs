@@ -455,3 +455,26 @@ fn dry_run_shows_the_plan_and_touches_nothing() {
     assert!(r.out.contains("\"op\": \"tmpfs\""), "{}", r.out);
     assert!(r.out.contains("\"argv\": ["), "{}", r.out);
 }
+
+#[test]
+fn an_interactive_shell_on_a_terminal_keeps_job_control() {
+    let Some(h) = harness() else { return };
+    // `script` runs jail on a pty, as a terminal user would.
+    let inner = format!(
+        "{} -- bash --norc -i -c 'set -o | grep ^monitor; sleep 0.2 & jobs; fg >/dev/null; echo fg-rc=$?'",
+        h.bin.display()
+    );
+    let mut c = match h.user {
+        Some((uid, gid)) => {
+            let mut c = std::process::Command::new("setpriv");
+            c.args([format!("--reuid={uid}"), format!("--regid={gid}"), "--clear-groups".into(), "script".into()]);
+            c
+        }
+        None => std::process::Command::new("script"),
+    };
+    c.args(["-qec", &inner, "/dev/null"]).current_dir(h.dir()).stdin(std::process::Stdio::null());
+    let out = String::from_utf8_lossy(&c.output().unwrap().stdout).replace('\r', "");
+    assert!(out.lines().any(|l| l.starts_with("monitor") && l.ends_with("on")), "{out}");
+    assert!(out.contains("Running") && out.contains("sleep 0.2"), "{out}");
+    assert!(out.contains("fg-rc=0"), "{out}");
+}
