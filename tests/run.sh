@@ -2,19 +2,23 @@
 # The whole test suite, as the README's test command and CI run it.
 #
 # As root on a fresh Debian 12 machine: installs the Debian packages the tests use, creates the
-# unprivileged test user, builds the cached fixture trees, then runs every tier: formatting and
-# lints, unit and fake-syscall tests, and the kernel tests (the built binary run as the test
-# user). As a normal user it checks the host and runs the same tests as that user.
+# unprivileged test user, builds the cached fixture trees (and the systemd test VM image), then
+# runs every tier: formatting and lints; unit, fake-syscall, kernel and escape tests (the built
+# binary run as the test user); generated-file drift; the packages; and the cgroup limit tests
+# inside a throw-away systemd VM. As a normal user it checks the host and runs the tiers that
+# need no root (no packages, no VM).
 #
-# JAIL_TEST_MUST_WORK=1 (CI) turns every skipped kernel test into a failure.
+# JAIL_TEST_MUST_WORK=1 (CI) turns every skip into a failure.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
+root=0
+((EUID == 0)) && root=1
 
 step "host setup"
 tests/tooling/setup-host.sh
-if ((EUID == 0)); then
+if ((root)); then
 	tests/tooling/fixtures.sh
 fi
 
@@ -22,5 +26,21 @@ step "format and lints"
 cargo fmt --check
 cargo clippy --locked --all-targets --quiet -- -D warnings
 
-step "unit, fake-syscall and kernel tests"
+step "unit, fake-syscall, kernel, escape and generated-file tests"
 cargo test --locked
+
+step "release build"
+cargo build --locked --release --quiet
+
+if ((root)); then
+	step "packages"
+	tests/packaging.sh
+
+	step "limits in a systemd VM (cgroup v2, user manager)"
+	tests/vm/jail-tests.sh target/release/jail
+elif [[ ${JAIL_TEST_MUST_WORK:-} == 1 ]]; then
+	echo "JAIL_TEST_MUST_WORK=1: the package and VM tiers need root" >&2
+	exit 1
+else
+	echo "SKIP: packages and VM tests need root"
+fi

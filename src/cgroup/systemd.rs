@@ -113,9 +113,68 @@ fn manager(conn: &zbus::blocking::Connection) -> Result<zbus::blocking::Proxy<'s
 
 /// Starts `jail-PID.scope` in the slice with jail in it, waits for the job and for jail to be
 /// in the new cgroup, then lays out the leaves and checks every limit.
+///
+/// The D-Bus conversation runs in a forked helper: the D-Bus client starts threads, and jail
+/// must stay single-threaded until it clones the sandbox (a fork-like clone of a threaded
+/// process can inherit a lock some other thread held).
 pub fn start(plan: &Plan, root: &Path, _bus: &str) -> Result<Cgroup> {
     let pid = std::process::id();
     let unit = format!("jail-{pid}.scope");
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
+    // SAFETY: jail is single-threaded here; the helper talks D-Bus, writes one line, _exits.
+    match unsafe { nix::unistd::fork() }.context("fork")? {
+        nix::unistd::ForkResult::Child => {
+            drop(r);
+            let msg = match request_scope(plan, pid, &unit) {
+                Ok(()) => String::new(),
+                Err(e) => format!("{e:#}"),
+            };
+            let _ = nix::unistd::write(&w, msg.as_bytes());
+            // SAFETY: ends the helper without running the parent's destructors.
+            unsafe { libc::_exit(0) }
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            drop(w);
+            let answer = read_with_timeout(r, Duration::from_secs(30));
+            let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(child, None);
+            match answer {
+                Some(msg) if msg.is_empty() => {}
+                Some(msg) => bail!("{msg}"),
+                None => bail!("the systemd user manager did not start {unit} within 30 s"),
+            }
+        }
+    }
+    let dir = wait_until_moved(root, &unit)?;
+    let cg = Cgroup { dir, backend: "systemd", unit: Some(unit), owns_dir: false };
+    fs::lay_out(&cg, &plan.limits)?;
+    Ok(cg)
+}
+
+/// Reads the helper's answer to EOF, or gives up after `limit`.
+fn read_with_timeout(fd: std::os::fd::OwnedFd, limit: Duration) -> Option<String> {
+    use std::os::fd::AsRawFd;
+    let deadline = Instant::now() + limit;
+    let mut buf = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now()).as_millis() as i32;
+        let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd for the duration of the call.
+        if unsafe { libc::poll(&mut pfd, 1, left) } <= 0 {
+            return None;
+        }
+        let mut chunk = [0u8; 4096];
+        match nix::unistd::read(fd.as_raw_fd(), &mut chunk) {
+            Ok(0) => return Some(String::from_utf8_lossy(&buf).into_owned()),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+/// The D-Bus part: StartTransientUnit with `pid` in it, then wait for the job to finish.
+fn request_scope(plan: &Plan, pid: u32, unit: &str) -> Result<()> {
     let conn = zbus::blocking::Connection::session().context("connecting to the systemd user manager's bus")?;
     let manager = manager(&conn)?;
     // Signals are only sent to subscribers; subscribe before starting so no JobRemoved is missed.
@@ -127,10 +186,8 @@ pub fn start(plan: &Plan, root: &Path, _bus: &str) -> Result<Cgroup> {
     let wire: Vec<(&str, Value<'_>)> = props.iter().map(|(k, v)| (*k, value(v))).collect();
     let aux: Vec<(&str, Vec<(&str, Value<'_>)>)> = Vec::new();
     let job: OwnedObjectPath = manager
-        .call("StartTransientUnit", &(unit.as_str(), "fail", wire, aux))
+        .call("StartTransientUnit", &(unit, "fail", wire, aux))
         .map_err(|e| anyhow!("StartTransientUnit({unit}): {e}"))?;
-
-    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let msg = removed.next().ok_or_else(|| anyhow!("systemd closed the bus while starting {unit}"))?;
         let (_id, path, _unit, result): (u32, OwnedObjectPath, String, String) =
@@ -139,16 +196,9 @@ pub fn start(plan: &Plan, root: &Path, _bus: &str) -> Result<Cgroup> {
             if result != "done" {
                 bail!("systemd could not start {unit}: job result {result:?}");
             }
-            break;
-        }
-        if Instant::now() > deadline {
-            bail!("timed out waiting for systemd to start {unit}");
+            return Ok(());
         }
     }
-    let dir = wait_until_moved(root, &unit)?;
-    let cg = Cgroup { dir, backend: "systemd", unit: Some(unit), owns_dir: false };
-    fs::lay_out(&cg, &plan.limits)?;
-    Ok(cg)
 }
 
 /// Waits until jail's own cgroup is the scope's, and returns the scope's directory.

@@ -60,7 +60,7 @@ run() { # label, jail args...
 	t1=$(date +%s%N)
 	echo "$label $(((t1 - t0) / (2 * count)))"
 }
-for round in 1 2 3; do
+for _ in 1 2 3; do
 	run none --seccomp-policy off --landlock=off
 	run allow-all --seccomp 9 --landlock=off
 	run default --landlock=off
