@@ -101,16 +101,6 @@ fn value(p: &Prop) -> Value<'_> {
     }
 }
 
-fn manager(conn: &zbus::blocking::Connection) -> Result<zbus::blocking::Proxy<'static>> {
-    zbus::blocking::Proxy::new(
-        conn,
-        "org.freedesktop.systemd1",
-        "/org/freedesktop/systemd1",
-        "org.freedesktop.systemd1.Manager",
-    )
-    .context("systemd manager proxy")
-}
-
 /// Starts `jail-PID.scope` in the slice with jail in it, waits for the job and for jail to be
 /// in the new cgroup, then lays out the leaves and checks every limit.
 ///
@@ -173,23 +163,39 @@ fn read_with_timeout(fd: std::os::fd::OwnedFd, limit: Duration) -> Option<String
     }
 }
 
-/// The D-Bus part: StartTransientUnit with `pid` in it, then wait for the job to finish.
+const SYSTEMD: &str = "org.freedesktop.systemd1";
+const MANAGER_PATH: &str = "/org/freedesktop/systemd1";
+const MANAGER: &str = "org.freedesktop.systemd1.Manager";
+
+/// The D-Bus part: StartTransientUnit with `pid` in it, then wait for the job to finish. Plain
+/// method calls and one match rule: a proxy would add name-owner tracking round trips, which
+/// cost more than the rest together on a slow machine.
 fn request_scope(plan: &Plan, pid: u32, unit: &str) -> Result<()> {
     let conn = zbus::blocking::Connection::session().context("connecting to the systemd user manager's bus")?;
-    let manager = manager(&conn)?;
-    // Signals are only sent to subscribers; subscribe before starting so no JobRemoved is missed.
-    let _: () = manager.call("Subscribe", &()).context("systemd Subscribe")?;
-    let mut removed = manager.receive_signal("JobRemoved").context("watching JobRemoved")?;
+    let rule = zbus::MatchRule::builder()
+        .msg_type(zbus::message::Type::Signal)
+        .sender(SYSTEMD)?
+        .interface(MANAGER)?
+        .member("JobRemoved")?
+        .build();
+    let mut removed =
+        zbus::blocking::MessageIterator::for_match_rule(rule, &conn, Some(64)).context("AddMatch JobRemoved")?;
+    // The manager only emits signals once someone subscribed.
+    conn.call_method(Some(SYSTEMD), MANAGER_PATH, Some(MANAGER), "Subscribe", &()).context("systemd Subscribe")?;
 
     let mut props = properties(&plan.limits, pid)?;
     props.insert(1, ("Slice", Prop::Str(plan.slice.clone())));
     let wire: Vec<(&str, Value<'_>)> = props.iter().map(|(k, v)| (*k, value(v))).collect();
     let aux: Vec<(&str, Vec<(&str, Value<'_>)>)> = Vec::new();
-    let job: OwnedObjectPath = manager
-        .call("StartTransientUnit", &(unit, "fail", wire, aux))
+    let reply = conn
+        .call_method(Some(SYSTEMD), MANAGER_PATH, Some(MANAGER), "StartTransientUnit", &(unit, "fail", wire, aux))
         .map_err(|e| anyhow!("StartTransientUnit({unit}): {e}"))?;
+    let job: OwnedObjectPath = reply.body().deserialize().context("StartTransientUnit reply")?;
     loop {
-        let msg = removed.next().ok_or_else(|| anyhow!("systemd closed the bus while starting {unit}"))?;
+        let msg = removed
+            .next()
+            .ok_or_else(|| anyhow!("systemd closed the bus while starting {unit}"))?
+            .context("reading JobRemoved")?;
         let (_id, path, _unit, result): (u32, OwnedObjectPath, String, String) =
             msg.body().deserialize().context("JobRemoved arguments")?;
         if path == job {
@@ -219,8 +225,11 @@ fn wait_until_moved(root: &Path, unit: &str) -> Result<PathBuf> {
 /// Asks the user manager for its version: proves the bus and the manager answer.
 pub fn ping() -> Result<String> {
     let conn = zbus::blocking::Connection::session().context("connect")?;
-    let v: String = manager(&conn)?.get_property("Version").context("Version")?;
-    Ok(v)
+    let reply = conn
+        .call_method(Some(SYSTEMD), MANAGER_PATH, Some("org.freedesktop.DBus.Properties"), "Get", &(MANAGER, "Version"))
+        .context("Get Version")?;
+    let v: zbus::zvariant::OwnedValue = reply.body().deserialize().context("Version")?;
+    Ok(String::try_from(v).unwrap_or_default())
 }
 
 /// For `--dry-run`: the properties as `Name=value`.

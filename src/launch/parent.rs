@@ -111,7 +111,12 @@ pub fn launch(spec: &Spec) -> Result<i32> {
     };
     // jail joins the cgroup first, so the sandbox is born in it (and its cgroup namespace is
     // rooted there); the limits are read back before anything runs.
+    let t0 = Instant::now();
     let cgroup = spec.cgroup.as_ref().map(crate::cgroup::setup).transpose()?;
+    if let (true, Some(cg)) = (spec.verbose, &cgroup) {
+        let what = cg.unit.clone().unwrap_or_else(|| cg.dir.display().to_string());
+        eprintln!("jail: cgroup: {what} ({}) ready, limits read back, in {} ms", cg.backend, t0.elapsed().as_millis());
+    }
     let started = Instant::now();
     let (sync_r, sync_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
     let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;

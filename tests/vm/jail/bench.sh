@@ -18,6 +18,8 @@ ms "jail -- true" ./jail -- true
 ms "jail --mem 48M --cpu 20% --pids 64 -- true" ./jail --mem 48M --cpu 20% --pids 64 -- true
 ms "systemd-run --user --scope (same limits) true" systemd-run --user --scope -q -p MemoryMax=48M -p CPUQuota=20% -p TasksMax=64 true
 echo
+./jail -v --mem 48M --cpu 20% --pids 64 -- true 2>&1 | grep cgroup
+echo
 echo "The mission's example, with its report:"
 ./jail --mem 48M --cpu 20% --stats -- sh -c 'dd if=/dev/zero bs=16M count=1 status=none | wc -c' 2>&1
 echo "0 passed, 0 failed"
