@@ -117,3 +117,69 @@ pub fn delegated(plan: &Plan, root: &Path) -> Result<Cgroup> {
     lay_out(&cg, &plan.limits)?;
     Ok(cg)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A directory laid out like a cgroup, with the files a kernel would show.
+    fn fake_cgroup(controllers: &str, files: &[(&str, &str)]) -> PathBuf {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("jail-fake-cgroup-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("cgroup.controllers"), controllers).unwrap();
+        for (f, v) in files {
+            std::fs::write(dir.join(f), format!("{v}\n")).unwrap();
+        }
+        dir
+    }
+
+    fn cg(dir: PathBuf, backend: &'static str) -> Cgroup {
+        Cgroup { dir, backend, unit: None, owns_dir: false }
+    }
+
+    fn limits() -> Limits {
+        Limits { mem: Some(48 << 20), swap: Some(0), cpu_percent: Some(20), pids: Some(64), ..Limits::default() }
+    }
+
+    #[test]
+    fn lay_out_makes_the_leaves_enables_controllers_and_accepts_matching_limits() {
+        let dir = fake_cgroup(
+            "cpu memory pids",
+            &[("memory.max", "50331648"), ("memory.swap.max", "0"), ("cpu.max", "20000 100000"), ("pids.max", "64")],
+        );
+        // Writing "0" to the fake cgroup.procs files stands for moving jail.
+        let c = cg(dir.clone(), "systemd");
+        lay_out(&c, &limits()).unwrap();
+        assert!(dir.join("supervisor").is_dir() && dir.join("payload").is_dir());
+        assert_eq!(read(&dir.join("cgroup.subtree_control")).unwrap(), "+memory +pids +cpu");
+        assert_eq!(read(&dir.join("payload/cgroup.procs")).unwrap(), "0");
+    }
+
+    #[test]
+    fn a_limit_that_did_not_take_fails_with_the_file_and_both_values() {
+        let dir = fake_cgroup(
+            "cpu memory pids",
+            &[("memory.max", "max"), ("memory.swap.max", "0"), ("cpu.max", "20000 100000"), ("pids.max", "64")],
+        );
+        let e = lay_out(&cg(dir.clone(), "systemd"), &limits()).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!("{}/memory.max reads \"max\", not \"50331648\": the limit is not in force", dir.display())
+        );
+    }
+
+    #[test]
+    fn an_undelegated_controller_fails_before_anything_is_made_and_names_the_fix() {
+        let dir = fake_cgroup("cpu memory pids", &[]);
+        let l = Limits { cpuset: Some("0".into()), ..Limits::default() };
+        let e = lay_out(&cg(dir.clone(), "systemd"), &l).unwrap_err().to_string();
+        assert!(e.starts_with("the cpuset controller is not available in"), "{e}");
+        assert!(e.contains("Delegate=cpu cpuset io memory pids"), "{e}");
+        assert!(!dir.join("payload").exists(), "nothing may be created before the check");
+        let e = lay_out(&cg(dir, "cgroupfs"), &Limits { io_weight: Some(5), ..Limits::default() }).unwrap_err();
+        assert!(e.to_string().contains("does not delegate this controller"), "{e}");
+    }
+}

@@ -18,16 +18,27 @@ pub enum Prop {
     Bytes(Vec<u8>),
 }
 
-/// The path of the user bus, if there is one to try.
+/// The address of the user bus, if there is one to try.
 pub fn user_bus() -> Option<String> {
-    if let Ok(a) = std::env::var("DBUS_SESSION_BUS_ADDRESS") {
-        if !a.is_empty() {
-            return Some(a);
-        }
+    bus_address(
+        std::env::var("DBUS_SESSION_BUS_ADDRESS").ok(),
+        std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
+        |p| p.exists(),
+    )
+}
+
+/// $DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus when that socket exists (as libsystemd
+/// and zbus look it up). Without either, limits fall back to a delegated cgroup.
+pub fn bus_address(
+    env: Option<String>,
+    runtime_dir: Option<PathBuf>,
+    exists: impl Fn(&Path) -> bool,
+) -> Option<String> {
+    if let Some(a) = env.filter(|a| !a.is_empty()) {
+        return Some(a);
     }
-    let dir = std::env::var_os("XDG_RUNTIME_DIR")?;
-    let sock = Path::new(&dir).join("bus");
-    sock.exists().then(|| format!("unix:path={}", sock.display()))
+    let sock = runtime_dir?.join("bus");
+    exists(&sock).then(|| format!("unix:path={}", sock.display()))
 }
 
 /// `0,2,4-6` as systemd's AllowedCPUs bitmask (byte i holds CPUs 8i..8i+7).
@@ -284,6 +295,19 @@ mod tests {
                 ("IOWeight", Prop::U64(50)),
             ]
         );
+    }
+
+    #[test]
+    fn the_bus_comes_from_the_environment_or_the_runtime_dir() {
+        let yes = |_: &Path| true;
+        let no = |_: &Path| false;
+        assert_eq!(bus_address(Some("unix:path=/x".into()), None, no).as_deref(), Some("unix:path=/x"));
+        assert_eq!(
+            bus_address(Some(String::new()), Some("/run/user/7".into()), yes).as_deref(),
+            Some("unix:path=/run/user/7/bus")
+        );
+        assert_eq!(bus_address(None, Some("/run/user/7".into()), no), None);
+        assert_eq!(bus_address(None, None, yes), None);
     }
 
     #[test]
