@@ -43,14 +43,22 @@ fn errno(e: caps::errors::CapsError) -> String {
 
 /// Leaves exactly `keep` in the bounding, permitted, effective, inheritable and ambient sets,
 /// so the command keeps them across exec whatever its uid. Needs CAP_SETPCAP (the sandbox's
-/// setup process has every capability in its own user namespace).
+/// setup process has every capability in its own user namespace). Syscalls are counted here:
+/// this runs on every launch, so the bounding set is dropped without reading it first.
 pub fn apply(keep: &[String]) -> Result<()> {
-    let supported = caps::runtime::thread_all_supported();
-    let keep: CapsHashSet = keep.iter().filter_map(|n| parse(n).ok()).filter(|c| supported.contains(c)).collect();
-    for cap in &supported {
-        if !keep.contains(cap) {
-            caps::drop(None, CapSet::Bounding, *cap)
-                .map_err(|e| anyhow!("prctl(PR_CAPBSET_DROP, {cap}): {}", errno(e)))?;
+    let keep: CapsHashSet = keep.iter().filter_map(|n| parse(n).ok()).collect();
+    for cap in caps::all() {
+        if keep.contains(&cap) {
+            continue;
+        }
+        // SAFETY: prctl with integer arguments only.
+        let ret = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, libc::c_ulong::from(cap.index()), 0, 0, 0) };
+        // EINVAL: a capability this kernel does not know, so nobody can hold it.
+        if ret != 0 && nix::errno::Errno::last() != nix::errno::Errno::EINVAL {
+            return Err(anyhow!(
+                "prctl(PR_CAPBSET_DROP, {cap}): {}",
+                crate::sys::errno_text(nix::errno::Errno::last())
+            ));
         }
     }
     caps::clear(None, CapSet::Ambient).map_err(|e| anyhow!("prctl(PR_CAP_AMBIENT_CLEAR_ALL): {}", errno(e)))?;
