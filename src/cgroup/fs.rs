@@ -95,20 +95,31 @@ pub fn verify(dir: &Path, limits: &Limits) -> Result<()> {
     Ok(())
 }
 
-/// Writes the limit files directly, in a subtree jail may write (e.g. a service with
-/// Delegate=yes): `<own cgroup>/jail-PID/{supervisor,payload}`.
+/// Writes the limit files directly, in a subtree jail may write (e.g. a service or container
+/// with Delegate=yes): `<own cgroup>/jail-PID/{supervisor,payload}`. jail first moves itself
+/// into its own leaf, since a cgroup that enables controllers for its children may hold no
+/// processes; any other process left in the delegated cgroup makes that fail, and the message
+/// says so.
 pub fn delegated(plan: &Plan, root: &Path) -> Result<Cgroup> {
     let own = root.join(own_cgroup()?.trim_start_matches('/'));
     if nix::unistd::access(&own.join("cgroup.procs"), nix::unistd::AccessFlags::W_OK).is_err() {
         bail!("jail's cgroup {} is not delegated to this user", own.display());
     }
+    let available = read(&own.join("cgroup.controllers")).unwrap_or_default();
+    for c in plan.limits.controllers() {
+        if !available.split_whitespace().any(|a| a == c) {
+            return Err(missing_controller(c, &own, "cgroupfs"));
+        }
+    }
     let dir = own.join(format!("jail-{}", std::process::id()));
     mkdir(&dir)?;
     let cg = Cgroup { dir, backend: "cgroupfs", unit: None, owns_dir: true };
+    mkdir(&cg.dir.join("supervisor"))?;
+    move_self(&cg.dir.join("supervisor"))?;
     let wanted: Vec<String> = plan.limits.controllers().iter().map(|c| format!("+{c}")).collect();
     if !wanted.is_empty() {
         write(&own.join("cgroup.subtree_control"), &wanted.join(" "))
-            .map_err(|e| anyhow!("{e:#} (a delegated cgroup must hold no processes of its own)"))?;
+            .map_err(|e| anyhow!("{e:#} (other processes share jail's delegated cgroup {})", own.display()))?;
     }
     for (file, value) in plan.limits.expected_files() {
         let value = if file == "io.weight" { value.trim_start_matches("default ").to_string() } else { value };

@@ -81,6 +81,22 @@ expect "--cpuset without the drop-in fails closed" 125 $J --cpuset 0 -- true
 contains "the fix is named" "Delegate=cpu cpuset io memory pids"
 expect "--io-weight without the drop-in fails closed" 125 $J --io-weight 50 -- true
 
+# Without a user manager to ask, jail writes the limits itself in a delegated subtree: here a
+# user service with Delegate=yes whose only process is jail, with the bus variables removed.
+here=$PWD
+expect "limits in a delegated cgroup, no user manager" 0 systemd-run --user --wait --pipe --quiet -p Delegate=yes \
+	-p WorkingDirectory="$here" env -u DBUS_SESSION_BUS_ADDRESS -u XDG_RUNTIME_DIR \
+	"$here/jail" -v --mem 48M --pids 64 -- sh -c 'echo in-delegated'
+contains "the delegated backend was used" "(cgroupfs)"
+contains "the command ran" "in-delegated"
+expect "an OOM kill in a delegated cgroup" 137 systemd-run --user --wait --pipe --quiet -p Delegate=yes \
+	-p WorkingDirectory="$here" env -u DBUS_SESSION_BUS_ADDRESS -u XDG_RUNTIME_DIR \
+	"$here/jail" --mem 48M -- sh -c 'tail /dev/zero'
+contains "and reported" "jail: out of memory"
+expect "no user manager and no delegation: fails closed" 125 env -u DBUS_SESSION_BUS_ADDRESS -u XDG_RUNTIME_DIR \
+	"$here/jail" --mem 48M -- true
+contains "naming the missing pieces" "no systemd user manager"
+
 # --timeout alone (no cgroup needed) and the usage report.
 expect "--timeout stops a sleeper" 124 $J --timeout 1s -- sleep 30
 expect "--stats prints a report" 0 $J --mem 64M --stats -- true
