@@ -30,15 +30,12 @@ fn sysctl(name: &str) -> Option<String> {
 
 /// Tries to create a user namespace in a short-lived child.
 fn userns_works() -> Result<(), nix::errno::Errno> {
-    // SAFETY: fork-like clone of a (single-threaded) process; the child only calls _exit.
-    let pid =
-        unsafe { libc::syscall(libc::SYS_clone, (libc::CLONE_NEWUSER | libc::SIGCHLD) as libc::c_ulong, 0, 0, 0, 0) };
-    match pid {
-        -1 => Err(nix::errno::Errno::last()),
+    // doctor is single-threaded here: the D-Bus check comes later.
+    match crate::sys::linux::fork_with(libc::CLONE_NEWUSER)? {
         // SAFETY: the child ends at once.
-        0 => unsafe { libc::_exit(0) },
-        pid => {
-            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid as i32), None);
+        None => unsafe { libc::_exit(0) },
+        Some(pid) => {
+            let _ = nix::sys::wait::waitpid(pid, None);
             Ok(())
         }
     }

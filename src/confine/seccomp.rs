@@ -205,20 +205,32 @@ pub fn denied_names() -> Vec<&'static str> {
     DENIED.iter().flat_map(|(_, c)| c.iter().map(|(n, _)| *n)).collect()
 }
 
-/// Compiles what the plan asks for; the programs are loaded later, in order.
-pub fn compile(plan: &Plan, caps: &[String]) -> Result<Vec<BpfProgram>> {
+/// The built-in policy as this plan needs it (for the command and for jail's init), or None
+/// with `--seccomp-policy off`.
+pub fn builtin(plan: &Plan) -> Result<Option<BpfProgram>> {
+    match plan.policy {
+        Policy::Off => Ok(None),
+        _ => default_program(plan.disable_userns).map(Some),
+    }
+}
+
+/// Compiles what the plan asks for; the programs are loaded later, in order. `builtin` is
+/// [`builtin`]'s program, compiled once per launch and shared with init.
+pub fn compile(plan: &Plan, caps: &[String], builtin: Option<&BpfProgram>) -> Result<Vec<BpfProgram>> {
     let mut progs = Vec::new();
+    let builtin = || builtin.cloned().ok_or_else(|| anyhow!("seccomp: the built-in policy was not compiled"));
     match &plan.policy {
         Policy::Off => {}
-        Policy::Default => progs.push(default_program(plan.disable_userns)?),
+        Policy::Default => progs.push(builtin()?),
         Policy::Profile(path) => {
             let text =
                 std::fs::read_to_string(path).with_context(|| format!("--seccomp-policy {}: read", path.display()))?;
             progs.extend(
                 profile::compile(&text, caps).map_err(|e| anyhow!("--seccomp-policy {}: {e:#}", path.display()))?,
             );
+            // --disable-userns stacks the built-in policy (which then refuses CLONE_NEWUSER).
             if plan.disable_userns {
-                progs.push(default_program(true)?);
+                progs.push(builtin()?);
             }
         }
     }

@@ -17,31 +17,24 @@ use crate::spec::Spec;
 use crate::sys::errno_text;
 use crate::sys::linux::Linux;
 
-fn fail(report_w: &OwnedFd, code: i32, msg: &str) -> ! {
-    report::send(report_w, code as u8, msg);
-    // SAFETY: _exit ends this process without running the parent's atexit handlers or
-    // flushing buffers it copied at clone time.
-    unsafe { libc::_exit(code) }
-}
-
 pub fn main(spec: &Spec, sync_r: OwnedFd, report_w: OwnedFd, old_mask: SigSet, seccomp: &Seccomp) -> ! {
     // SAFETY: prctl with integer arguments only.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
     // The parent writes one byte once the id maps are in place; EOF means it died first.
     let mut byte = [0u8; 1];
     if !matches!(nix::unistd::read(sync_r.as_raw_fd(), &mut byte), Ok(1)) {
-        // SAFETY: see fail().
+        // SAFETY: _exit ends the child at once; nothing has been set up yet.
         unsafe { libc::_exit(exit::FAILURE) }
     }
     drop(sync_r);
 
     let caller_umask = umask(Mode::empty());
     if let Err(e) = setup(spec) {
-        fail(&report_w, exit::FAILURE, &format!("{e:#}"));
+        report::fail(&report_w, exit::FAILURE, &format!("{e:#}"));
     }
     let ruleset = match confine::landlock::prepare(&spec.landlock) {
         Ok(r) => r,
-        Err(e) => fail(&report_w, exit::FAILURE, &format!("{e:#}")),
+        Err(e) => report::fail(&report_w, exit::FAILURE, &format!("{e:#}")),
     };
     if !spec.namespaces.pid || spec.as_pid_1 {
         exec::Command::new(spec, &report_w, old_mask, caller_umask, ruleset, &seccomp.command).exec();
@@ -50,14 +43,14 @@ pub fn main(spec: &Spec, sync_r: OwnedFd, report_w: OwnedFd, old_mask: SigSet, s
     // it: init may still signal the command, the command cannot signal init.
     let for_command = match ruleset.as_ref().map(|r| r.try_clone()).transpose() {
         Ok(r) => r,
-        Err(e) => fail(&report_w, exit::FAILURE, &format!("landlock: dup ruleset: {e}")),
+        Err(e) => report::fail(&report_w, exit::FAILURE, &format!("landlock: dup ruleset: {e}")),
     };
     if let Err(e) = exec::set_no_new_privs() {
-        fail(&report_w, exit::FAILURE, &e);
+        report::fail(&report_w, exit::FAILURE, &e);
     }
     if let Some(rs) = ruleset {
         if let Err(e) = confine::landlock::restrict(rs, &spec.landlock) {
-            fail(&report_w, exit::FAILURE, &format!("{e:#}"));
+            report::fail(&report_w, exit::FAILURE, &format!("{e:#}"));
         }
     }
     // SAFETY: fork of a single-threaded process.
@@ -69,7 +62,7 @@ pub fn main(spec: &Spec, sync_r: OwnedFd, report_w: OwnedFd, old_mask: SigSet, s
             drop(report_w);
             init::run(child, spec.new_session, seccomp.init.as_ref())
         }
-        Err(e) => fail(&report_w, exit::FAILURE, &format!("fork: {}", errno_text(e))),
+        Err(e) => report::fail(&report_w, exit::FAILURE, &format!("fork: {}", errno_text(e))),
     }
 }
 

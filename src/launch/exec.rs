@@ -101,9 +101,7 @@ impl<'a> Command<'a> {
     /// Runs the stages; on failure reports over the pipe and exits with the stage's status.
     pub fn exec(mut self) -> ! {
         let (code, msg) = run_stages(&mut self);
-        report::send(self.report_w, code as u8, &msg);
-        // SAFETY: ends this process without unwinding into the copied parent state.
-        unsafe { libc::_exit(code) }
+        report::fail(self.report_w, code, &msg)
     }
 
     /// Looks the command up in the sandbox's PATH, as a shell would.

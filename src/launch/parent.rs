@@ -17,20 +17,6 @@ use crate::exit;
 use crate::spec::{IdMap, Spec};
 use crate::sys::errno_text;
 
-/// Forks with the namespace flags, like fork(2) (the child continues on a copy of the stack).
-fn clone_process(flags: libc::c_int) -> Result<Option<Pid>, Errno> {
-    // SAFETY: a fork-like clone (no CLONE_VM, no new stack) of a single-threaded process; the
-    // child only runs code that is safe after fork in such a process.
-    let ret = unsafe {
-        libc::syscall(libc::SYS_clone, (flags | libc::SIGCHLD) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize)
-    };
-    match ret {
-        -1 => Err(Errno::last()),
-        0 => Ok(None),
-        pid => Ok(Some(Pid::from_raw(pid as i32))),
-    }
-}
-
 fn write_proc(pid: Pid, file: &str, text: &str) -> Result<()> {
     let path = format!("/proc/{pid}/{file}");
     std::fs::OpenOptions::new()
@@ -102,13 +88,9 @@ pub fn launch(spec: &Spec) -> Result<i32> {
 
     // Compiled (and profile files and descriptors read) while the host is in view; a bad
     // profile fails here, before anything exists.
-    let seccomp = child::Seccomp {
-        command: crate::confine::seccomp::compile(&spec.seccomp, &spec.caps)?,
-        init: match spec.seccomp.policy {
-            crate::confine::seccomp::Policy::Off => None,
-            _ => Some(crate::confine::seccomp::default_program(spec.seccomp.disable_userns)?),
-        },
-    };
+    let init = crate::confine::seccomp::builtin(&spec.seccomp)?;
+    let seccomp =
+        child::Seccomp { command: crate::confine::seccomp::compile(&spec.seccomp, &spec.caps, init.as_ref())?, init };
     // jail joins the cgroup first, so the sandbox is born in it (and its cgroup namespace is
     // rooted there); the limits are read back before anything runs.
     let t0 = Instant::now();
@@ -121,7 +103,7 @@ pub fn launch(spec: &Spec) -> Result<i32> {
     let (sync_r, sync_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
     let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
 
-    let pid = match clone_process(spec.namespaces.clone_flags()) {
+    let pid = match crate::sys::linux::fork_with(spec.namespaces.clone_flags()) {
         Ok(Some(pid)) => pid,
         Ok(None) => {
             drop(sync_w);

@@ -14,6 +14,14 @@ pub fn send(pipe: &OwnedFd, code: u8, msg: &str) {
     }
 }
 
+/// Reports `msg` and ends the process with `code`: the sandbox's processes never return into
+/// the parent's copied state, so no destructor or atexit handler runs.
+pub fn fail(pipe: &OwnedFd, code: i32, msg: &str) -> ! {
+    send(pipe, code as u8, msg);
+    // SAFETY: _exit ends this process at once.
+    unsafe { libc::_exit(code) }
+}
+
 /// Reads to EOF: `None` when the command was exec'd, else `(code, message)`.
 pub fn receive(pipe: OwnedFd) -> Option<(u8, String)> {
     let mut buf = Vec::new();

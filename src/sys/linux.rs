@@ -33,6 +33,21 @@ fn unit_result(call: &'static str, ret: libc::c_long) -> SysResult<()> {
     }
 }
 
+/// fork(2) with namespace flags: a raw clone without CLONE_VM or a new stack, so the child
+/// continues on a copy of the caller's. `Ok(None)` in the child. The caller must be
+/// single-threaded (the child inherits no other thread, and no lock one of them held).
+pub fn fork_with(flags: libc::c_int) -> Result<Option<nix::unistd::Pid>, Errno> {
+    // SAFETY: fork-like clone; the caller guarantees it is single-threaded.
+    let ret = unsafe {
+        libc::syscall(libc::SYS_clone, (flags | libc::SIGCHLD) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize)
+    };
+    match ret {
+        -1 => Err(Errno::last()),
+        0 => Ok(None),
+        pid => Ok(Some(nix::unistd::Pid::from_raw(pid as i32))),
+    }
+}
+
 /// `openat2(dirfd, path, O_PATH|O_CLOEXEC, RESOLVE_IN_ROOT)`.
 pub fn resolve_in_root(root: RawFd, path: &Path) -> SysResult<OwnedFd> {
     let p = cstr("openat2", path.as_os_str())?;
