@@ -25,7 +25,7 @@ _jail_clap() {
 
     case "${cmd}" in
         jail)
-            opts="-v -h -V --dry-run --share-net --share-ipc --share-uts --share-pid --share-cgroup --uid --gid --map-subids --bind --bind-try --ro-bind --ro-bind-try --dev-bind --dev-bind-try --remount-ro --tmpfs --proc --dev --mqueue --dir --symlink --file --bind-data --ro-bind-data --chmod --perms --size --hostname --chdir --setenv --unsetenv --clearenv --argv0 --as-pid-1 --new-session --cap-add --cap-drop --landlock --allow-connect --allow-bind --seccomp-policy --seccomp --add-seccomp-fd --disable-userns --mem --mem-high --swap --cpu --cpu-weight --pids --cpuset --io-weight --slice --timeout --stats --stats-json --verbose --help --version"
+            opts="-v -h -V --dry-run --share-net --share-ipc --share-uts --share-pid --share-cgroup --uid --gid --map-subids --bind --bind-try --ro-bind --ro-bind-try --dev-bind --dev-bind-try --remount-ro --tmpfs --proc --dev --mqueue --dir --symlink --file --bind-data --ro-bind-data --chmod --perms --size --hostname --chdir --setenv --unsetenv --clearenv --argv0 --as-pid-1 --new-session --cap-add --cap-drop --landlock --allow-connect --allow-bind --seccomp-policy --seccomp --add-seccomp-fd --allow-userns --disable-userns --mem --mem-high --swap --cpu --cpu-weight --pids --cpuset --io-weight --slice --timeout --stats --stats-json --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -53,6 +53,13 @@ fn dangerous_syscalls_fail_with_eperm() {
         ("open_tree", "sc(428, 0, 0, 0)"),
         ("move_mount", "sc(429, 0, 0, 0, 0, 0)"),
         ("mount_setattr", "sc(442, 0, 0, 0, 0, 0)"),
+        ("open_tree_attr", "sc(467, 0, 0, 0, 0, 0)"),
+        ("setxattrat", "sc(463, 0, 0, 0, 0, 0)"),
+        ("getxattrat", "sc(464, 0, 0, 0, 0, 0)"),
+        ("listxattrat", "sc(465, 0, 0, 0, 0)"),
+        ("removexattrat", "sc(466, 0, 0, 0)"),
+        ("file_getattr", "sc(468, 0, 0, 0, 0, 0)"),
+        ("file_setattr", "sc(469, 0, 0, 0, 0, 0)"),
         ("io_uring_setup", "sc(425, 1, 0)"),
         ("personality_no_aslr", "sc(135, 0x0040000)"),
     ];
@@ -65,13 +72,21 @@ fn dangerous_syscalls_fail_with_eperm() {
 }
 
 #[test]
-fn clone3_and_x32_numbers_get_enosys_and_plain_clone_still_works() {
+fn clone3_x32_and_newer_numbers_get_enosys_and_plain_clone_still_works() {
     let Some(h) = harness() else { return };
-    let r =
-        syscalls(h, &[], &[("clone3", "sc(435, 0, 0)"), ("x32_getpid", "sc(0x40000000 + 39)"), ("getpid", "sc(39)")]);
+    let calls = [
+        ("clone3", "sc(435, 0, 0)"),
+        ("x32_getpid", "sc(0x40000000 + 39)"),
+        ("after_the_highest_known", "sc(470, 0, 0, 0, 0, 0)"),
+        ("far_future", "sc(1000, 0, 0, 0, 0, 0)"),
+        ("getpid", "sc(39)"),
+    ];
+    let r = syscalls(h, &[], &calls);
     assert_eq!(r[0].1, "ENOSYS");
     assert_eq!(r[1].1, "ENOSYS");
-    assert_eq!(r[2].1, "ok");
+    assert_eq!(r[2].1, "ENOSYS");
+    assert_eq!(r[3].1, "ENOSYS");
+    assert_eq!(r[4].1, "ok");
     // fork (clone without namespace flags) works.
     h.sh(&[], "sh -c 'exit 0' && echo forked").ok();
 }
@@ -305,6 +320,14 @@ fn terminal_injection_is_refused_on_a_real_terminal() {
     let guarded = run(&[]);
     let l: Vec<&str> = guarded.lines().collect();
     assert_eq!(&l[..3], ["EPERM", "EPERM", "EPERM"], "{guarded:?}");
+    // An allow-all profile does not lift the floor.
+    let dir = h.dir();
+    let allow_all = dir.join("allow-all.json");
+    std::fs::write(&allow_all, r#"{"defaultAction": "SCMP_ACT_ALLOW"}"#).unwrap();
+    std::fs::set_permissions(&allow_all, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let profiled = run(&["--seccomp-policy", allow_all.to_str().unwrap()]);
+    let l: Vec<&str> = profiled.lines().collect();
+    assert_eq!(&l[..3], ["EPERM", "EPERM", "EPERM"], "{profiled:?}");
 }
 
 fn shell_quote(s: &str) -> String {
@@ -312,13 +335,43 @@ fn shell_quote(s: &str) -> String {
 }
 
 #[test]
-fn nested_user_namespaces_only_without_disable_userns() {
+fn nested_user_namespaces_are_refused_unless_allowed() {
     let Some(h) = harness() else { return };
-    let r = h.sh(&[], "unshare -U true && echo nested-ok").ok();
+    let probe = "unshare -U true 2>&1 && echo nested-ok; unshare -Urn true 2>&1 && echo nested-ok; echo end";
+    for args in [&[][..], &["--disable-userns"][..], &["--seccomp-policy", "off"][..]] {
+        let r = h.sh(args, probe).ok();
+        assert!(r.out.contains("Operation not permitted") && !r.out.contains("nested-ok"), "{args:?}: {r:?}");
+    }
+    // clone3 cannot carry CLONE_NEWUSER past the check either.
+    let r = syscalls(h, &[], &[("clone3_newuser", "sc(435, 0, 0)")]);
+    assert_eq!(r[0].1, "ENOSYS");
+    // The opt-in, and what it opens: raw sockets in a nested user and network namespace.
+    let r = h.sh(&["--allow-userns"], "unshare -U true && echo nested-ok").ok();
     assert_eq!(r.out.trim(), "nested-ok");
-    let r = h.sh(&["--disable-userns"], "unshare -U true 2>&1; unshare -Ur true 2>&1; echo end");
-    assert!(r.out.contains("Operation not permitted"), "{r:?}");
-    assert!(!r.out.contains("nested-ok"));
+    let raw = "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)\nprint('raw-ok')";
+    let r = h.run(&["--allow-userns", "--", "unshare", "-Urn", "/usr/bin/python3", "-c", raw]).ok();
+    assert_eq!(r.out.trim(), "raw-ok", "the probe cannot show what the default refuses: {r:?}");
+    let r = h.run(&["--allow-userns", "--disable-userns", "true"]);
+    assert_eq!(r.code, 125);
+    assert!(r.err.starts_with("jail: --allow-userns contradicts --disable-userns"), "{}", r.err);
+    let plan = h.run(&["--dry-run", "true"]).ok().out;
+    assert!(plan.contains("EPERM for clone/unshare with CLONE_NEWUSER"), "{plan}");
+}
+
+#[test]
+fn the_mount_api_is_refused_even_with_every_capability() {
+    let Some(h) = harness() else { return };
+    // open_tree_attr (Linux 6.15) clones a mount like open_tree; with CAP_SYS_ADMIN it would
+    // hand the command a writable clone of a read-only bind.
+    let code = r#"
+for nr, name in ((428, "open_tree"), (467, "open_tree_attr")):
+    fd = libc.syscall(ctypes.c_long(nr), ctypes.c_long(-100), ctypes.c_char_p(b"/usr"), ctypes.c_long(1 | 0o2000000), ctypes.c_void_p(0), ctypes.c_long(0))
+    print(name + "=" + ("ok" if fd >= 0 else errno.errorcode[ctypes.get_errno()]))
+"#;
+    for args in [&[][..], &["--uid", "0", "--gid", "0", "--cap-add", "ALL"][..]] {
+        let r = py(h, args, code).ok();
+        assert_eq!(r.lines(), ["open_tree=EPERM", "open_tree_attr=EPERM"], "{args:?}");
+    }
 }
 
 #[test]
@@ -389,13 +442,33 @@ fn a_docker_profile_is_enforced() {
     std::fs::write(
         &profile,
         r#"{"defaultAction": "SCMP_ACT_ALLOW",
-            "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}"#,
+            "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
+                         {"names": ["ioctl"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+                          "args": [{"index": 1, "value": 21531, "op": "SCMP_CMP_EQ"}]}]}"#,
     )
     .unwrap();
     let p = profile.display().to_string();
-    let r = syscalls(h, &["--seccomp-policy", &p], &[("getppid", "sc(110)"), ("keyctl", "sc(250, 0, 0, 0)")]);
+    let calls = [
+        ("getppid", "sc(110)"),
+        ("keyctl", "sc(250, 0, 0, 0)"),
+        ("userfaultfd_user", "sc(323, 1)"),
+        // FIONREAD (0x541b) with high bits set: the kernel ignores them, so must the rule.
+        ("fionread_high_bits", "sc(16, 0, 0x10000541b, 0)"),
+    ];
+    let r = syscalls(h, &["--seccomp-policy", &p], &calls);
     assert_eq!(r[0].1, "EACCES");
-    assert_ne!(r[1].1, "EPERM", "the profile replaces the default policy");
+    assert_eq!(r[1].1, "EPERM", "the floor stays under a profile");
+    assert_eq!(r[2].1, "ok", "the profile replaces the default policy above the floor");
+    assert_eq!(r[3].1, "EACCES", "ioctl's request was compared on 64 bits");
+    // A wrongly typed field is refused with where and why, by the plan (so --dry-run too).
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO", "errnoRet": 5000}]}"#).unwrap();
+    let b = bad.display().to_string();
+    for args in [&["--seccomp-policy", &b, "true"][..], &["--dry-run", "--seccomp-policy", &b, "true"][..]] {
+        let r = h.run(args);
+        assert_eq!(r.code, 125, "{r:?}");
+        assert_eq!(r.err, format!("jail: --seccomp-policy {b}: syscalls[0] (read): errnoRet 5000 is out of range: errno values go from 0 to 4095\n"));
+    }
     let r = h.run(&["--seccomp-policy", "/no/such/profile.json", "true"]);
     assert_eq!(r.code, 125);
     assert!(r.err.starts_with("jail: --seccomp-policy /no/such/profile.json: ENOENT"), "{}", r.err);

@@ -321,7 +321,14 @@ pub fn command() -> Command {
             .help_heading(CONFINE)
             .value_hint(ValueHint::Other),
     )
-    .arg(flag("disable-userns", CONFINE, "Forbid creating user namespaces inside the sandbox"))
+    .arg(flag("allow-userns", CONFINE, "Allow the command to create user namespaces (refused by default)").long_help(
+        "Allow the command to create nested user namespaces, for builds that run a sandbox of \
+         their own. By default clone and unshare with CLONE_NEWUSER fail with EPERM (and clone3 \
+         with ENOSYS): inside a nested user namespace the command would hold every capability \
+         over new network and mount namespaces, the kernel surface behind most recent local \
+         privilege escalations.",
+    ))
+    .arg(flag("disable-userns", CONFINE, "Refuse new user namespaces inside the sandbox (the default)"))
     .arg(size_arg("mem", "Memory limit (memory.max); swap is off unless --swap").long_help(
         "Memory limit for everything in the sandbox (memory.max), with K, M, G suffixes. Swap is \
          off for the sandbox unless --swap is given. When the limit is hit the kernel's OOM killer \
@@ -582,6 +589,7 @@ fn request(m: &ArgMatches) -> Result<Request, String> {
         seccomp_fd: m.get_one::<i32>("seccomp").copied(),
         add_seccomp_fds: m.get_many::<i32>("add-seccomp-fd").map(|v| v.copied().collect()).unwrap_or_default(),
         disable_userns: m.get_flag("disable-userns"),
+        allow_userns: m.get_flag("allow-userns"),
         verbose: m.get_flag("verbose"),
         limits: crate::cgroup::Limits {
             mem: m.get_one::<u64>("mem").copied(),

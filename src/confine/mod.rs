@@ -5,3 +5,4 @@
 pub mod caps;
 pub mod landlock;
 pub mod seccomp;
+pub mod syscalls;

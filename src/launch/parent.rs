@@ -89,8 +89,7 @@ pub fn launch(spec: &Spec) -> Result<i32> {
     // Compiled (and profile files and descriptors read) while the host is in view; a bad
     // profile fails here, before anything exists.
     let init = crate::confine::seccomp::builtin(&spec.seccomp)?;
-    let seccomp =
-        child::Seccomp { command: crate::confine::seccomp::compile(&spec.seccomp, &spec.caps, init.as_ref())?, init };
+    let seccomp = child::Seccomp { command: crate::confine::seccomp::compile(&spec.seccomp, init.as_ref())?, init };
     // jail joins the cgroup first, so the sandbox is born in it (and its cgroup namespace is
     // rooted there); the limits are read back before anything runs.
     let t0 = Instant::now();

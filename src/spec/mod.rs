@@ -188,7 +188,9 @@ pub struct Request {
     /// `--seccomp FD`: this program instead of the built-in policy.
     pub seccomp_fd: Option<RawFd>,
     pub add_seccomp_fds: Vec<RawFd>,
+    /// `--disable-userns` (jail's default anyway) and `--allow-userns`.
     pub disable_userns: bool,
+    pub allow_userns: bool,
     pub verbose: bool,
     pub limits: crate::cgroup::Limits,
     pub slice: Option<String>,
@@ -259,7 +261,8 @@ impl Spec {
 
         let mut data_fds = Vec::new();
         let mut steps = Vec::with_capacity(req.fs.len() + 8);
-        let seccomp = seccomp_plan(&req)?;
+        let caps = crate::confine::caps::resolve(&req.caps)?;
+        let seccomp = seccomp_plan(&req, &caps)?;
         let cgroup = cgroup_plan(&req)?;
         if let Some(fd) = req.stats_fd {
             check_fd("--stats-json", fd)?;
@@ -288,7 +291,6 @@ impl Spec {
         };
 
         let env = build_env(req.clearenv, &req.env);
-        let caps = crate::confine::caps::resolve(&req.caps)?;
         let landlock = crate::confine::landlock::Plan {
             mode: req.landlock.unwrap_or(LandlockMode::BestEffort),
             rules: crate::confine::landlock::rules_for(&fs),
@@ -355,26 +357,37 @@ fn cgroup_plan(req: &Request) -> Result<Option<crate::cgroup::Plan>> {
     Ok(Some(crate::cgroup::Plan { limits, slice }))
 }
 
-fn seccomp_plan(req: &Request) -> Result<crate::confine::seccomp::Plan> {
-    use crate::confine::seccomp::{Plan, Policy};
+fn seccomp_plan(req: &Request, caps: &[String]) -> Result<crate::confine::seccomp::Plan> {
+    use crate::confine::seccomp::{profile::Profile, Plan, Policy};
     let policy = match (req.seccomp_policy.as_deref(), req.seccomp_fd) {
         (Some(_), Some(_)) => bail!("--seccomp FD replaces the built-in policy: drop --seccomp-policy or --seccomp"),
-        (None, Some(_)) | (Some("off"), None) => Policy::Off,
+        (None, Some(_)) => Policy::Replaced,
+        (Some("off"), None) => Policy::Off,
         (None | Some("default"), None) => Policy::Default,
         (Some(file), None) => {
             let path = PathBuf::from(file);
-            if let Err(e) = std::fs::metadata(&path) {
-                bail!("--seccomp-policy {file}: {}", crate::sys::errno_text(errno_of(&e)));
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| anyhow::anyhow!("--seccomp-policy {file}: {}", crate::sys::errno_text(errno_of(&e))))?;
+            let profile = Profile::parse(&text, caps).map_err(|e| anyhow::anyhow!("--seccomp-policy {file}: {e:#}"))?;
+            if !profile.unknown_allowed.is_empty() {
+                eprintln!(
+                    "jail: --seccomp-policy {file}: not syscalls of this build, their allow rules skipped \
+                     (calls newer than it get ENOSYS): {}",
+                    profile.unknown_allowed.join(", ")
+                );
             }
-            Policy::Profile(path)
+            Policy::Profile { path, profile }
         }
     };
+    if req.allow_userns && req.disable_userns {
+        bail!("--allow-userns contradicts --disable-userns: pick one");
+    }
     let mut fds: Vec<RawFd> = req.seccomp_fd.into_iter().collect();
     fds.extend(&req.add_seccomp_fds);
     for fd in &fds {
         check_fd("--seccomp", *fd)?;
     }
-    Ok(Plan { policy, disable_userns: req.disable_userns, fds })
+    Ok(Plan { policy, refuse_userns: !req.allow_userns, fds })
 }
 
 pub fn errno_of(e: &std::io::Error) -> nix::errno::Errno {
