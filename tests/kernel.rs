@@ -478,3 +478,62 @@ fn an_interactive_shell_on_a_terminal_keeps_job_control() {
     assert!(out.contains("Running") && out.contains("sleep 0.2"), "{out}");
     assert!(out.contains("fg-rc=0"), "{out}");
 }
+
+/// Unmounts what a test mounted on the host, whatever the test's outcome.
+struct HostMounts(Vec<std::path::PathBuf>);
+
+impl Drop for HostMounts {
+    fn drop(&mut self) {
+        for p in self.0.iter().rev() {
+            let _ = std::process::Command::new("umount").arg("-l").arg(p).status();
+        }
+    }
+}
+
+fn host_mount(args: &[&str]) {
+    let st = std::process::Command::new("mount").args(args).status().expect("spawn mount");
+    assert!(st.success(), "mount {args:?} failed");
+}
+
+#[test]
+fn host_mounts_made_after_start_do_not_appear_inside() {
+    let Some(h) = harness() else { return };
+    if h.user.is_none() {
+        assert!(!common::must_work(), "JAIL_TEST_MUST_WORK=1 but: host mounts need root");
+        eprintln!("SKIP: making host mounts needs root");
+        return;
+    }
+    // A shared mount on the host, as systemd makes /: the sandbox's copy would be its slave.
+    let dir = h.dir();
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    let d = dir.display().to_string();
+    let sub = format!("{d}/sub");
+    let mut guard = HostMounts(Vec::new());
+    host_mount(&["--bind", &d, &d]);
+    guard.0.push(dir.clone());
+    host_mount(&["--make-shared", &d]);
+    let script = format!(
+        "echo ready; read go; grep -c ' {sub} ' /proc/self/mountinfo; touch {sub}/x 2>&1; ls {sub}; echo end"
+    );
+    let mut child = h
+        .jail(["--ro-bind", "/", "/", "--tmpfs", "/tmp", "--", "sh", "-c", &script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let out = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(out).lines();
+    assert_eq!(lines.next().and_then(Result::ok).as_deref(), Some("ready"));
+    // Mounted after the sandbox started: writable, without nosuid or nodev.
+    host_mount(&["-t", "tmpfs", "-o", "mode=1777", "jail-propagation-test", &sub]);
+    guard.0.push(dir.join("sub"));
+    std::io::Write::write_all(&mut stdin, b"go\n").unwrap();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let _ = child.wait();
+    assert_eq!(rest.first().map(String::as_str), Some("0"), "the host's new mount propagated in: {rest:?}");
+    assert!(rest.iter().any(|l| l.contains("Read-only file system")), "{rest:?}");
+    assert!(!dir.join("sub").join("x").exists());
+    drop(guard);
+}

@@ -75,9 +75,10 @@ pub struct Seccomp {
 }
 
 fn setup(spec: &Spec) -> Result<()> {
-    // Mounts made from here on stay in this namespace; host mounts still propagate in.
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
-        .map_err(|e| anyhow!("mount(\"/\", MS_SLAVE|MS_REC): {}{}", errno_text(e), diagnose::userns_hint(e)))?;
+    // Every mount private: nothing the sandbox mounts reaches the host, and nothing the host
+    // mounts later appears inside (a slave would receive it, writable, under a read-only bind).
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_PRIVATE | MsFlags::MS_REC, None::<&str>)
+        .map_err(|e| anyhow!("mount(\"/\", MS_PRIVATE|MS_REC): {}{}", errno_text(e), diagnose::userns_hint(e)))?;
 
     // A scratch root: the host goes to /oldroot (sources), the new root is /newroot.
     let tmpfs = |dest: &str| {

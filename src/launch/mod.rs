@@ -4,7 +4,7 @@
 //! parent (jail, outside)                    child (pid 1 of the new pid namespace)
 //!  block forwarded signals + SIGCHLD         PR_SET_PDEATHSIG(SIGKILL): never outlive jail
 //!  clone(new user, mount, pid, ...)  ─────▶  wait for the id maps
-//!  write setgroups/uid_map/gid_map           make / rslave: nothing leaks to the host
+//!  write setgroups/uid_map/gid_map           make / rprivate: no propagation either way
 //!  release the child ───────────────────▶   scratch tmpfs, pivot into it, host at /oldroot
 //!  read the setup report (EOF = exec'd)      apply the filesystem steps in order
 //!  forward signals, wait, exit status        pivot into the new root, detach the old one
