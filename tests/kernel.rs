@@ -283,17 +283,22 @@ fn capabilities_are_empty_even_as_root_inside() {
     assert_ne!(eff & (1 << 12), 0, "CAP_NET_ADMIN dropped");
 }
 
+/// Reads the child's stdout up to the line `want`, then gives the pipe back (open, so the
+/// command's later writes do not meet a closed pipe).
 fn wait_for_line(child: &mut std::process::Child, want: &str) -> Vec<String> {
-    let out = child.stdout.take().unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
     let mut lines = Vec::new();
-    for line in BufReader::new(out).lines() {
-        let line = line.unwrap();
-        let done = line == want;
-        lines.push(line);
+    let mut line = String::new();
+    while reader.read_line(&mut line).unwrap() > 0 {
+        let l = line.trim_end_matches('\n').to_string();
+        line.clear();
+        let done = l == want;
+        lines.push(l);
         if done {
             break;
         }
     }
+    child.stdout = Some(reader.into_inner());
     lines
 }
 
@@ -512,9 +517,8 @@ fn host_mounts_made_after_start_do_not_appear_inside() {
     host_mount(&["--bind", &d, &d]);
     guard.0.push(dir.clone());
     host_mount(&["--make-shared", &d]);
-    let script = format!(
-        "echo ready; read go; grep -c ' {sub} ' /proc/self/mountinfo; touch {sub}/x 2>&1; ls {sub}; echo end"
-    );
+    let script =
+        format!("echo ready; read go; grep -c ' {sub} ' /proc/self/mountinfo; touch {sub}/x 2>&1; ls {sub}; echo end");
     let mut child = h
         .jail(["--ro-bind", "/", "/", "--tmpfs", "/tmp", "--", "sh", "-c", &script])
         .stdin(std::process::Stdio::piped())
@@ -536,4 +540,48 @@ fn host_mounts_made_after_start_do_not_appear_inside() {
     assert!(rest.iter().any(|l| l.contains("Read-only file system")), "{rest:?}");
     assert!(!dir.join("sub").join("x").exists());
     drop(guard);
+}
+
+extern "C" {
+    fn signal(sig: i32, handler: usize) -> usize;
+}
+
+fn sig_fields(text: &str) -> Vec<String> {
+    text.lines().filter(|l| l.starts_with("SigIgn:") || l.starts_with("SigBlk:")).map(str::to_string).collect()
+}
+
+#[test]
+fn the_command_starts_with_the_signal_state_jail_received() {
+    let Some(h) = harness() else { return };
+    // A pipeline's writer dies of SIGPIPE (141), as outside any sandbox.
+    let r = h.run(&["--", "bash", "-c", "yes | head -1 >/dev/null; echo ${PIPESTATUS[0]}"]).ok();
+    assert_eq!(r.out.trim(), "141", "{r:?}");
+    let show = "grep -E '^Sig(Ign|Blk):' /proc/self/status";
+    // What a process started the same way outside sees...
+    let plain = {
+        let mut c = std::process::Command::new("sh");
+        c.args(["-c", show]).env_clear().stdin(std::process::Stdio::null());
+        common::default_signals(&mut c);
+        sig_fields(&String::from_utf8_lossy(&c.output().unwrap().stdout))
+    };
+    let inside = sig_fields(&h.run(&["--", "sh", "-c", show]).ok().out);
+    assert_eq!(inside, plain);
+    let ignored = |fields: &[String]| -> u64 {
+        let line = fields.iter().find(|l| l.starts_with("SigIgn:")).expect("SigIgn line");
+        u64::from_str_radix(line["SigIgn:".len()..].trim(), 16).expect("hex")
+    };
+    assert_eq!(ignored(&inside) & (1 << 12), 0, "SIGPIPE ignored inside: {inside:?}");
+    // ...and with SIGHUP and SIGPIPE ignored, as under nohup or a careless parent.
+    let mut c = h.jail(["--", "sh", "-c", show]);
+    use std::os::unix::process::CommandExt;
+    // SAFETY: signal() is async-signal-safe; it runs in the forked child before exec.
+    unsafe {
+        c.pre_exec(|| {
+            signal(1, 1);
+            signal(13, 1);
+            Ok(())
+        });
+    }
+    let r = Run::from(c.output().unwrap()).ok();
+    assert_eq!(ignored(&sig_fields(&r.out)), ignored(&plain) | 0x1001, "{r:?}");
 }

@@ -113,6 +113,10 @@ pub fn launch(spec: &Spec) -> Result<i32> {
     };
     drop(sync_r);
     drop(report_w);
+    // The sandbox was cloned with the dispositions jail received. jail itself takes EPIPE on
+    // its own writes (messages, --stats-json) instead of dying of SIGPIPE mid-supervision.
+    // SAFETY: SIG_IGN installs no handler; this process is single-threaded.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
 
     let moved = cgroup.as_ref().map(|c| c.leave_payload()).transpose();
     if let Err(e) = moved.and_then(|_| write_maps(pid, spec)) {

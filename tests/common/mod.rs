@@ -146,6 +146,7 @@ impl Harness {
         };
         c.args(args).current_dir(dir).env_clear().env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin");
         c.env("HOME", &self.home).env("LANG", "C").stdin(Stdio::null());
+        default_signals(&mut c);
         c
     }
 
@@ -222,6 +223,24 @@ pub fn tree(name: &str) -> Option<PathBuf> {
 
 extern "C" {
     fn dup2(old: i32, new: i32) -> i32;
+    fn signal(sig: i32, handler: usize) -> usize;
+}
+
+/// Starts `c` with every signal at its default disposition, as from a login shell, so the
+/// suite behaves the same when run under nohup or with signals ignored.
+pub fn default_signals(c: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: signal() is async-signal-safe and runs in the forked child before exec.
+    unsafe {
+        c.pre_exec(|| {
+            for sig in 1..32 {
+                if sig != 9 && sig != 19 {
+                    signal(sig, 0);
+                }
+            }
+            Ok(())
+        });
+    }
 }
 
 /// Makes `fd` of the test process descriptor `target` of the spawned jail (a descriptor handed
