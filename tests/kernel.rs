@@ -338,25 +338,52 @@ fn host_pids_with(arg: &str) -> Vec<u32> {
     v
 }
 
+/// Waits (bounded) until no host process has `arg` in its command line.
+fn wait_gone(arg: &str, what: &str) {
+    let t = Instant::now();
+    while !host_pids_with(arg).is_empty() {
+        assert!(t.elapsed() < Duration::from_secs(10), "{what}: {:?} still running", host_pids_with(arg));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn the_sandbox_dies_with_jail_even_on_sigkill() {
     let Some(h) = harness() else { return };
-    let marker = format!("{}", 900_000 + std::process::id() % 99_999);
-    let mut child = h.spawn(&["--", "sh", "-c", &format!("sleep {marker} & echo ready; wait")]);
-    wait_for_line(&mut child, "ready");
-    let t = Instant::now();
-    while host_pids_with(&marker).is_empty() {
-        assert!(t.elapsed() < Duration::from_secs(10), "sandboxed sleep not seen from the host");
-        std::thread::sleep(Duration::from_millis(20));
+    // The command clears its own death signal, and leaves a grandchild in a session of its own.
+    let code = "import ctypes, os, sys, time\n\
+                ctypes.CDLL(None).prctl(1, 0, 0, 0, 0)\n\
+                if os.fork() == 0:\n    os.setsid(); os.execvp('sleep', ['sleep', sys.argv[1]])\n\
+                print('ready', flush=True)\n\
+                time.sleep(600)";
+    for (i, mode) in [&[][..], &["--as-pid-1"][..], &["--share-pid"][..]].iter().enumerate() {
+        let marker = format!("{}", 900_000 + (std::process::id() * 3 + i as u32) % 99_999);
+        let mut args: Vec<&str> = mode.to_vec();
+        args.extend(["--", "/usr/bin/python3", "-c", code, &marker]);
+        let mut child = h.spawn(&args);
+        assert_eq!(wait_for_line(&mut child, "ready").last().map(String::as_str), Some("ready"), "{mode:?}");
+        let t = Instant::now();
+        while host_pids_with(&marker).len() < 2 {
+            assert!(t.elapsed() < Duration::from_secs(10), "{mode:?}: sandboxed processes not seen from the host");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The jail process itself (setpriv execs it, so the child's pid is jail's).
+        nix_kill(child.id(), 9);
+        let _ = child.wait();
+        wait_gone(&marker, &format!("{mode:?}: the sandbox outlived jail"));
     }
-    // The jail process itself (setpriv execs it, so the child's pid is jail's).
-    nix_kill(child.id(), 9);
-    let _ = child.wait();
-    let t = Instant::now();
-    while !host_pids_with(&marker).is_empty() {
-        assert!(t.elapsed() < Duration::from_secs(10), "sandbox outlived jail");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+}
+
+#[test]
+fn with_a_shared_pid_namespace_nothing_outlives_the_command() {
+    let Some(h) = harness() else { return };
+    let marker = format!("{}", 800_000 + std::process::id() % 99_999);
+    let r = h.sh(
+        &["--share-pid"],
+        &format!("setsid sleep {marker} >/dev/null 2>&1 & sleep {marker} >/dev/null 2>&1 & exit 3"),
+    );
+    assert_eq!(r.code, 3, "{r:?}");
+    wait_gone(&marker, "background processes outlived the command");
 }
 
 fn nix_kill(pid: u32, sig: i32) {

@@ -17,28 +17,55 @@ use crate::spec::Spec;
 use crate::sys::errno_text;
 use crate::sys::linux::Linux;
 
+/// The signal the first process gets when jail dies. In a pid namespace of its own it is pid 1
+/// and SIGKILL ends the namespace; with `--share-pid` it is a subreaper that must first end
+/// every process of the sandbox, so the signal is one it catches.
+pub fn death_signal(share_pid: bool) -> libc::c_int {
+    if share_pid {
+        libc::SIGALRM
+    } else {
+        libc::SIGKILL
+    }
+}
+
 pub fn main(spec: &Spec, sync_r: OwnedFd, report_w: OwnedFd, old_mask: SigSet, seccomp: &Seccomp) -> ! {
+    let share_pid = !spec.namespaces.pid;
+    if share_pid {
+        // Held until init reads it from its signalfd: jail's death during setup is not lost.
+        let mut alarm = SigSet::empty();
+        alarm.add(nix::sys::signal::Signal::SIGALRM);
+        let _ = nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_BLOCK, Some(&alarm), None);
+    }
     // SAFETY: prctl with integer arguments only.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, death_signal(share_pid)) };
     // The parent writes one byte once the id maps are in place; EOF means it died first.
     let mut byte = [0u8; 1];
-    if !matches!(nix::unistd::read(sync_r.as_raw_fd(), &mut byte), Ok(1)) {
+    if !matches!(nix::unistd::read(sync_r.as_raw_fd(), &mut byte), Ok(1)) || parent_gone(&sync_r) {
         // SAFETY: _exit ends the child at once; nothing has been set up yet.
         unsafe { libc::_exit(exit::FAILURE) }
     }
     drop(sync_r);
 
-    let caller_umask = umask(Mode::empty());
-    if let Err(e) = setup(spec) {
-        report::fail(&report_w, exit::FAILURE, &format!("{e:#}"));
+    if spec.as_pid_1 {
+        // The command is pid 1 of a pid namespace of its own, nested in the one whose init
+        // (this process) dies with jail: whatever the command does to its own death signal,
+        // the kernel ends it with this namespace.
+        match crate::sys::linux::fork_with(libc::CLONE_NEWPID) {
+            Ok(None) => {
+                let (caller_umask, ruleset) = build(spec, &report_w);
+                exec::Command::new(spec, &report_w, old_mask, caller_umask, ruleset, &seccomp.command).exec()
+            }
+            Ok(Some(cmd)) => {
+                drop(report_w);
+                if let Err(e) = exec::set_no_new_privs() {
+                    init::die(cmd, &e);
+                }
+                init::run(cmd, spec.new_session, false, seccomp.init.as_ref())
+            }
+            Err(e) => report::fail(&report_w, exit::FAILURE, &format!("clone(CLONE_NEWPID): {}", errno_text(e))),
+        }
     }
-    let ruleset = match confine::landlock::prepare(&spec.landlock) {
-        Ok(r) => r,
-        Err(e) => report::fail(&report_w, exit::FAILURE, &format!("{e:#}")),
-    };
-    if !spec.namespaces.pid || spec.as_pid_1 {
-        exec::Command::new(spec, &report_w, old_mask, caller_umask, ruleset, &seccomp.command).exec();
-    }
+    let (caller_umask, ruleset) = build(spec, &report_w);
     // Init takes its Landlock domain before the fork, so the command's own domain nests inside
     // it: init may still signal the command, the command cannot signal init.
     let for_command = match ruleset.as_ref().map(|r| r.try_clone()).transpose() {
@@ -53,6 +80,12 @@ pub fn main(spec: &Spec, sync_r: OwnedFd, report_w: OwnedFd, old_mask: SigSet, s
             report::fail(&report_w, exit::FAILURE, &format!("{e:#}"));
         }
     }
+    // Without a pid namespace, orphans of the sandbox re-parent to init, which ends them.
+    // SAFETY: prctl with integer arguments only.
+    if share_pid && unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) } != 0 {
+        let e = nix::errno::Errno::last();
+        report::fail(&report_w, exit::FAILURE, &format!("prctl(PR_SET_CHILD_SUBREAPER): {}", errno_text(e)));
+    }
     // SAFETY: fork of a single-threaded process.
     match unsafe { nix::unistd::fork() } {
         Ok(nix::unistd::ForkResult::Child) => {
@@ -60,9 +93,32 @@ pub fn main(spec: &Spec, sync_r: OwnedFd, report_w: OwnedFd, old_mask: SigSet, s
         }
         Ok(nix::unistd::ForkResult::Parent { child }) => {
             drop(report_w);
-            init::run(child, spec.new_session, seccomp.init.as_ref())
+            init::run(child, spec.new_session, share_pid, seccomp.init.as_ref())
         }
         Err(e) => report::fail(&report_w, exit::FAILURE, &format!("fork: {}", errno_text(e))),
+    }
+}
+
+/// True when the parent has died: it keeps its end of the sync pipe open for as long as it
+/// lives. Checked after the death signal is armed, this closes the window in which jail could
+/// die unnoticed.
+fn parent_gone(sync_r: &OwnedFd) -> bool {
+    let mut pfd = libc::pollfd { fd: sync_r.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd for the duration of the call.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    n < 0 || pfd.revents & (libc::POLLHUP | libc::POLLERR) != 0
+}
+
+/// Builds the root and prepares Landlock; reports and exits on failure. Returns the caller's
+/// umask (cleared meanwhile) and the ruleset.
+fn build(spec: &Spec, report_w: &OwnedFd) -> (Mode, Option<landlock::RulesetCreated>) {
+    let caller_umask = umask(Mode::empty());
+    if let Err(e) = setup(spec) {
+        report::fail(report_w, exit::FAILURE, &format!("{e:#}"));
+    }
+    match confine::landlock::prepare(&spec.landlock) {
+        Ok(r) => (caller_umask, r),
+        Err(e) => report::fail(report_w, exit::FAILURE, &format!("{e:#}")),
     }
 }
 

@@ -1,7 +1,8 @@
-//! pid 1 of the sandbox: reaps orphans, passes signals on to the command, and exits with the
-//! command's status (the kernel then kills whatever is left in the namespace).
+//! The sandbox's init: reaps orphans, passes signals on to the command, and exits with the
+//! command's status. In a pid namespace it is pid 1 and the kernel ends whatever is left when
+//! it exits; with `--share-pid` it is a subreaper and ends the rest itself, also when jail dies.
 
-use nix::sys::signal::{kill, SigSet, Signal};
+use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
@@ -9,13 +10,15 @@ use nix::unistd::Pid;
 use super::{FORWARDED, SI_KERNEL};
 use crate::exit;
 
-fn die(cmd: Pid, msg: &str) -> ! {
+pub fn die(cmd: Pid, msg: &str) -> ! {
     let _ = kill(cmd, Signal::SIGKILL);
     eprintln!("jail: init: {msg}");
     std::process::exit(exit::FAILURE)
 }
 
-pub fn run(cmd: Pid, new_session: bool, seccomp: Option<&seccompiler::BpfProgram>) -> ! {
+/// `subreaper`: init shares the caller's pid namespace (`--share-pid`), is the subreaper of
+/// the sandbox, and ends every process in it before it exits.
+pub fn run(cmd: Pid, new_session: bool, subreaper: bool, seccomp: Option<&seccompiler::BpfProgram>) -> ! {
     // Not dumpable: the command (same uid) can neither ptrace nor read the memory of init.
     // SAFETY: prctl with integer arguments only.
     if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) } != 0 {
@@ -38,26 +41,75 @@ pub fn run(cmd: Pid, new_session: bool, seccomp: Option<&seccompiler::BpfProgram
         mask.add(s);
     }
     mask.add(Signal::SIGCHLD);
+    let parent_died = Signal::try_from(super::child::death_signal(true)).unwrap_or(Signal::SIGALRM);
+    if subreaper {
+        mask.add(parent_died);
+        if let Err(e) = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None) {
+            die(cmd, &format!("sigprocmask: {e}"));
+        }
+    }
     let sfd = match SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC) {
         Ok(s) => s,
         Err(e) => die(cmd, &format!("signalfd: {e}")),
+    };
+    let leave = |code: i32| -> ! {
+        if subreaper {
+            end_descendants();
+        }
+        std::process::exit(code)
     };
     loop {
         // Reap everything that has exited; leave when the command has.
         loop {
             match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(pid, code)) if pid == cmd => std::process::exit(code),
-                Ok(WaitStatus::Signaled(pid, sig, _)) if pid == cmd => std::process::exit(128 + sig as i32),
+                Ok(WaitStatus::Exited(pid, code)) if pid == cmd => leave(code),
+                Ok(WaitStatus::Signaled(pid, sig, _)) if pid == cmd => leave(128 + sig as i32),
                 Ok(WaitStatus::StillAlive) | Err(_) => break,
                 Ok(_) => continue,
             }
         }
         let Ok(Some(info)) = sfd.read_signal() else { continue };
+        if subreaper && info.ssi_signo == parent_died as u32 {
+            // jail is gone (its death signal), or the command asks to be ended: either way.
+            leave(128 + libc::SIGKILL);
+        }
         if info.ssi_signo == Signal::SIGCHLD as u32 || (info.ssi_code == SI_KERNEL && !new_session) {
             continue;
         }
         if let Ok(sig) = Signal::try_from(info.ssi_signo as i32) {
             let _ = kill(cmd, sig);
         }
+    }
+}
+
+/// The pids of this process's children, from every thread's `children` list in /proc.
+fn children(pid: i32) -> Vec<i32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Vec::new() };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|s| s.split_whitespace().filter_map(|p| p.parse().ok()).collect::<Vec<i32>>())
+        .collect()
+}
+
+/// Ends every descendant. As their subreaper, init inherits each orphan, so rounds of "kill
+/// every descendant /proc shows, reap" converge even while some of them fork.
+fn end_descendants() {
+    let me = std::process::id() as i32;
+    for _ in 0..10_000 {
+        let mut stack = children(me);
+        if stack.is_empty() {
+            return;
+        }
+        while let Some(p) = stack.pop() {
+            let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+            stack.extend(children(p));
+        }
+        while let Ok(ws) = waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            if ws == WaitStatus::StillAlive {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }

@@ -2,17 +2,23 @@
 //!
 //! ```text
 //! parent (jail, outside)                    child (pid 1 of the new pid namespace)
-//!  block forwarded signals + SIGCHLD         PR_SET_PDEATHSIG(SIGKILL): never outlive jail
-//!  clone(new user, mount, pid, ...)  ─────▶  wait for the id maps
-//!  write setgroups/uid_map/gid_map           make / rprivate: no propagation either way
-//!  release the child ───────────────────▶   scratch tmpfs, pivot into it, host at /oldroot
-//!  read the setup report (EOF = exec'd)      apply the filesystem steps in order
-//!  forward signals, wait, exit status        pivot into the new root, detach the old one
+//!  block forwarded signals + SIGCHLD         PR_SET_PDEATHSIG: never outlive jail
+//!  clone(new user, mount, pid, ...)  ─────▶  wait for the id maps; a hang-up on the sync
+//!  write setgroups/uid_map/gid_map             pipe (kept open by jail) = jail died: exit
+//!  release the child ───────────────────▶   make / rprivate: no propagation either way
+//!  read the setup report (EOF = exec'd)      scratch tmpfs, pivot into it, host at /oldroot
+//!  forward signals, wait, exit status        apply the filesystem steps in order
+//!                                            pivot into the new root, detach the old one
 //!                                            hostname, lo up
 //!                                            fork the command; stay as init: reap, forward
 //! command: new session → chdir → env → close fds → capabilities → exec (errors go back
 //!          over a close-on-exec pipe)
 //! ```
+//!
+//! `--as-pid-1`: the child forks the command into a pid namespace of its own first, so the
+//! command is pid 1 there while the child, out of its reach, stays init of the outer one and
+//! dies with jail. `--share-pid`: the child is a subreaper whose death signal it catches; it
+//! ends every process of the sandbox when the command exits or jail dies.
 
 mod child;
 mod diagnose;

@@ -125,7 +125,9 @@ pub fn launch(spec: &Spec) -> Result<i32> {
         return Err(e);
     }
     let _ = nix::unistd::write(&sync_w, b"1");
-    drop(sync_w);
+    // Kept open until jail exits: the child reads a hang-up as "jail died before my death
+    // signal was armed" (see child::main).
+    let _alive = sync_w;
 
     if let Some((code, msg)) = report::receive(report_r) {
         let status = reap(pid);
