@@ -475,6 +475,41 @@ fn a_docker_profile_is_enforced() {
 }
 
 #[test]
+fn a_profile_that_kills_says_for_which_call() {
+    let Some(h) = harness() else { return };
+    let dir = h.dir();
+    let profile = dir.join("kill.json");
+    std::fs::write(
+        &profile,
+        r#"{"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_KILL"}]}"#,
+    )
+    .unwrap();
+    std::fs::set_permissions(&profile, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let p = profile.display().to_string();
+    let code = "print('before', flush=True)\nsc(110)\nprint('after', flush=True)";
+    for mode in [&[][..], &["--as-pid-1"][..], &["--share-pid"][..]] {
+        let mut args = mode.to_vec();
+        args.extend(["--seccomp-policy", &p]);
+        let r = py(h, &args, code);
+        assert_eq!(r.code, 159, "{mode:?}: {r:?}");
+        assert_eq!(r.out, "before\n", "{mode:?}: the call ran: {r:?}");
+        assert!(
+            r.err.starts_with(&format!(
+                "jail: --seccomp-policy {p}: the profile kills for getppid (syscall 110): process "
+            )),
+            "{mode:?}: {}",
+            r.err
+        );
+        assert_eq!(r.err.lines().count(), 1, "{}", r.err);
+    }
+    // The kernel's own kill (a foreign architecture's call) still gets a line.
+    let r = py(h, &[], "import signal\nos.kill(os.getpid(), signal.SIGSYS)");
+    assert_eq!(r.code, 159);
+    assert!(r.err.starts_with("jail: the command was killed by SIGSYS"), "{}", r.err);
+}
+
+#[test]
 fn landlock_keeps_writes_inside_writable_mounts() {
     let Some(h) = harness() else { return };
     // With every capability and uid 0 inside, the read-only root is still read-only: the mount

@@ -291,27 +291,43 @@ pub fn builtin(plan: &Plan) -> Result<Option<BpfProgram>> {
     }
 }
 
+/// What the command loads, in order, and which program (a profile that kills) is loaded with
+/// a listener for jail to supervise.
+#[derive(Debug, Default)]
+pub struct Programs {
+    pub list: Vec<BpfProgram>,
+    pub listener: Option<usize>,
+}
+
 /// Compiles what the command loads, in order: the built-in layer (`init_program` when the
 /// level is the default one, so it is compiled once per launch), the profile, the descriptors.
-pub fn compile(plan: &Plan, init_program: Option<&BpfProgram>) -> Result<Vec<BpfProgram>> {
-    let mut progs = Vec::new();
+pub fn compile(plan: &Plan, init_program: Option<&BpfProgram>) -> Result<Programs> {
+    let mut out = Programs::default();
     match &plan.policy {
         Policy::Default => match init_program {
-            Some(p) => progs.push(p.clone()),
-            None => progs.push(builtin_program(Level::Default, plan.refuse_userns)?),
+            Some(p) => out.list.push(p.clone()),
+            None => out.list.push(builtin_program(Level::Default, plan.refuse_userns)?),
         },
-        Policy::Off if plan.refuse_userns => progs.push(builtin_program(Level::Bare, true)?),
+        Policy::Off if plan.refuse_userns => out.list.push(builtin_program(Level::Bare, true)?),
         Policy::Off => {}
-        Policy::Replaced => progs.push(builtin_program(Level::Floor, plan.refuse_userns)?),
+        Policy::Replaced => out.list.push(builtin_program(Level::Floor, plan.refuse_userns)?),
         Policy::Profile { profile, .. } => {
-            progs.push(builtin_program(Level::Floor, plan.refuse_userns)?);
-            progs.extend(profile.compile()?);
+            out.list.push(builtin_program(Level::Floor, plan.refuse_userns)?);
+            let program = profile.compile()?;
+            if program.len() > 4096 {
+                bail!(
+                    "--seccomp-policy: the profile compiles to {} instructions; the kernel takes 4096",
+                    program.len()
+                );
+            }
+            out.listener = profile.kills().then_some(out.list.len());
+            out.list.push(program);
         }
     }
     for fd in &plan.fds {
-        progs.push(read_program(*fd)?);
+        out.list.push(read_program(*fd)?);
     }
-    Ok(progs)
+    Ok(out)
 }
 
 /// Reads a compiled classic BPF program (as `seccomp_export_bpf` writes it) from `fd`.
@@ -341,6 +357,26 @@ pub fn load(progs: &[BpfProgram]) -> Result<()> {
         seccompiler::apply_filter(p).map_err(|e| anyhow!("seccomp(SECCOMP_SET_MODE_FILTER): {e}"))?;
     }
     Ok(())
+}
+
+/// Loads one program and returns its notification listener (close-on-exec).
+pub fn load_with_listener(prog: &BpfProgram) -> Result<std::os::fd::OwnedFd> {
+    let fprog = libc::sock_fprog { len: prog.len() as u16, filter: prog.as_ptr() as *mut libc::sock_filter };
+    // SAFETY: `fprog` points at `prog`, which outlives the call; the kernel copies it.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
+            &fprog as *const libc::sock_fprog,
+        )
+    };
+    if ret < 0 {
+        let e = nix::errno::Errno::last();
+        bail!("seccomp(SECCOMP_SET_MODE_FILTER, NEW_LISTENER): {}", crate::sys::errno_text(e));
+    }
+    // SAFETY: the kernel just returned this descriptor and nothing else owns it.
+    Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(ret as i32) })
 }
 
 /// Docker/OCI seccomp profiles: read and checked when the plan is made (so `--dry-run`
@@ -433,11 +469,6 @@ pub mod profile {
                 Action::KillThread => SeccompAction::KillThread,
                 Action::KillProcess => SeccompAction::KillProcess,
             }
-        }
-
-        /// True when the action can end the process with SIGSYS.
-        pub fn kills(self) -> bool {
-            matches!(self, Action::Trap | Action::KillThread | Action::KillProcess)
         }
     }
 
@@ -585,8 +616,11 @@ pub mod profile {
             self.rules.len()
         }
 
-        /// The filters, stricter actions last (they are stacked; the kernel takes the strictest).
-        pub fn compile(&self) -> Result<Vec<BpfProgram>> {
+        /// One program: a filter per action (the default one, and one per action of the rules),
+        /// run strictest first; the first that does not allow decides, as the kernel decides
+        /// between stacked filters. Kill actions become user notifications, so that jail can
+        /// say which call it was before it kills the process (see `launch::supervise`).
+        pub fn compile(&self) -> Result<BpfProgram> {
             let default = self.default.ok_or_else(|| anyhow!("seccomp profile: not parsed"))?;
             let arch = super::arch()?;
             let rule_of = |checks: &[ArgCheck]| -> Result<Option<SeccompRule>> {
@@ -632,24 +666,59 @@ pub mod profile {
                     .map_err(|e| anyhow!("seccomp profile: {e}"))?;
                 f.try_into().map_err(|e| anyhow!("seccomp profile: compile: {e}"))
             };
-            let mut progs = Vec::new();
+            // (what the filter returns when it does not allow, the filter)
+            let mut parts: Vec<(Action, BpfProgram)> = Vec::new();
             if default != Action::Allow {
-                progs.push(filter(collect(&|_| true)?, default, Action::Allow)?);
+                parts.push((default, filter(collect(&|_| true)?, default, Action::Allow)?));
             }
             let mut actions: Vec<Action> =
                 self.rules.iter().map(|(_, _, a)| *a).filter(|a| *a != Action::Allow).collect();
             actions.sort();
             actions.dedup();
             for act in actions {
-                progs.push(filter(collect(&|a| a == act)?, Action::Allow, act)?);
+                parts.push((act, filter(collect(&|a| a == act)?, Action::Allow, act)?));
             }
-            Ok(progs)
+            parts.sort_by_key(|p| std::cmp::Reverse(p.0));
+            Ok(chain(parts.into_iter().map(|(_, p)| p).collect()))
         }
 
-        /// The actions this profile can take, for the report after a SIGSYS.
+        /// True when the profile kills for some call: jail then supervises the notifications.
         pub fn kills(&self) -> bool {
-            self.default.is_some_and(Action::kills) || self.rules.iter().any(|(_, _, a)| a.kills())
+            let kill = |a: Action| matches!(a, Action::KillThread | Action::KillProcess);
+            self.default.is_some_and(kill) || self.rules.iter().any(|(_, _, a)| kill(*a))
         }
+    }
+
+    const RET_K: u16 = 0x06;
+    const JA: u16 = 0x05;
+    const RET_ALLOW: u32 = 0x7fff_0000;
+    const RET_KILL_THREAD: u32 = 0;
+    const RET_KILL_PROCESS: u32 = 0x8000_0000;
+
+    /// Joins programs into one: where one allows, the next one runs; kills notify instead.
+    fn chain(parts: Vec<BpfProgram>) -> BpfProgram {
+        let n = parts.len();
+        let mut out = Vec::new();
+        for (i, mut p) in parts.into_iter().enumerate() {
+            let len = p.len();
+            for (at, ins) in p.iter_mut().enumerate() {
+                if ins.code != RET_K {
+                    continue;
+                }
+                match ins.k {
+                    RET_ALLOW if i + 1 < n => {
+                        *ins = seccompiler::sock_filter { code: JA, jt: 0, jf: 0, k: (len - at - 1) as u32 }
+                    }
+                    RET_KILL_THREAD | RET_KILL_PROCESS => ins.k = libc::SECCOMP_RET_USER_NOTIF,
+                    _ => {}
+                }
+            }
+            out.extend(p);
+        }
+        if out.is_empty() {
+            out.push(seccompiler::sock_filter { code: RET_K, jt: 0, jf: 0, k: RET_ALLOW });
+        }
+        out
     }
 
     #[cfg(test)]
@@ -674,10 +743,66 @@ pub mod profile {
                 ]}"#;
             let p = parse(text).unwrap();
             assert!(p.unknown_allowed.is_empty(), "{:?}", p.unknown_allowed);
-            let progs = p.compile().unwrap();
-            assert_eq!(progs.len(), 2);
+            let prog = p.compile().unwrap();
+            let eperm = 0x0005_0000 | 1;
+            assert_eq!(run(&prog, 0, [0; 6]), RET_ALLOW, "read");
+            assert_eq!(run(&prog, 135, [0; 6]), RET_ALLOW, "personality(0)");
+            assert_eq!(run(&prog, 135, [8, 0, 0, 0, 0, 0]), eperm, "personality(8)");
+            assert_eq!(run(&prog, 435, [0; 6]), 0x0005_0000 | 38, "clone3");
+            assert_eq!(run(&prog, 165, [0; 6]), eperm, "mount without the capability");
+            assert_eq!(run(&prog, 110, [0; 6]), eperm, "getppid, by default");
+            assert!(!p.kills());
             let with_cap = Profile::parse_for(text, &["CAP_SYS_ADMIN".into()], "6.18.0").unwrap();
-            assert!(with_cap.compile().unwrap()[0].len() > progs[0].len());
+            assert_eq!(run(&with_cap.compile().unwrap(), 165, [0; 6]), RET_ALLOW);
+        }
+
+        /// Runs a classic BPF program on a seccomp_data for x86_64 (the few opcodes used).
+        fn run(prog: &BpfProgram, nr: u32, args: [u64; 6]) -> u32 {
+            let mut data = Vec::new();
+            data.extend(nr.to_le_bytes());
+            data.extend(0xc000_003e_u32.to_le_bytes());
+            data.extend(0u64.to_le_bytes());
+            for a in args {
+                data.extend(a.to_le_bytes());
+            }
+            let word = |k: u32| u32::from_le_bytes(data[k as usize..k as usize + 4].try_into().unwrap());
+            let (mut a, mut pc) = (0u32, 0usize);
+            loop {
+                let i = &prog[pc];
+                pc += 1;
+                let jump = |cond: bool| if cond { i.jt as usize } else { i.jf as usize };
+                match i.code {
+                    0x20 => a = word(i.k),
+                    0x54 => a &= i.k,
+                    0x05 => pc += i.k as usize,
+                    0x15 => pc += jump(a == i.k),
+                    0x25 => pc += jump(a > i.k),
+                    0x35 => pc += jump(a >= i.k),
+                    0x45 => pc += jump(a & i.k != 0),
+                    0x06 => return i.k,
+                    c => panic!("opcode {c:#x} at {}", pc - 1),
+                }
+            }
+        }
+
+        #[test]
+        fn the_strictest_action_wins_and_kills_notify() {
+            let text = r#"{"defaultAction": "SCMP_ACT_KILL_PROCESS", "syscalls": [
+                {"names": ["read", "write", "getppid"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["getppid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
+                {"names": ["write"], "action": "SCMP_ACT_KILL", "args": [{"index": 0, "value": 2, "op": "SCMP_CMP_EQ"}]},
+                {"names": ["write"], "action": "SCMP_ACT_LOG", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]}
+            ]}"#;
+            let p = parse(text).unwrap();
+            assert!(p.kills());
+            let prog = p.compile().unwrap();
+            let notify = libc::SECCOMP_RET_USER_NOTIF;
+            assert_eq!(run(&prog, 0, [0; 6]), RET_ALLOW, "read");
+            assert_eq!(run(&prog, 110, [0; 6]), 0x0005_0000 | 13, "getppid: errno beats allow");
+            assert_eq!(run(&prog, 1, [2, 0, 0, 0, 0, 0]), notify, "write(2): kill beats allow");
+            assert_eq!(run(&prog, 1, [1, 0, 0, 0, 0, 0]), 0x7ffc_0000, "write(1): log");
+            assert_eq!(run(&prog, 1, [3, 0, 0, 0, 0, 0]), RET_ALLOW, "write(3)");
+            assert_eq!(run(&prog, 39, [0; 6]), notify, "getpid: the default kills");
         }
 
         #[test]
@@ -785,9 +910,9 @@ mod tests {
     #[test]
     fn off_keeps_only_the_user_namespace_rule() {
         let plan = Plan { policy: Policy::Off, refuse_userns: true, fds: vec![] };
-        assert_eq!(compile(&plan, None).unwrap().len(), 1);
+        assert_eq!(compile(&plan, None).unwrap().list.len(), 1);
         let plan = Plan { policy: Policy::Off, refuse_userns: false, fds: vec![] };
-        assert!(compile(&plan, None).unwrap().is_empty());
+        assert!(compile(&plan, None).unwrap().list.is_empty());
         assert!(builtin(&plan).unwrap().is_none());
     }
 }

@@ -53,7 +53,7 @@ pub fn main(spec: &Spec, sync_r: OwnedFd, report_w: OwnedFd, old_mask: SigSet, s
         match crate::sys::linux::fork_with(libc::CLONE_NEWPID) {
             Ok(None) => {
                 let (caller_umask, ruleset) = build(spec, &report_w);
-                exec::Command::new(spec, &report_w, old_mask, caller_umask, ruleset, &seccomp.command).exec()
+                exec::Command::new(spec, &report_w, old_mask, caller_umask, ruleset, seccomp).exec()
             }
             Ok(Some(cmd)) => {
                 drop(report_w);
@@ -89,7 +89,7 @@ pub fn main(spec: &Spec, sync_r: OwnedFd, report_w: OwnedFd, old_mask: SigSet, s
     // SAFETY: fork of a single-threaded process.
     match unsafe { nix::unistd::fork() } {
         Ok(nix::unistd::ForkResult::Child) => {
-            exec::Command::new(spec, &report_w, old_mask, caller_umask, for_command, &seccomp.command).exec()
+            exec::Command::new(spec, &report_w, old_mask, caller_umask, for_command, seccomp).exec()
         }
         Ok(nix::unistd::ForkResult::Parent { child }) => {
             drop(report_w);
@@ -125,7 +125,9 @@ fn build(spec: &Spec, report_w: &OwnedFd) -> (Mode, Option<landlock::RulesetCrea
 /// Seccomp programs, compiled by the parent before the sandbox exists.
 pub struct Seccomp {
     /// Everything the plan asks for, loaded by the command last.
-    pub command: Vec<seccompiler::BpfProgram>,
+    pub command: crate::confine::seccomp::Programs,
+    /// (jail's end, the sandbox's end) of the supervisor socket, when a program notifies.
+    pub notify: Option<(OwnedFd, OwnedFd)>,
     /// The built-in policy, for jail's init.
     pub init: Option<seccompiler::BpfProgram>,
 }

@@ -12,7 +12,6 @@ use landlock::RulesetCreated;
 use nix::errno::Errno;
 use nix::sys::signal::{SigSet, SigmaskHow};
 use nix::sys::stat::Mode;
-use seccompiler::BpfProgram;
 
 use super::report;
 use crate::confine;
@@ -72,7 +71,9 @@ pub struct Command<'a> {
     pub old_mask: SigSet,
     pub umask: Mode,
     pub ruleset: Option<RulesetCreated>,
-    pub seccomp: &'a [BpfProgram],
+    pub seccomp: &'a confine::seccomp::Programs,
+    /// The socket to jail's seccomp supervisor, when a program notifies.
+    pub notify: Option<&'a OwnedFd>,
     cwd: PathBuf,
     env: Vec<CString>,
 }
@@ -93,9 +94,11 @@ impl<'a> Command<'a> {
         old_mask: SigSet,
         umask: Mode,
         ruleset: Option<RulesetCreated>,
-        seccomp: &'a [BpfProgram],
+        seccomp: &'a super::child::Seccomp,
     ) -> Self {
-        Command { spec, report_w, old_mask, umask, ruleset, seccomp, cwd: PathBuf::from("/"), env: Vec::new() }
+        let notify = seccomp.notify.as_ref().map(|(_, sandbox)| sandbox);
+        let seccomp = &seccomp.command;
+        Command { spec, report_w, old_mask, umask, ruleset, seccomp, notify, cwd: PathBuf::from("/"), env: Vec::new() }
     }
 
     /// Runs the stages; on failure reports over the pipe and exits with the stage's status.
@@ -197,7 +200,15 @@ impl Stages for Command<'_> {
     }
 
     fn seccomp(&mut self) -> StageResult {
-        confine::seccomp::load(self.seccomp).map_err(|e| failed(format!("{e:#}")))
+        for (i, prog) in self.seccomp.list.iter().enumerate() {
+            let loaded = match (self.seccomp.listener == Some(i), self.notify) {
+                (true, Some(sock)) => super::supervise::hand_over(sock, prog),
+                (true, None) => Err(anyhow::anyhow!("seccomp: a notifying program without a supervisor")),
+                (false, _) => confine::seccomp::load(std::slice::from_ref(prog)),
+            };
+            loaded.map_err(|e| failed(format!("{e:#}")))?;
+        }
+        Ok(())
     }
 
     fn exec(&mut self) -> StageResult {

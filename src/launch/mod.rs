@@ -26,6 +26,7 @@ mod exec;
 mod init;
 mod parent;
 mod report;
+mod supervise;
 
 pub use parent::launch;
 

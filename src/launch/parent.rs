@@ -1,7 +1,7 @@
 //! jail's side, outside the sandbox: create it, map ids, wait, pass on signals and the status.
 
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -12,7 +12,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-use super::{child, diagnose, report, FORWARDED, SI_KERNEL};
+use super::{child, diagnose, report, supervise, FORWARDED, SI_KERNEL};
 use crate::exit;
 use crate::spec::{IdMap, Spec};
 use crate::sys::errno_text;
@@ -89,7 +89,20 @@ pub fn launch(spec: &Spec) -> Result<i32> {
     // Compiled (and profile files and descriptors read) while the host is in view; a bad
     // profile fails here, before anything exists.
     let init = crate::confine::seccomp::builtin(&spec.seccomp)?;
-    let seccomp = child::Seccomp { command: crate::confine::seccomp::compile(&spec.seccomp, init.as_ref())?, init };
+    let command = crate::confine::seccomp::compile(&spec.seccomp, init.as_ref())?;
+    let notify = match command.listener {
+        Some(_) => Some(
+            nix::sys::socket::socketpair(
+                nix::sys::socket::AddressFamily::Unix,
+                nix::sys::socket::SockType::SeqPacket,
+                None,
+                nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+            )
+            .map_err(|e| anyhow!("socketpair(AF_UNIX, SOCK_SEQPACKET): {}", errno_text(e)))?,
+        ),
+        None => None,
+    };
+    let mut seccomp = child::Seccomp { command, init, notify };
     // jail joins the cgroup first, so the sandbox is born in it (and its cgroup namespace is
     // rooted there); the limits are read back before anything runs.
     let t0 = Instant::now();
@@ -128,14 +141,34 @@ pub fn launch(spec: &Spec) -> Result<i32> {
     // Kept open until jail exits: the child reads a hang-up as "jail died before my death
     // signal was armed" (see child::main).
     let _alive = sync_w;
+    let listener = match seccomp.notify.take() {
+        Some((jail_end, sandbox_end)) => {
+            drop(sandbox_end);
+            supervise::receive(&jail_end).inspect_err(|_| {
+                let _ = kill(pid, Signal::SIGKILL);
+            })?
+        }
+        None => None,
+    };
 
     if let Some((code, msg)) = report::receive(report_r) {
         let status = reap(pid);
         eprintln!("jail: {msg}");
         return Ok(if status == 0 { i32::from(code) } else { status });
     }
-    let (status, timed_out) = wait_forwarding(pid, mask, spec.new_session, spec.timeout)?;
-    Ok(finish(spec, status, timed_out, started, cgroup.as_ref()))
+    let waited = wait_forwarding(pid, mask, spec, listener)?;
+    let mut status = waited.status;
+    if waited.seccomp_kills > 0 && status == 128 + libc::SIGKILL {
+        // What the kernel's kill would have said.
+        status = 128 + libc::SIGSYS;
+    } else if status == 128 + libc::SIGSYS {
+        eprintln!(
+            "jail: the command was killed by SIGSYS, the signal of a seccomp kill: a filter refused one of its \
+             calls ({})",
+            sigsys_sources(spec)
+        );
+    }
+    Ok(finish(spec, status, waited.timed_out, started, cgroup.as_ref()))
 }
 
 /// Reports what happened (OOM, timeout, usage) and picks jail's exit status.
@@ -193,32 +226,76 @@ fn finish(spec: &Spec, status: i32, timed_out: bool, started: Instant, cgroup: O
 /// After SIGTERM at the time limit, how long the sandbox gets before SIGKILL.
 const TIMEOUT_GRACE: Duration = Duration::from_secs(5);
 
-/// Waits for the sandbox's first process, passing on the forwarded signals and enforcing the
-/// time limit. Returns its status and whether the time limit stopped it.
-fn wait_forwarding(pid: Pid, mask: SigSet, new_session: bool, timeout: Option<Duration>) -> Result<(i32, bool)> {
+/// How the wait ended.
+struct Waited {
+    status: i32,
+    timed_out: bool,
+    /// Processes jail killed for a profile's kill action.
+    seccomp_kills: usize,
+}
+
+/// Which filters could have killed with SIGSYS, for the message.
+fn sigsys_sources(spec: &Spec) -> String {
+    use crate::confine::seccomp::Policy;
+    let mut v = vec!["jail's floor kills calls of another architecture, such as i386's int 0x80"];
+    if matches!(spec.seccomp.policy, Policy::Profile { .. }) {
+        v.push("the profile's SCMP_ACT_TRAP rules send SIGSYS");
+    }
+    if !spec.seccomp.fds.is_empty() {
+        v.push("the programs from --seccomp/--add-seccomp-fd");
+    }
+    v.join("; ")
+}
+
+/// Waits for the sandbox's first process, passing on the forwarded signals, enforcing the time
+/// limit and answering the seccomp listener.
+fn wait_forwarding(pid: Pid, mask: SigSet, spec: &Spec, mut listener: Option<OwnedFd>) -> Result<Waited> {
     let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC).context("signalfd")?;
-    let mut deadline = timeout.map(|t| Instant::now() + t);
+    let mut deadline = spec.timeout.map(|t| Instant::now() + t);
     let mut timed_out = false;
+    let mut seccomp_kills = 0;
+    let profile = match &spec.seccomp.policy {
+        crate::confine::seccomp::Policy::Profile { path, .. } => path.clone(),
+        _ => Default::default(),
+    };
     loop {
         if let Ok(ws) = waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
-            if let Some(code) = status_code(ws) {
-                return Ok((code, timed_out));
+            if let Some(status) = status_code(ws) {
+                return Ok(Waited { status, timed_out, seccomp_kills });
             }
         }
-        if let Some(d) = deadline {
-            let left = d.saturating_duration_since(Instant::now());
-            let mut pfd = libc::pollfd { fd: sfd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-            let ms = left.as_millis().min(i32::MAX as u128) as i32;
-            // SAFETY: one valid pollfd for the duration of the call.
-            let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-            if n == 0 {
-                // Time is up: ask politely, then insist.
-                let sig = if timed_out { Signal::SIGKILL } else { Signal::SIGTERM };
-                let _ = kill(pid, sig);
-                deadline = if timed_out { None } else { Some(Instant::now() + TIMEOUT_GRACE) };
-                timed_out = true;
-                continue;
+        let ms = deadline
+            .map_or(-1, |d| d.saturating_duration_since(Instant::now()).as_millis().min(i32::MAX as u128) as i32);
+        let mut pfds = vec![libc::pollfd { fd: sfd.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
+        if let Some(l) = &listener {
+            pfds.push(libc::pollfd { fd: l.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+        }
+        // SAFETY: valid pollfds for the duration of the call.
+        let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
+        if n == 0 {
+            // Time is up: ask politely, then insist.
+            let sig = if timed_out { Signal::SIGKILL } else { Signal::SIGTERM };
+            let _ = kill(pid, sig);
+            deadline = if timed_out { None } else { Some(Instant::now() + TIMEOUT_GRACE) };
+            timed_out = true;
+            continue;
+        }
+        if n < 0 {
+            continue;
+        }
+        if let (Some(l), Some(p)) = (&listener, pfds.get(1)) {
+            if p.revents & libc::POLLIN != 0 {
+                if let Some((victim, nr)) = supervise::handle(l) {
+                    seccomp_kills += 1;
+                    eprintln!("jail: {}", supervise::message(&profile, victim, nr));
+                }
+            } else if p.revents & (libc::POLLHUP | libc::POLLERR) != 0 {
+                // No process is left under the filter.
+                listener = None;
             }
+        }
+        if pfds[0].revents & libc::POLLIN == 0 {
+            continue;
         }
         let info = match sfd.read_signal() {
             Ok(Some(info)) => info,
@@ -228,7 +305,7 @@ fn wait_forwarding(pid: Pid, mask: SigSet, new_session: bool, timeout: Option<Du
         if info.ssi_signo == Signal::SIGCHLD as u32 {
             continue;
         }
-        if info.ssi_code == SI_KERNEL && !new_session {
+        if info.ssi_code == SI_KERNEL && !spec.new_session {
             continue;
         }
         if let Ok(sig) = Signal::try_from(info.ssi_signo as i32) {

@@ -1,0 +1,128 @@
+//! Seccomp kills that say which call it was. A profile's kill actions compile to user
+//! notifications; the command hands jail the filter's listener before it execs, and jail, on
+//! each notification, names the call and kills the process (the kernel's kill would leave only
+//! a bare SIGSYS status). The listener never stays in the sandbox: it is close-on-exec, and
+//! jail fetches it with pidfd_getfd (it owns the sandbox's user namespace).
+//!
+//! Protocol on a SOCK_SEQPACKET pair: the command sends its pidfd and the descriptor number
+//! the listener will get, loads the filter, and waits for one byte; jail fetches the listener,
+//! then sends the byte.
+
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Result};
+use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
+use seccompiler::BpfProgram;
+
+use crate::sys::errno_text;
+
+fn raw_fd(call: &str, ret: libc::c_long) -> Result<OwnedFd> {
+    if ret < 0 {
+        bail!("{call}: {}", errno_text(nix::errno::Errno::last()));
+    }
+    // SAFETY: the kernel just returned this descriptor and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
+}
+
+/// The sandbox's side: loads `prog` with a listener and hands the listener to jail.
+pub fn hand_over(sock: &OwnedFd, prog: &BpfProgram) -> Result<()> {
+    // SAFETY: plain syscall with integer arguments.
+    let pidfd = raw_fd("pidfd_open(self)", unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) })?;
+    // The listener takes the lowest free descriptor: find it now, while nothing is filtered.
+    let probe = nix::fcntl::fcntl(pidfd.as_raw_fd(), nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(0))
+        .map_err(|e| anyhow!("fcntl(F_DUPFD_CLOEXEC): {}", errno_text(e)))?;
+    // SAFETY: `probe` was just created here and is owned by nothing else.
+    let number = unsafe { OwnedFd::from_raw_fd(probe) }.as_raw_fd();
+    let fds = [pidfd.as_raw_fd()];
+    let bytes = number.to_ne_bytes();
+    sendmsg::<()>(
+        sock.as_raw_fd(),
+        &[IoSlice::new(&bytes)],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .map_err(|e| anyhow!("sendmsg(seccomp supervisor): {}", errno_text(e)))?;
+    let listener = crate::confine::seccomp::load_with_listener(prog)?;
+    if listener.as_raw_fd() != number {
+        bail!("seccomp listener: got descriptor {}, announced {number}", listener.as_raw_fd());
+    }
+    let mut ack = [0u8; 1];
+    match nix::unistd::read(sock.as_raw_fd(), &mut ack) {
+        Ok(1) => {}
+        _ => bail!("seccomp supervisor: jail did not take the listener"),
+    }
+    // From here on every call is filtered: leave the listener and pidfd to close on exec.
+    std::mem::forget(listener);
+    std::mem::forget(pidfd);
+    Ok(())
+}
+
+/// jail's side: the listener, or None when the sandbox failed before handing it over (its
+/// setup report says why).
+pub fn receive(sock: &OwnedFd) -> Result<Option<OwnedFd>> {
+    let mut bytes = [0u8; 4];
+    let mut space = nix::cmsg_space!(RawFd);
+    let (n, pidfd) = {
+        let mut iov = [IoSliceMut::new(&mut bytes)];
+        let msg = match recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC) {
+            Ok(m) => m,
+            Err(e) => bail!("recvmsg(seccomp supervisor): {}", errno_text(e)),
+        };
+        let mut pidfd = None;
+        for c in msg.cmsgs().map_err(|e| anyhow!("recvmsg(seccomp supervisor): {}", errno_text(e)))? {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                // SAFETY: SCM_RIGHTS just installed these descriptors in this process.
+                pidfd = fds.first().map(|fd| unsafe { OwnedFd::from_raw_fd(*fd) });
+            }
+        }
+        (msg.bytes, pidfd)
+    };
+    let (4, Some(pidfd)) = (n, pidfd) else { return Ok(None) };
+    let number = i32::from_ne_bytes(bytes);
+    let t0 = Instant::now();
+    loop {
+        // SAFETY: plain syscall with integer arguments.
+        let ret = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), number, 0) };
+        if ret >= 0 {
+            let listener = raw_fd("pidfd_getfd", ret)?;
+            let _ = nix::unistd::write(sock, b"1");
+            return Ok(Some(listener));
+        }
+        let e = nix::errno::Errno::last();
+        if e != nix::errno::Errno::EBADF || t0.elapsed() > Duration::from_secs(5) {
+            bail!("pidfd_getfd(seccomp listener {number}): {}", errno_text(e));
+        }
+        // Not loaded yet; a pidfd turns readable when the process has exited.
+        let mut pfd = libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd for the duration of the call.
+        if unsafe { libc::poll(&mut pfd, 1, 1) } > 0 {
+            return Ok(None);
+        }
+    }
+}
+
+/// One notification: the call that a kill action matched, and the process, which jail then
+/// kills. Returns `(pid, syscall number)`, or None when there was nothing to read.
+pub fn handle(listener: &OwnedFd) -> Option<(u32, i32)> {
+    // SAFETY: seccomp_notif is plain data; the kernel wants it zeroed.
+    let mut notif: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+    // SAFETY: `notif` is a valid out-buffer of the size the request encodes.
+    let ret = unsafe { libc::ioctl(listener.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_RECV, &mut notif) };
+    if ret < 0 {
+        return None;
+    }
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(notif.pid as i32), nix::sys::signal::Signal::SIGKILL);
+    Some((notif.pid, notif.data.nr))
+}
+
+/// The line jail prints for a notification.
+pub fn message(profile: &std::path::Path, pid: u32, nr: i32) -> String {
+    let name = u32::try_from(nr).ok().and_then(crate::confine::syscalls::name).unwrap_or("an unknown call");
+    format!(
+        "--seccomp-policy {}: the profile kills for {name} (syscall {nr}): process {pid} of the sandbox was killed",
+        profile.display()
+    )
+}
