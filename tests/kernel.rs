@@ -612,3 +612,56 @@ fn the_command_starts_with_the_signal_state_jail_received() {
     let r = Run::from(c.output().unwrap()).ok();
     assert_eq!(ignored(&sig_fields(&r.out)), ignored(&plain) | 0x1001, "{r:?}");
 }
+
+#[test]
+fn kill_zero_from_inside_reaches_only_the_sandbox() {
+    let Some(h) = harness() else { return };
+    use std::os::unix::process::CommandExt;
+    // A shell without job control runs jail in its own process group; without Landlock's
+    // signal scoping, kill(0, SIGTERM) from the command would reach that shell.
+    let script = format!(
+        "{} --landlock=off -- /usr/bin/python3 -c 'import os, signal; os.kill(0, signal.SIGTERM)'; echo caller-alive rc=$?",
+        h.bin.display()
+    );
+    let mut c = match h.user {
+        Some((uid, gid)) => {
+            let mut c = std::process::Command::new("setpriv");
+            c.args([format!("--reuid={uid}"), format!("--regid={gid}"), "--clear-groups".into(), "sh".into()]);
+            c
+        }
+        None => std::process::Command::new("sh"),
+    };
+    // Its own group, so that a failure cannot take the test runner with it.
+    c.args(["-c", &script]).current_dir(h.dir()).stdin(std::process::Stdio::null()).process_group(0);
+    common::default_signals(&mut c);
+    let r = Run::from(c.output().unwrap());
+    assert_eq!(r.out.trim(), "caller-alive rc=143", "{r:?}");
+}
+
+#[test]
+fn a_stopped_command_stops_jail_and_fg_resumes_it() {
+    let Some(h) = harness() else { return };
+    // An interactive bash on a pty runs jail; the command stops itself as ^Z would stop it.
+    let lines =
+        format!("{} -- sh -c 'kill -TSTP $$; echo resumed'\necho status=$?\nfg\necho done\nexit\n", h.bin.display());
+    let mut c = match h.user {
+        Some((uid, gid)) => {
+            let mut c = std::process::Command::new("setpriv");
+            c.args([format!("--reuid={uid}"), format!("--regid={gid}"), "--clear-groups".into()]);
+            c.arg("timeout");
+            c
+        }
+        None => std::process::Command::new("timeout"),
+    };
+    c.args(["20", "script", "-qec", "bash --norc -i", "/dev/null"]).current_dir(h.dir());
+    c.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped());
+    common::default_signals(&mut c);
+    let mut child = c.spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), lines.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert!(out.status.success(), "bash hung on the stopped command (timeout): {text}");
+    assert!(text.contains("Stopped"), "{text}");
+    assert!(text.contains("status=147"), "{text}");
+    assert!(text.lines().any(|l| l == "resumed") && text.lines().any(|l| l.ends_with("done")), "{text}");
+}

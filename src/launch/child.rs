@@ -28,7 +28,14 @@ pub fn death_signal(share_pid: bool) -> libc::c_int {
     }
 }
 
-pub fn main(spec: &Spec, sync_r: OwnedFd, report_w: OwnedFd, old_mask: SigSet, seccomp: &Seccomp) -> ! {
+pub fn main(
+    spec: &Spec,
+    sync_r: OwnedFd,
+    report_w: OwnedFd,
+    stops_w: OwnedFd,
+    old_mask: SigSet,
+    seccomp: &Seccomp,
+) -> ! {
     let share_pid = !spec.namespaces.pid;
     if share_pid {
         // Held until init reads it from its signalfd: jail's death during setup is not lost.
@@ -60,7 +67,7 @@ pub fn main(spec: &Spec, sync_r: OwnedFd, report_w: OwnedFd, old_mask: SigSet, s
                 if let Err(e) = exec::set_no_new_privs() {
                     init::die(cmd, &e);
                 }
-                init::run(cmd, spec.new_session, false, seccomp.init.as_ref())
+                init::run(cmd, stops_w, spec.new_session, false, seccomp.init.as_ref())
             }
             Err(e) => report::fail(&report_w, exit::FAILURE, &format!("clone(CLONE_NEWPID): {}", errno_text(e))),
         }
@@ -93,7 +100,7 @@ pub fn main(spec: &Spec, sync_r: OwnedFd, report_w: OwnedFd, old_mask: SigSet, s
         }
         Ok(nix::unistd::ForkResult::Parent { child }) => {
             drop(report_w);
-            init::run(child, spec.new_session, share_pid, seccomp.init.as_ref())
+            init::run(child, stops_w, spec.new_session, share_pid, seccomp.init.as_ref())
         }
         Err(e) => report::fail(&report_w, exit::FAILURE, &format!("fork: {}", errno_text(e))),
     }

@@ -18,15 +18,39 @@ pub fn die(cmd: Pid, msg: &str) -> ! {
 
 /// `subreaper`: init shares the caller's pid namespace (`--share-pid`), is the subreaper of
 /// the sandbox, and ends every process in it before it exits.
-pub fn run(cmd: Pid, new_session: bool, subreaper: bool, seccomp: Option<&seccompiler::BpfProgram>) -> ! {
+/// `stops`: where init reports a stop of the command (its signal number), for jail to mirror.
+pub fn run(
+    cmd: Pid,
+    stops: std::os::fd::OwnedFd,
+    new_session: bool,
+    subreaper: bool,
+    seccomp: Option<&seccompiler::BpfProgram>,
+) -> ! {
     // Not dumpable: the command (same uid) can neither ptrace nor read the memory of init.
     // SAFETY: prctl with integer arguments only.
     if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) } != 0 {
         die(cmd, "prctl(PR_SET_DUMPABLE, 0) failed");
     }
-    // Init holds nothing the command could reach: no descriptors, no capabilities.
+    // Init holds nothing the command could reach: no descriptors but the stop reports, no
+    // capabilities.
+    use std::os::fd::AsRawFd;
+    let keep = stops.as_raw_fd() as u32;
     // SAFETY: close_range with integer arguments only.
-    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    unsafe {
+        if keep >= 3 {
+            if keep > 3 {
+                libc::syscall(libc::SYS_close_range, 3u32, keep - 1, 0u32);
+            }
+            libc::syscall(libc::SYS_close_range, keep + 1, u32::MAX, 0u32);
+        } else {
+            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+        }
+    }
+    // Never stopped by the terminal: init must stay awake to report the command's stops.
+    for sig in [Signal::SIGTSTP, Signal::SIGTTIN, Signal::SIGTTOU] {
+        // SAFETY: SIG_IGN installs no handler.
+        let _ = unsafe { nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigIgn) };
+    }
     if let Err(e) = crate::confine::caps::apply(&[]) {
         die(cmd, &format!("{e:#}"));
     }
@@ -61,7 +85,10 @@ pub fn run(cmd: Pid, new_session: bool, subreaper: bool, seccomp: Option<&seccom
     loop {
         // Reap everything that has exited; leave when the command has.
         loop {
-            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG | WaitPidFlag::WUNTRACED)) {
+                Ok(WaitStatus::Stopped(pid, sig)) if pid == cmd => {
+                    let _ = nix::unistd::write(&stops, &[sig as u8]);
+                }
                 Ok(WaitStatus::Exited(pid, code)) if pid == cmd => leave(code),
                 Ok(WaitStatus::Signaled(pid, sig, _)) if pid == cmd => leave(128 + sig as i32),
                 Ok(WaitStatus::StillAlive) | Err(_) => break,

@@ -7,7 +7,8 @@
 //!  write setgroups/uid_map/gid_map             pipe (kept open by jail) = jail died: exit
 //!  release the child ───────────────────▶   make / rprivate: no propagation either way
 //!  read the setup report (EOF = exec'd)      scratch tmpfs, pivot into it, host at /oldroot
-//!  forward signals, wait, exit status        apply the filesystem steps in order
+//!  own process group (+ the terminal)         apply the filesystem steps in order
+//!  forward signals, mirror stops, wait
 //!                                            pivot into the new root, detach the old one
 //!                                            hostname, lo up
 //!                                            fork the command; stay as init: reap, forward
@@ -27,6 +28,7 @@ mod init;
 mod parent;
 mod report;
 mod supervise;
+mod terminal;
 
 pub use parent::launch;
 

@@ -12,7 +12,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-use super::{child, diagnose, report, supervise, FORWARDED, SI_KERNEL};
+use super::{child, diagnose, report, supervise, terminal, FORWARDED, SI_KERNEL};
 use crate::exit;
 use crate::spec::{IdMap, Spec};
 use crate::sys::errno_text;
@@ -114,29 +114,39 @@ pub fn launch(spec: &Spec) -> Result<i32> {
     let started = Instant::now();
     let (sync_r, sync_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
     let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
+    // init writes the signal number here when the command stops.
+    let (stops_r, stops_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
 
     let pid = match crate::sys::linux::fork_with(spec.namespaces.clone_flags()) {
         Ok(Some(pid)) => pid,
         Ok(None) => {
             drop(sync_w);
             drop(report_r);
-            child::main(spec, sync_r, report_w, old_mask, &seccomp)
+            drop(stops_r);
+            child::main(spec, sync_r, report_w, stops_w, old_mask, &seccomp)
         }
         Err(e) => bail!("clone({}): {}{}", flag_names(spec), errno_text(e), diagnose::userns_hint(e)),
     };
     drop(sync_r);
     drop(report_w);
+    drop(stops_w);
     // The sandbox was cloned with the dispositions jail received. jail itself takes EPIPE on
     // its own writes (messages, --stats-json) instead of dying of SIGPIPE mid-supervision.
     // SAFETY: SIG_IGN installs no handler; this process is single-threaded.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
 
     let moved = cgroup.as_ref().map(|c| c.leave_payload()).transpose();
-    if let Err(e) = moved.and_then(|_| write_maps(pid, spec)) {
-        let _ = kill(pid, Signal::SIGKILL);
-        reap(pid);
-        return Err(e);
-    }
+    let terminal = moved.and_then(|_| {
+        terminal::Terminal::take(pid, spec.new_session).map_err(|e| anyhow!("setpgid({pid}, {pid}): {}", errno_text(e)))
+    });
+    let mut terminal = match terminal.and_then(|t| write_maps(pid, spec).map(|_| t)) {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = kill(pid, Signal::SIGKILL);
+            reap(pid);
+            return Err(e);
+        }
+    };
     let _ = nix::unistd::write(&sync_w, b"1");
     // Kept open until jail exits: the child reads a hang-up as "jail died before my death
     // signal was armed" (see child::main).
@@ -156,7 +166,8 @@ pub fn launch(spec: &Spec) -> Result<i32> {
         eprintln!("jail: {msg}");
         return Ok(if status == 0 { i32::from(code) } else { status });
     }
-    let waited = wait_forwarding(pid, mask, spec, listener)?;
+    let waited = wait_forwarding(pid, mask, spec, listener, &stops_r, &mut terminal)?;
+    terminal.give_back();
     let mut status = waited.status;
     if waited.seccomp_kills > 0 && status == 128 + libc::SIGKILL {
         // What the kernel's kill would have said.
@@ -249,11 +260,19 @@ fn sigsys_sources(spec: &Spec) -> String {
 
 /// Waits for the sandbox's first process, passing on the forwarded signals, enforcing the time
 /// limit and answering the seccomp listener.
-fn wait_forwarding(pid: Pid, mask: SigSet, spec: &Spec, mut listener: Option<OwnedFd>) -> Result<Waited> {
+fn wait_forwarding(
+    pid: Pid,
+    mask: SigSet,
+    spec: &Spec,
+    mut listener: Option<OwnedFd>,
+    stops: &OwnedFd,
+    terminal: &mut terminal::Terminal,
+) -> Result<Waited> {
     let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC).context("signalfd")?;
     let mut deadline = spec.timeout.map(|t| Instant::now() + t);
     let mut timed_out = false;
     let mut seccomp_kills = 0;
+    let mut stops_open = true;
     let profile = match &spec.seccomp.policy {
         crate::confine::seccomp::Policy::Profile { path, .. } => path.clone(),
         _ => Default::default(),
@@ -266,7 +285,10 @@ fn wait_forwarding(pid: Pid, mask: SigSet, spec: &Spec, mut listener: Option<Own
         }
         let ms = deadline
             .map_or(-1, |d| d.saturating_duration_since(Instant::now()).as_millis().min(i32::MAX as u128) as i32);
-        let mut pfds = vec![libc::pollfd { fd: sfd.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
+        let mut pfds = vec![
+            libc::pollfd { fd: sfd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: if stops_open { stops.as_raw_fd() } else { -1 }, events: libc::POLLIN, revents: 0 },
+        ];
         if let Some(l) = &listener {
             pfds.push(libc::pollfd { fd: l.as_raw_fd(), events: libc::POLLIN, revents: 0 });
         }
@@ -283,7 +305,15 @@ fn wait_forwarding(pid: Pid, mask: SigSet, spec: &Spec, mut listener: Option<Own
         if n < 0 {
             continue;
         }
-        if let (Some(l), Some(p)) = (&listener, pfds.get(1)) {
+        if pfds[1].revents & libc::POLLIN != 0 {
+            let mut sig = [0u8; 1];
+            if matches!(nix::unistd::read(stops.as_raw_fd(), &mut sig), Ok(1)) {
+                terminal.mirror_stop(spec.new_session);
+            }
+        } else if pfds[1].revents & libc::POLLHUP != 0 {
+            stops_open = false;
+        }
+        if let (Some(l), Some(p)) = (&listener, pfds.get(2)) {
             if p.revents & libc::POLLIN != 0 {
                 if let Some((victim, nr)) = supervise::handle(l) {
                     seccomp_kills += 1;
