@@ -155,6 +155,10 @@ pub fn run() -> i32 {
     } else {
         r.ok("seccomp", "filters available");
     }
+    r.ok(
+        "nested user namespaces",
+        "refused inside the sandbox by default (clone/unshare CLONE_NEWUSER: EPERM); --allow-userns opts in",
+    );
     let fs = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
     if fs.lines().any(|l| l.ends_with("\toverlay")) {
         r.ok("overlay", "available (mountable in user namespaces since Linux 5.11)");

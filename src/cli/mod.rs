@@ -157,7 +157,12 @@ pub fn command() -> Command {
         ))
         .arg(flag("share-ipc", NS, "Keep the caller's ipc namespace"))
         .arg(flag("share-uts", NS, "Keep the caller's uts namespace (hostname)"))
-        .arg(flag("share-pid", NS, "Keep the caller's pid namespace"))
+        .arg(flag("share-pid", NS, "Keep the caller's pid namespace").long_help(
+            "Keep the caller's pid namespace. jail's init is then the sandbox's subreaper: when the \
+         command exits or jail dies it kills every process of the sandbox that /proc inside lists. \
+         Without Landlock's signal scoping (Linux before 6.12, --landlock=off) the command can \
+         kill that init first; a pid namespace of its own (the default) has no such gap.",
+        ))
         .arg(flag("share-cgroup", NS, "Keep the caller's cgroup namespace"))
         .arg(
             value("uid", "UID", IDS, "The uid inside the sandbox (default: the caller's)")
@@ -233,7 +238,8 @@ pub fn command() -> Command {
             .value_parser(clap::value_parser!(OsString)),
     )
     .arg(flag("as-pid-1", PROC, "Run the command as pid 1 instead of jail's init").long_help(
-        "Run the command itself as pid 1 of the new pid namespace. By default jail's own small \
+        "Run the command itself as pid 1 of a pid namespace (nested beneath jail's init, which it \
+         cannot see and which still ends everything when jail dies). By default jail's own small \
          init is pid 1: it reaps orphans, forwards signals, and cannot be ptraced by the command.",
     ))
     .arg(flag("new-session", PROC, "Start a new session (no controlling terminal)").long_help(
@@ -299,6 +305,13 @@ pub fn command() -> Command {
             .long("seccomp-policy")
             .value_name("POLICY")
             .help("Seccomp: default (built-in policy), off, or a Docker/OCI JSON profile file")
+            .long_help(
+                "Seccomp policy: default (the built-in policy), off (no built-in filter; new user \
+                 namespaces stay refused unless --allow-userns), or the path of a Docker/OCI \
+                 JSON profile. A profile is stacked on the built-in floor (foreign architectures, \
+                 calls newer than this build, clone3, terminal injection, keyrings, the mount API), \
+                 checked when the plan is made, and when it kills for a call jail names the call.",
+            )
             .help_heading(CONFINE)
             .value_hint(ValueHint::FilePath),
     )
