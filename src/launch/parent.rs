@@ -173,11 +173,7 @@ pub fn launch(spec: &Spec) -> Result<i32> {
         // What the kernel's kill would have said.
         status = 128 + libc::SIGSYS;
     } else if status == 128 + libc::SIGSYS {
-        eprintln!(
-            "jail: the command was killed by SIGSYS, the signal of a seccomp kill: a filter refused one of its \
-             calls ({})",
-            sigsys_sources(spec)
-        );
+        eprintln!("jail: the command was killed by SIGSYS, the signal seccomp kills with ({})", sigsys_sources(spec));
     }
     Ok(finish(spec, status, waited.timed_out, started, cgroup.as_ref()))
 }
@@ -248,7 +244,7 @@ struct Waited {
 /// Which filters could have killed with SIGSYS, for the message.
 fn sigsys_sources(spec: &Spec) -> String {
     use crate::confine::seccomp::Policy;
-    let mut v = vec!["jail's floor kills calls of another architecture, such as i386's int 0x80"];
+    let mut v = vec!["jail's floor kills for calls of another architecture, such as i386's int 0x80"];
     if matches!(spec.seccomp.policy, Policy::Profile { .. }) {
         v.push("the profile's SCMP_ACT_TRAP rules send SIGSYS");
     }

@@ -61,8 +61,8 @@ run() { # label, jail args...
 	echo "$label $(((t1 - t0) / (2 * count)))"
 }
 for _ in 1 2 3; do
-	run none --seccomp-policy off --landlock=off
-	run allow-all --seccomp 9 --landlock=off
+	run none --seccomp-policy off --allow-userns --landlock=off
+	run allow-all --seccomp-policy off --allow-userns --add-seccomp-fd 9 --landlock=off
 	run default --landlock=off
 done | awk '{ s[$1] += $2; n[$1]++ } END {
 	printf "ns per syscall (mean of 3): no filter %.1f, allow-all %.1f, jail default %.1f\n", s["none"]/n["none"], s["allow-all"]/n["allow-all"], s["default"]/n["default"]
