@@ -665,3 +665,31 @@ fn a_stopped_command_stops_jail_and_fg_resumes_it() {
     assert!(text.contains("status=147"), "{text}");
     assert!(text.lines().any(|l| l == "resumed") && text.lines().any(|l| l.ends_with("done")), "{text}");
 }
+
+#[test]
+fn the_home_directory_stays_hidden_when_jail_starts_there() {
+    let Some(h) = harness() else { return };
+    let secret = h.home.join(format!(".jail-test-secret-{}", std::process::id()));
+    std::fs::write(&secret, "credential").unwrap();
+    if let Some((uid, gid)) = h.user {
+        std::os::unix::fs::chown(&secret, Some(uid), Some(gid)).unwrap();
+    }
+    let s = secret.display().to_string();
+    let r = Run::from(
+        h.jail_in(&h.home, ["--", "sh", "-c", &format!("cat {s} 2>&1; ls -A /home | wc -l")]).output().unwrap(),
+    );
+    let _ = std::fs::remove_file(&secret);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(!r.out.contains("credential"), "the home directory was bound back: {r:?}");
+    assert!(r.out.contains("No such file"), "{r:?}");
+    assert_eq!(r.out.lines().last(), Some("0"), "{r:?}");
+    assert!(
+        r.err.starts_with(&format!("jail: the current directory {} is not bound back", h.home.display())),
+        "{}",
+        r.err
+    );
+    // A project below the home is bound back as before.
+    let project = h.dir();
+    let r = Run::from(h.jail_in(&project, ["--", "sh", "-c", "pwd"]).output().unwrap()).ok();
+    assert_eq!(r.out.trim(), project.display().to_string());
+}

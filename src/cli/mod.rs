@@ -131,7 +131,7 @@ pub fn command() -> Command {
              no daemon, no root.\n\n\
              With no filesystem option the sandbox sees the host read-only, with a fresh /proc, a \
              minimal /dev, empty /tmp and /run, /home and /root hidden, and the current directory \
-             bound back read-only. With a tree bound at / (--ro-bind ./rootfs /) jail adds /proc, \
+             bound back read-only (unless it holds a hidden directory, such as your home). With a tree bound at / (--ro-bind ./rootfs /) jail adds /proc, \
              /dev and /tmp unless the command line puts something there. --dry-run shows every step.",
         )
         .override_usage("jail [OPTIONS] [--] COMMAND [ARGS...]")

@@ -1,7 +1,9 @@
 //! The steps jail adds on its own, so the common cases need no filesystem options.
 //!
 //! - No filesystem option at all: the host, read-only, with fresh /proc, /dev, /tmp and /run,
-//!   /home and /root hidden behind empty tmpfs, and the caller's directory bound back read-only.
+//!   /home and /root hidden behind empty tmpfs, and the caller's directory bound back read-only,
+//!   unless that directory holds something the view hides (it is `$HOME`, `/home`, `/`, ...):
+//!   binding it back would undo the hiding, so jail says so instead.
 //! - A tree at `/` (`--ro-bind ./rootfs /`): /proc, /dev and /tmp right after it, unless the
 //!   command line already puts something at that path.
 
@@ -26,10 +28,16 @@ fn step(op: FsOp, why: &'static str) -> FsStep {
     FsStep { op, added: Some(why) }
 }
 
-pub fn complete(steps: Vec<FsStep>, cwd: &Path) -> Vec<FsStep> {
+/// The steps with jail's own added, and a note for the user when the current directory was
+/// left out of the default view.
+pub fn complete(steps: Vec<FsStep>, cwd: &Path, home: Option<&Path>) -> (Vec<FsStep>, Option<String>) {
     if steps.is_empty() {
-        return host_view(cwd);
+        return host_view(cwd, home);
     }
+    (complete_tree(steps), None)
+}
+
+fn complete_tree(steps: Vec<FsStep>) -> Vec<FsStep> {
     let mounts_root =
         |s: &FsStep| matches!(s.op, FsOp::Bind { .. } | FsOp::Tmpfs { .. }) && same_path(s.op.dest(), Path::new("/"));
     let Some(root_at) = steps.iter().rposition(mounts_root) else {
@@ -51,7 +59,7 @@ pub fn complete(steps: Vec<FsStep>, cwd: &Path) -> Vec<FsStep> {
     out
 }
 
-fn host_view(cwd: &Path) -> Vec<FsStep> {
+fn host_view(cwd: &Path, home: Option<&Path>) -> (Vec<FsStep>, Option<String>) {
     const WHY: &str = "no filesystem option";
     let ro = |p: &Path| FsOp::Bind {
         src: p.to_path_buf(),
@@ -73,11 +81,29 @@ fn host_view(cwd: &Path) -> Vec<FsStep> {
             v.push(step(tmpfs(dir, 0o755), why));
         }
     }
-    let hidden_by_defaults = ["/proc", "/dev"].iter().any(|p| cwd.starts_with(p));
-    if cwd != Path::new("/") && !hidden_by_defaults {
+    let replaced_by_defaults = ["/proc", "/dev"].iter().any(|p| cwd.starts_with(p));
+    // Binding back a directory that holds a hidden one would show it again.
+    let hidden: Vec<(&Path, &str)> = [
+        (Some(Path::new("/home")), "/home"),
+        (Some(Path::new("/root")), "/root"),
+        (Some(Path::new("/run")), "/run"),
+        (home, "your home directory"),
+    ]
+    .into_iter()
+    .filter_map(|(p, what)| p.map(|p| (p, what)))
+    .collect();
+    let holds = hidden.iter().find(|(p, _)| p.starts_with(cwd) && cwd != Path::new("/"));
+    let mut note = None;
+    if let Some((_, what)) = holds {
+        let c = cwd.display();
+        note = Some(format!(
+            "the current directory {c} is not bound back: it holds {what}, which the default view hides; \
+             to show it, bind it yourself: --ro-bind / / --proc /proc --dev /dev --tmpfs /tmp --ro-bind {c} {c}"
+        ));
+    } else if cwd != Path::new("/") && !replaced_by_defaults {
         v.push(step(ro(cwd), "the current directory, read-only"));
     }
-    v
+    (v, note)
 }
 
 #[cfg(test)]
@@ -86,6 +112,24 @@ mod tests {
 
     fn user(op: FsOp) -> FsStep {
         FsStep { op, added: None }
+    }
+
+    fn complete(steps: Vec<FsStep>, cwd: &Path) -> Vec<FsStep> {
+        super::complete(steps, cwd, Some(Path::new("/home/u"))).0
+    }
+
+    #[test]
+    fn a_directory_holding_a_hidden_one_is_not_bound_back() {
+        for cwd in ["/home/u", "/home", "/home/", "/run", "/root"] {
+            let (v, note) = super::complete(vec![], Path::new(cwd), Some(Path::new("/home/u")));
+            assert!(v.iter().all(|s| !matches!(&s.op, FsOp::Bind { src, .. } if src != Path::new("/"))), "{cwd}");
+            assert!(note.is_some_and(|n| n.contains("is not bound back")), "{cwd}");
+        }
+        let (v, note) = super::complete(vec![], Path::new("/home/u/project"), Some(Path::new("/home/u")));
+        assert!(matches!(&v.last().unwrap().op, FsOp::Bind { src, .. } if src == Path::new("/home/u/project")));
+        assert!(note.is_none());
+        // "/" is the root bind itself: no note.
+        assert!(super::complete(vec![], Path::new("/"), Some(Path::new("/home/u"))).1.is_none());
     }
 
     #[test]

@@ -278,7 +278,11 @@ impl Spec {
             }
             steps.push(FsStep { op, added: None });
         }
-        let fs = defaults::complete(steps, &cwd);
+        let home = std::env::var_os("HOME").map(PathBuf::from).filter(|h| h.is_absolute() && h != Path::new("/"));
+        let (fs, note) = defaults::complete(steps, &cwd, home.as_deref());
+        if let Some(note) = note {
+            eprintln!("jail: {note}");
+        }
 
         let caller_uid = nix::unistd::geteuid().as_raw();
         let caller_gid = nix::unistd::getegid().as_raw();
