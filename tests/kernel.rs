@@ -478,9 +478,9 @@ fn symlinks_in_a_tree_cannot_redirect_mounts_outside_it() {
 #[test]
 fn dry_run_shows_the_plan_and_touches_nothing() {
     let Some(h) = harness() else { return };
-    let r = h.run(&["--dry-run", "--ro-bind", "/usr", "/", "--hostname", "x", "--", "sh"]).ok();
+    let r = h.run(&["--dry-run", "--ro-bind", "/", "/", "--hostname", "x", "--", "sh"]).ok();
     let plan = r.out;
-    assert!(plan.contains("1. ro-bind /usr /"), "{plan}");
+    assert!(plan.contains("1. ro-bind / /"), "{plan}");
     assert!(plan.contains("proc /proc    [added: tree at /]"), "{plan}");
     assert!(plan.contains("hostname:     x"), "{plan}");
     let r = h.run(&["--dry-run=json", "--tmpfs", "/", "--", "sh", "-c", "x"]).ok();
@@ -692,4 +692,29 @@ fn the_home_directory_stays_hidden_when_jail_starts_there() {
     let project = h.dir();
     let r = Run::from(h.jail_in(&project, ["--", "sh", "-c", "pwd"]).output().unwrap()).ok();
     assert_eq!(r.out.trim(), project.display().to_string());
+}
+
+#[test]
+fn the_plan_refuses_what_it_can_know_and_names_the_option() {
+    let Some(h) = harness() else { return };
+    let empty = h.dir();
+    std::fs::set_permissions(&empty, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let e = empty.display().to_string();
+    let long = "h".repeat(300);
+    let cases: [(&[&str], String); 3] = [
+        (&["--tmpfs", "relative/path"], "jail: --tmpfs relative/path: the destination must be an absolute path inside the sandbox, such as /relative/path".into()),
+        (&["--ro-bind", &e, "/"], format!("jail: --ro-bind {e} /: the tree has no /proc for the proc /proc that jail adds at a tree at /")),
+        (&["--hostname", &long], "jail: --hostname \"hhh".into()),
+    ];
+    for (args, want) in cases {
+        for dry in [true, false] {
+            let mut v: Vec<&str> = if dry { vec!["--dry-run"] } else { vec![] };
+            v.extend(args);
+            v.extend(["--", "true"]);
+            let r = h.run(&v);
+            assert_eq!(r.code, 125, "{v:?}: {r:?}");
+            assert!(r.err.starts_with(&want), "{v:?}: {}", r.err);
+            assert_eq!(r.err.lines().count(), 1, "{}", r.err);
+        }
+    }
 }

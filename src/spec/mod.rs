@@ -250,6 +250,11 @@ impl Spec {
         if req.hostname.is_some() && !namespaces.uts {
             bail!("--hostname requires a new uts namespace: drop --share-uts");
         }
+        if let Some(name) = &req.hostname {
+            if name.is_empty() || name.len() > 64 {
+                bail!("--hostname {name:?}: a hostname has 1 to 64 bytes, not {}", name.len());
+            }
+        }
         if req.as_pid_1 && !namespaces.pid {
             bail!("--as-pid-1 requires a new pid namespace: drop --share-pid");
         }
@@ -280,6 +285,7 @@ impl Spec {
         }
         let home = std::env::var_os("HOME").map(PathBuf::from).filter(|h| h.is_absolute() && h != Path::new("/"));
         let (fs, note) = defaults::complete(steps, &cwd, home.as_deref());
+        check_tree_at_root(&fs)?;
         if let Some(note) = note {
             eprintln!("jail: {note}");
         }
@@ -394,6 +400,31 @@ fn seccomp_plan(req: &Request, caps: &[String]) -> Result<crate::confine::seccom
     Ok(Plan { policy, refuse_userns: !req.allow_userns, fds })
 }
 
+/// A read-only tree at `/` must already hold the directories of the mounts jail adds there:
+/// nothing can create them. Said now, naming the tree, rather than as a failed mkdirat of an
+/// option the user never typed.
+fn check_tree_at_root(fs: &[FsStep]) -> Result<()> {
+    let Some(FsOp::Bind { src, mode: BindMode::ReadOnly, .. }) =
+        fs.iter().rev().find(|s| same_path(s.op.dest(), Path::new("/"))).map(|s| &s.op)
+    else {
+        return Ok(());
+    };
+    for step in fs.iter().filter(|s| s.added.is_some()) {
+        let dest = step.op.dest();
+        let inside = src.join(dest.strip_prefix("/").unwrap_or(dest));
+        if !inside.is_dir() {
+            bail!(
+                "--ro-bind {} /: the tree has no {} for the {} that jail adds at a tree at / \
+                 (create the directory in the tree, or mount something there yourself)",
+                src.display(),
+                dest.display(),
+                step.op
+            );
+        }
+    }
+    Ok(())
+}
+
 pub fn errno_of(e: &std::io::Error) -> nix::errno::Errno {
     nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
 }
@@ -401,6 +432,14 @@ pub fn errno_of(e: &std::io::Error) -> nix::errno::Errno {
 /// Makes sources absolute (they are resolved later from the host's root, not the caller's
 /// directory) and fails early, with the flag named, on a source that does not exist.
 fn check_op(flag: &str, op: FsOp, cwd: &Path, ns: &Namespaces) -> Result<FsOp> {
+    let dest = op.dest();
+    if !dest.is_absolute() {
+        bail!(
+            "{flag} {}: the destination must be an absolute path inside the sandbox, such as {}",
+            dest.display(),
+            Path::new("/").join(dest).display()
+        );
+    }
     Ok(match op {
         FsOp::Bind { src, dest, mode, optional } => {
             let abs = if src.is_absolute() { src.clone() } else { cwd.join(&src) };
