@@ -718,3 +718,10 @@ fn the_plan_refuses_what_it_can_know_and_names_the_option() {
         }
     }
 }
+
+#[test]
+fn help_piped_has_no_colour_codes() {
+    let Some(h) = harness() else { return };
+    let r = h.run(&["--help"]).ok();
+    assert!(r.out.contains("Usage: jail") && !r.out.contains('\x1b'), "{}", r.out);
+}

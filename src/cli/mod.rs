@@ -252,6 +252,7 @@ pub fn command() -> Command {
             .value_name("CAP")
             .action(ArgAction::Append)
             .value_parser(cap_names())
+            .ignore_case(true)
             .help("Keep a capability (e.g. CAP_NET_ADMIN, or ALL)")
             .help_heading(CAPS),
     )
@@ -261,6 +262,7 @@ pub fn command() -> Command {
             .value_name("CAP")
             .action(ArgAction::Append)
             .value_parser(cap_names())
+            .ignore_case(true)
             .help("Drop a capability added earlier (or ALL)")
             .help_heading(CAPS),
     )
@@ -402,8 +404,18 @@ fn cap_names() -> clap::builder::PossibleValuesParser {
     let mut names: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
     names.sort();
     names.push("ALL".into());
-    let values: Vec<clap::builder::PossibleValue> =
-        names.into_iter().map(|n| clap::builder::PossibleValue::new(n.clone()).alias(n.to_ascii_lowercase())).collect();
+    // Matched ignoring case (see the args); NET_ADMIN names CAP_NET_ADMIN too.
+    let values: Vec<clap::builder::PossibleValue> = names
+        .into_iter()
+        .map(|n| {
+            let short = n.strip_prefix("CAP_").map(str::to_string);
+            let v = clap::builder::PossibleValue::new(n);
+            match short {
+                Some(s) => v.alias(s),
+                None => v,
+            }
+        })
+        .collect();
     clap::builder::PossibleValuesParser::new(values)
 }
 
@@ -439,6 +451,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, UsageError> {
     if args.len() == 2 && args[1] == "doctor" {
         return Ok(Parsed::Doctor);
     }
+    let raw = args.clone();
     let m = match command().try_get_matches_from(args) {
         Ok(m) => m,
         Err(e) => {
@@ -447,20 +460,56 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, UsageError> {
                 ErrorKind::DisplayHelp
                 | ErrorKind::DisplayVersion
                 | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-                    Ok(Parsed::Print(e.render().ansi().to_string()))
+                    let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
+                    let colour = wants_colour(tty, std::env::var_os("NO_COLOR"));
+                    let text = if colour { e.render().ansi().to_string() } else { e.render().to_string() };
+                    Ok(Parsed::Print(text))
                 }
                 _ => {
                     let text = e.render().to_string();
                     let first = text.lines().next().unwrap_or("invalid command line");
                     let first = first.strip_prefix("error: ").unwrap_or(first);
-                    Err(UsageError(format!("{first} (see jail --help)")))
+                    Err(UsageError(format!("{first}{} (see jail --help)", valid_values(&e))))
                 }
             };
         }
     };
     let dry_run = m.get_one::<String>("dry-run").map(|f| if f == "json" { DryRun::Json } else { DryRun::Text });
+    // `--dry-run json` would plan a command named json; nobody means that without a `--`.
+    if let (Some(_), Some(first)) = (m.index_of("dry-run"), m.get_one::<OsString>("command")) {
+        let options = raw.iter().skip(1).take_while(|a| *a != "--").collect::<Vec<_>>();
+        let bare = options.windows(2).any(|w| w[0] == "--dry-run" && w[1] == first);
+        if bare && (first == "json" || first == "text") {
+            return Err(UsageError(format!(
+                "--dry-run {0}: the format needs an equals sign (--dry-run={0}); to plan a command named {0}, \
+                 write --dry-run -- {0}",
+                first.to_string_lossy()
+            )));
+        }
+    }
     let request = request(&m).map_err(UsageError)?;
     Ok(Parsed::Run { request: Box::new(request), dry_run })
+}
+
+/// Colour only on a terminal, and never with a non-empty NO_COLOR (no-color.org).
+fn wants_colour(stdout_is_terminal: bool, no_color: Option<OsString>) -> bool {
+    stdout_is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
+/// `: valid values: a, b` for an invalid value, from clap's own list.
+fn valid_values(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    match e.get(ContextKind::ValidValue) {
+        Some(ContextValue::Strings(v)) if !v.is_empty() => {
+            let case = if e.get(ContextKind::InvalidArg).is_some_and(|a| a.to_string().contains("--cap-")) {
+                "; case does not matter, the CAP_ prefix is optional"
+            } else {
+                ""
+            };
+            format!("; valid values: {}{case}", v.join(", "))
+        }
+        _ => String::new(),
+    }
 }
 
 fn path(v: &OsString) -> PathBuf {
@@ -748,6 +797,33 @@ mod tests {
         assert!(matches!(p, Parsed::Run { dry_run: Some(DryRun::Json), .. }));
         let p = parse(["jail", "--dry-run", "true"].iter().map(OsString::from).collect()).unwrap();
         assert!(matches!(p, Parsed::Run { dry_run: Some(DryRun::Text), .. }));
+    }
+
+    #[test]
+    fn dry_run_without_equals_before_a_format_word_is_an_error() {
+        let e = req(&["--dry-run", "json"]).unwrap_err();
+        assert!(e.starts_with("--dry-run json: the format needs an equals sign"), "{e}");
+        assert_eq!(req(&["--dry-run", "--", "json"]).unwrap().command, [OsString::from("json")]);
+        assert_eq!(req(&["--dry-run=json", "json"]).unwrap().command, [OsString::from("json")]);
+    }
+
+    #[test]
+    fn invalid_values_list_the_valid_ones() {
+        let e = req(&["--dry-run=yaml", "true"]).unwrap_err();
+        assert!(e.contains("; valid values: text, json"), "{e}");
+        let e = req(&["--cap-add", "nope", "true"]).unwrap_err();
+        assert!(e.contains("CAP_NET_ADMIN") && e.contains("case does not matter"), "{e}");
+        for spelling in ["net_admin", "NET_ADMIN", "cap_net_admin", "Cap_Net_Admin"] {
+            assert_eq!(req(&["--cap-add", spelling, "true"]).unwrap().caps, [(true, spelling.to_string())]);
+        }
+    }
+
+    #[test]
+    fn help_has_colour_only_on_a_terminal_without_no_color() {
+        assert!(wants_colour(true, None));
+        assert!(wants_colour(true, Some("".into())));
+        assert!(!wants_colour(true, Some("1".into())));
+        assert!(!wants_colour(false, None));
     }
 
     #[test]
