@@ -198,6 +198,14 @@ fn exit_statuses() {
     let r = h.run(&["--", "/etc/passwd"]);
     assert_eq!(r.code, 126, "{r:?}");
     assert!(r.err.contains("EACCES"), "{}", r.err);
+    let r = h.run(&["--", "/usr"]);
+    assert_eq!(r.code, 126, "{r:?}");
+    assert_eq!(r.err, "jail: /usr: is a directory, not a command\n");
+    // Paths in messages come without "." components.
+    let r = h.run(&["--ro-bind", "./missing/./x", "/x", "true"]);
+    assert!(r.err.contains("./missing/./x"), "what the user typed is quoted as typed: {}", r.err);
+    let plan = h.run(&["--dry-run", "--ro-bind", "/", "/", "--ro-bind", "./", "/w", "true"]).ok().out;
+    assert!(!plan.contains("/./") && !plan.contains("/. "), "{plan}");
     let r = h.run(&["--no-such-option", "true"]);
     assert_eq!(r.code, 125);
     assert_eq!(r.err.lines().count(), 1, "{}", r.err);

@@ -225,6 +225,9 @@ impl Stages for Command<'_> {
             Ok(never) => match never {},
         };
         let code = if err == Errno::ENOENT { exit::NOT_FOUND } else { exit::NOT_EXECUTABLE };
+        if err == Errno::EACCES && program.is_dir() {
+            return Err((code, format!("{}: is a directory, not a command", program.display())));
+        }
         Err((code, format!("{}: execve: {}", program.display(), errno_text(err))))
     }
 }

@@ -442,7 +442,8 @@ fn check_op(flag: &str, op: FsOp, cwd: &Path, ns: &Namespaces) -> Result<FsOp> {
     }
     Ok(match op {
         FsOp::Bind { src, dest, mode, optional } => {
-            let abs = if src.is_absolute() { src.clone() } else { cwd.join(&src) };
+            // Components drop the "." of "./work", so messages and the plan show /home/u/work.
+            let abs: PathBuf = if src.is_absolute() { src.clone() } else { cwd.join(&src) }.components().collect();
             if !optional {
                 if let Err(e) = std::fs::metadata(&abs) {
                     bail!(
