@@ -21,7 +21,7 @@ fn py(h: &Harness, args: &[&str], code: &str) -> Run {
     let mut v: Vec<&str> = args.to_vec();
     let script = format!("{PY_PRELUDE}\n{code}");
     v.extend(["--", "/usr/bin/python3", "-c", &script]);
-    Run::from(h.jail(v).output().unwrap())
+    Run::from(common::output(&mut h.jail(v)))
 }
 
 /// Runs `name = sc(...)` lines and returns the printed `name=result` pairs.
@@ -205,7 +205,7 @@ fn leaked_descriptors_do_not_reach_the_command() {
     let host_dir = std::fs::File::open("/").unwrap();
     let mut c = h.jail(["--", "sh", "-c", "ls /proc/self/fd | tr '\\n' ' '; echo; ls /proc/self/fd/7/ 2>&1 | head -1"]);
     common::hand_over(&mut c, host_dir.as_raw_fd(), 7);
-    let r = Run::from(c.output().unwrap()).ok();
+    let r = Run::from(common::output(&mut c)).ok();
     let l = r.lines();
     assert!(!l[0].split_whitespace().any(|f| f == "7"), "fd 7 leaked: {r:?}");
     assert!(l[1].contains("No such file"), "{r:?}");
@@ -310,7 +310,7 @@ fn terminal_injection_is_refused_on_a_real_terminal() {
             None => std::process::Command::new("script"),
         };
         c.args(["-qec", &cmdline, "/dev/null"]).current_dir(h.dir()).stdin(std::process::Stdio::null());
-        String::from_utf8_lossy(&c.output().unwrap().stdout).replace('\r', "")
+        String::from_utf8_lossy(&common::output(&mut c).stdout).replace('\r', "")
     };
     let legacy = std::fs::read_to_string("/proc/sys/dev/tty/legacy_tiocsti").map(|s| s.trim() == "1").unwrap_or(false);
     if legacy {
@@ -430,7 +430,7 @@ fn seccomp_programs_from_descriptors_stack_on_top() {
     let script = format!("{PY_PRELUDE}\nprint(sc(110), sc(250, 0, 0, 0), sc(39))");
     let mut c = h.jail(["--add-seccomp-fd", "8", "--", "/usr/bin/python3", "-c", &script]);
     common::hand_over(&mut c, fd, 8);
-    let out = Run::from(c.output().unwrap()).ok();
+    let out = Run::from(common::output(&mut c)).ok();
     assert_eq!(out.out.trim(), "EPERM EPERM ok", "{out:?}");
 }
 
@@ -526,6 +526,7 @@ fn landlock_keeps_writes_inside_writable_mounts() {
 fn the_sandboxed_command_sees_only_its_processes_to_attack() {
     let Some(h) = harness() else { return };
     let mut child = h.spawn(&["--", "sh", "-c", "echo ready; ls /proc | grep -cE '^[0-9]+$'"]);
+    let _guard = common::kill_after(child.id(), common::LIMIT);
     let out = child.stdout.take().unwrap();
     let lines: Vec<String> = BufReader::new(out).lines().map_while(Result::ok).collect();
     let _ = child.wait();

@@ -179,7 +179,7 @@ fn the_current_directory_is_bound_back_read_only() {
     let Some(h) = harness() else { return };
     let dir = h.dir();
     std::fs::write(dir.join("src.txt"), "source\n").unwrap();
-    let r = Run::from(h.jail_in(&dir, ["--", "sh", "-c", "pwd; cat src.txt; touch new 2>&1"]).output().unwrap());
+    let r = Run::from(common::output(&mut h.jail_in(&dir, ["--", "sh", "-c", "pwd; cat src.txt; touch new 2>&1"])));
     let l = r.lines();
     assert_eq!(l[0], dir.display().to_string());
     assert_eq!(l[1], "source");
@@ -294,6 +294,8 @@ fn capabilities_are_empty_even_as_root_inside() {
 /// Reads the child's stdout up to the line `want`, then gives the pipe back (open, so the
 /// command's later writes do not meet a closed pipe).
 fn wait_for_line(child: &mut std::process::Child, want: &str) -> Vec<String> {
+    // Bounded: the watchdog kills jail, and the pipe's EOF ends the loop.
+    let _guard = common::kill_after(child.id(), common::LIMIT);
     let mut reader = BufReader::new(child.stdout.take().unwrap());
     let mut lines = Vec::new();
     let mut line = String::new();
@@ -316,7 +318,8 @@ fn signals_are_forwarded_to_the_command() {
     for sig in ["TERM", "INT", "HUP", "USR1"] {
         let script = format!("trap 'echo got-{sig}; exit 7' {sig}; echo ready; while :; do sleep 0.05; done");
         let mut child = h.spawn(&["--", "sh", "-c", &script]);
-        wait_for_line(&mut child, "ready");
+        assert_eq!(wait_for_line(&mut child, "ready").last().map(String::as_str), Some("ready"), "{sig}");
+        let _guard = common::kill_after(child.id(), common::LIMIT);
         let _ = std::process::Command::new("kill").arg(format!("-{sig}")).arg(child.id().to_string()).status();
         let out = child.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(7), "{sig}: {out:?}");
@@ -461,7 +464,7 @@ fn files_symlinks_and_data_from_descriptors() {
         "cat /tmp/link; stat -c %a /tmp/from-fd; ls /proc/self/fd | tr '\\n' ' '",
     ]);
     common::hand_over(&mut c, std::os::fd::AsRawFd::as_raw_fd(&r), 9);
-    let r = Run::from(c.output().unwrap()).ok();
+    let r = Run::from(common::output(&mut c)).ok();
     let l = r.lines();
     assert_eq!(l[0], "hello from fd");
     assert_eq!(l[1], "600");
@@ -513,7 +516,7 @@ fn an_interactive_shell_on_a_terminal_keeps_job_control() {
         None => std::process::Command::new("script"),
     };
     c.args(["-qec", &inner, "/dev/null"]).current_dir(h.dir()).stdin(std::process::Stdio::null());
-    let out = String::from_utf8_lossy(&c.output().unwrap().stdout).replace('\r', "");
+    let out = String::from_utf8_lossy(&common::output(&mut c).stdout).replace('\r', "");
     assert!(out.lines().any(|l| l.starts_with("monitor") && l.ends_with("on")), "{out}");
     assert!(out.contains("Running") && out.contains("sleep 0.2"), "{out}");
     assert!(out.contains("fg-rc=0"), "{out}");
@@ -561,6 +564,7 @@ fn host_mounts_made_after_start_do_not_appear_inside() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let _guard = common::kill_after(child.id(), common::LIMIT);
     let mut stdin = child.stdin.take().unwrap();
     let out = child.stdout.take().unwrap();
     let mut lines = BufReader::new(out).lines();
@@ -597,7 +601,7 @@ fn the_command_starts_with_the_signal_state_jail_received() {
         let mut c = std::process::Command::new("sh");
         c.args(["-c", show]).env_clear().stdin(std::process::Stdio::null());
         common::default_signals(&mut c);
-        sig_fields(&String::from_utf8_lossy(&c.output().unwrap().stdout))
+        sig_fields(&String::from_utf8_lossy(&common::output(&mut c).stdout))
     };
     let inside = sig_fields(&h.run(&["--", "sh", "-c", show]).ok().out);
     assert_eq!(inside, plain);
@@ -617,7 +621,7 @@ fn the_command_starts_with_the_signal_state_jail_received() {
             Ok(())
         });
     }
-    let r = Run::from(c.output().unwrap()).ok();
+    let r = Run::from(common::output(&mut c)).ok();
     assert_eq!(ignored(&sig_fields(&r.out)), ignored(&plain) | 0x1001, "{r:?}");
 }
 
@@ -642,7 +646,7 @@ fn kill_zero_from_inside_reaches_only_the_sandbox() {
     // Its own group, so that a failure cannot take the test runner with it.
     c.args(["-c", &script]).current_dir(h.dir()).stdin(std::process::Stdio::null()).process_group(0);
     common::default_signals(&mut c);
-    let r = Run::from(c.output().unwrap());
+    let r = Run::from(common::output(&mut c));
     assert_eq!(r.out.trim(), "caller-alive rc=143", "{r:?}");
 }
 
@@ -683,9 +687,9 @@ fn the_home_directory_stays_hidden_when_jail_starts_there() {
         std::os::unix::fs::chown(&secret, Some(uid), Some(gid)).unwrap();
     }
     let s = secret.display().to_string();
-    let r = Run::from(
-        h.jail_in(&h.home, ["--", "sh", "-c", &format!("cat {s} 2>&1; ls -A /home | wc -l")]).output().unwrap(),
-    );
+    let r = Run::from(common::output(
+        &mut h.jail_in(&h.home, ["--", "sh", "-c", &format!("cat {s} 2>&1; ls -A /home | wc -l")]),
+    ));
     let _ = std::fs::remove_file(&secret);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(!r.out.contains("credential"), "the home directory was bound back: {r:?}");
@@ -698,7 +702,7 @@ fn the_home_directory_stays_hidden_when_jail_starts_there() {
     );
     // A project below the home is bound back as before.
     let project = h.dir();
-    let r = Run::from(h.jail_in(&project, ["--", "sh", "-c", "pwd"]).output().unwrap()).ok();
+    let r = Run::from(common::output(&mut h.jail_in(&project, ["--", "sh", "-c", "pwd"]))).ok();
     assert_eq!(r.out.trim(), project.display().to_string());
 }
 

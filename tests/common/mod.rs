@@ -10,8 +10,9 @@ use std::ffi::OsStr;
 use std::os::unix::fs::{chown, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 pub struct Harness {
     pub bin: PathBuf,
@@ -59,6 +60,10 @@ fn setup() -> Result<Harness, String> {
         }
     }
     std::fs::create_dir_all(&scratch).map_err(|e| format!("mkdir {}: {e}", scratch.display()))?;
+    // Removed when the test process exits (leftovers of killed runs go at the next start).
+    let _ = SCRATCH.set(scratch.clone());
+    // SAFETY: registers a plain function; atexit is called once per process here.
+    unsafe { atexit(remove_scratch) };
     for d in [&root, &scratch] {
         std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
     }
@@ -76,6 +81,58 @@ fn setup() -> Result<Harness, String> {
         let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| "/".into());
         Ok(Harness { bin, user: None, uid, gid, home, scratch })
     }
+}
+
+static SCRATCH: OnceLock<PathBuf> = OnceLock::new();
+
+extern "C" fn remove_scratch() {
+    if let Some(dir) = SCRATCH.get() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// How long one run of jail may take before its test fails: the suite must never hang.
+pub const LIMIT: Duration = Duration::from_secs(60);
+
+/// Kills process `pid` (a spawned jail) if it still runs after `limit`, unless the returned
+/// guard was dropped first.
+pub fn kill_after(pid: u32, limit: Duration) -> KillGuard {
+    let done = Arc::new(AtomicBool::new(false));
+    let flag = done.clone();
+    std::thread::spawn(move || {
+        let t0 = Instant::now();
+        while t0.elapsed() < limit {
+            if flag.load(Ordering::SeqCst) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if !flag.load(Ordering::SeqCst) {
+            eprintln!("test watchdog: process {pid} still running after {limit:?}: killed");
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        }
+    });
+    KillGuard(done)
+}
+
+pub struct KillGuard(Arc<AtomicBool>);
+
+impl Drop for KillGuard {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// `cmd.output()` with a bound: after [`LIMIT`] the process is killed and the test fails.
+pub fn output(cmd: &mut Command) -> Output {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = cmd.spawn().expect("spawn");
+    let t0 = Instant::now();
+    let guard = kill_after(child.id(), LIMIT);
+    let out = child.wait_with_output().expect("wait");
+    drop(guard);
+    assert!(t0.elapsed() < LIMIT, "{cmd:?} did not finish within {LIMIT:?} and was killed");
+    out
 }
 
 fn unsafe_free_geteuid() -> u32 {
@@ -105,7 +162,7 @@ pub fn harness() -> Option<&'static Harness> {
         Err(e) => return skip(e),
     };
     let probe = PROBE.get_or_init(|| {
-        let out = h.jail(["--", "true"]).output().map_err(|e| format!("spawn {}: {e}", h.bin.display()))?;
+        let out = output(&mut h.jail(["--", "true"]));
         if out.status.success() {
             Ok(())
         } else {
@@ -164,11 +221,11 @@ impl Harness {
     pub fn sh(&self, args: &[&str], script: &str) -> Run {
         let mut v: Vec<&str> = args.to_vec();
         v.extend(["--", "sh", "-c", script]);
-        Run::from(self.jail(v).output().expect("spawn jail"))
+        Run::from(output(&mut self.jail(v)))
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
-        Run::from(self.jail(args).output().expect("spawn jail"))
+        Run::from(output(&mut self.jail(args)))
     }
 
     pub fn spawn(&self, args: &[&str]) -> Child {
@@ -223,6 +280,7 @@ pub fn tree(name: &str) -> Option<PathBuf> {
 
 extern "C" {
     fn dup2(old: i32, new: i32) -> i32;
+    fn atexit(cb: extern "C" fn()) -> i32;
     fn signal(sig: i32, handler: usize) -> usize;
 }
 
