@@ -60,13 +60,19 @@ install-apparmor:
 	chmod 0644 $(DESTDIR)$(APPARMORDIR)/jail.tmp
 	mv $(DESTDIR)$(APPARMORDIR)/jail.tmp $(DESTDIR)$(APPARMORDIR)/jail
 
+# Directories install may have created, deepest first; uninstall removes those left empty.
+INSTALL_DIRS := $(MANDIR)/man1 $(MANDIR) $(BASHCOMPDIR) $(dir $(BASHCOMPDIR:/=)) $(ZSHCOMPDIR) \
+	$(dir $(ZSHCOMPDIR:/=)) $(FISHCOMPDIR) $(dir $(FISHCOMPDIR:/=)) $(BINDIR) $(DATADIR)
+
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/jail $(DESTDIR)$(MANDIR)/man1/jail.1 \
 		$(DESTDIR)$(BASHCOMPDIR)/jail $(DESTDIR)$(ZSHCOMPDIR)/_jail \
 		$(DESTDIR)$(FISHCOMPDIR)/jail.fish
 ifeq ($(APPARMOR),1)
 	rm -f $(DESTDIR)$(APPARMORDIR)/jail
+	-rmdir --ignore-fail-on-non-empty $(DESTDIR)$(APPARMORDIR) 2>/dev/null
 endif
+	-for d in $(INSTALL_DIRS); do [ ! -d "$(DESTDIR)$$d" ] || rmdir --ignore-fail-on-non-empty "$(DESTDIR)$$d"; done
 
 DEBDIR := $(CARGO_TARGET_DIR)/debian
 DEBROOT := $(DEBDIR)/root

@@ -161,6 +161,14 @@ cmp -s completions/jail.bash "$dest/usr/local/share/bash-completion/completions/
 	fail "make install: the bash completion differs from completions/jail.bash"
 pass "make install DESTDIR=... PREFIX=/usr/local puts every file in place"
 
+# A directory that was there before keeps its other files; the ones install made go.
+mkdir -p "$dest/usr/local/share/keep" && touch "$dest/usr/local/share/keep/other"
+quietly make --no-print-directory uninstall DESTDIR="$dest" PREFIX=/usr/local APPARMOR=1
+left=$(cd "$dest" && find . -mindepth 1 -printf '/%P\n' | LC_ALL=C sort)
+want=$(printf '%s\n' /etc /usr /usr/local /usr/local/share /usr/local/share/keep /usr/local/share/keep/other)
+[[ $left == "$want" ]] || fail "make uninstall left:" "$left" "expected:" "$want"
+pass "make uninstall removes every file and the directories it left empty"
+
 # --- RPM spec and PKGBUILD ---------------------------------------------------------------------
 if command -v rpmspec >/dev/null; then
 	got=$(rpmspec -q --qf '%{name} %{version}\n' packaging/rpm/jail.spec 2>&1) ||
