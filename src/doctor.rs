@@ -1,5 +1,6 @@
-//! `jail doctor`: what this host offers jail, one line per item, with the fix for what is
-//! missing. Exits 0 when everything jail's defaults need is present (limits are optional).
+//! `jail doctor [OPTIONS]`: what this host offers jail, one line per item, with the fix for what
+//! is missing. Exits 125 when something jail's defaults need is missing, or something the given
+//! options ask for (limits, --map-subids, --landlock=strict); 0 otherwise.
 
 use std::path::Path;
 
@@ -24,6 +25,31 @@ impl Report {
     }
 }
 
+fn read_file(path: &str) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// A 65536-id range from 100000 up that no line of either file overlaps (`name:start:count`).
+fn free_subid_range(subuid: &str, subgid: &str) -> (u64, u64) {
+    const SIZE: u64 = 65536;
+    let taken: Vec<(u64, u64)> = subuid
+        .lines()
+        .chain(subgid.lines())
+        .filter_map(|l| {
+            let mut f = l.split(':').skip(1);
+            let start = f.next()?.trim().parse::<u64>().ok()?;
+            let count = f.next()?.trim().parse::<u64>().ok()?;
+            Some((start, start.saturating_add(count)))
+        })
+        .collect();
+    let mut lo = 100_000;
+    // Each move goes past an overlapping range, so this ends after at most one pass per range.
+    while let Some(&(_, end)) = taken.iter().find(|(s, e)| *s < lo + SIZE && lo < *e) {
+        lo = end.div_ceil(SIZE) * SIZE;
+    }
+    (lo, lo + SIZE - 1)
+}
+
 fn sysctl(name: &str) -> Option<String> {
     std::fs::read_to_string(Path::new("/proc/sys").join(name.replace('.', "/"))).ok().map(|s| s.trim().to_string())
 }
@@ -41,7 +67,15 @@ fn userns_works() -> Result<(), nix::errno::Errno> {
     }
 }
 
-pub fn run() -> i32 {
+/// What the options given to `jail doctor` ask of the host, beyond the defaults.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Wants {
+    pub limits: bool,
+    pub map_subids: bool,
+    pub strict_landlock: bool,
+}
+
+pub fn run(w: Wants) -> i32 {
     let mut r = Report { lines: Vec::new(), needed_missing: false };
     let uid = nix::unistd::getuid().as_raw();
     let user =
@@ -76,20 +110,23 @@ pub fn run() -> i32 {
         .all(|f| std::fs::read_to_string(f).ok().and_then(|t| crate::spec::idmap_range(&t, &names, uid)).is_some());
     match (helpers, ranges) {
         (true, true) => r.ok("--map-subids", "newuidmap/newgidmap and subordinate ranges present"),
-        (false, _) => r.missing("--map-subids", "newuidmap/newgidmap not found", "install the uidmap package", false),
+        (false, _) => {
+            r.missing("--map-subids", "newuidmap/newgidmap not found", "install the uidmap package", w.map_subids)
+        }
         (true, false) => r.missing(
             "--map-subids",
             &format!("no range for {user} in /etc/subuid or /etc/subgid"),
-            &format!("usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user}"),
-            false,
+            &{
+                let (lo, hi) = free_subid_range(&read_file("/etc/subuid"), &read_file("/etc/subgid"));
+                format!("as root: usermod --add-subuids {lo}-{hi} --add-subgids {lo}-{hi} {user}")
+            },
+            w.map_subids,
         ),
     }
 
     // cgroup v2 and the user manager, for limits.
     match cgroup::fs::unified_root() {
-        Err(e) => {
-            r.missing("cgroup v2", &format!("{e:#}"), "limits (--mem, --cpu, --pids) are unavailable here", false)
-        }
+        Err(e) => r.missing("cgroup v2", "limits (--mem, --cpu, --pids, ...) need it", &format!("{e:#}"), w.limits),
         Ok(root) => {
             let own = cgroup::fs::own_cgroup().unwrap_or_default();
             r.ok("cgroup v2", &format!("unified tree, jail runs in {own}"));
@@ -120,15 +157,19 @@ pub fn run() -> i32 {
     match cgroup::systemd::user_bus() {
         Some(bus) => match cgroup::systemd::ping() {
             Ok(v) => r.ok("systemd user manager", &format!("reachable at {bus} (systemd {v})")),
-            Err(e) => {
-                r.missing("systemd user manager", &format!("{bus}: {e:#}"), "systemctl --user start dbus.socket", false)
-            }
+            Err(e) => r.missing(
+                "systemd user manager",
+                &format!("{bus}: {e:#}"),
+                "systemctl --user start dbus.socket",
+                w.limits,
+            ),
         },
         None => r.missing(
             "systemd user manager",
             "no $DBUS_SESSION_BUS_ADDRESS and no $XDG_RUNTIME_DIR/bus",
-            "log in through a systemd session, or loginctl enable-linger USER",
-            false,
+            "log in through a systemd session, or loginctl enable-linger USER (or run jail in a cgroup v2 \
+             subtree delegated to you)",
+            w.limits,
         ),
     }
 
@@ -138,7 +179,7 @@ pub fn run() -> i32 {
             "Landlock",
             "not enabled in this kernel",
             "boot with lsm=...,landlock (the default is best effort)",
-            false,
+            w.strict_landlock,
         ),
         abi if abi < 6 => r.missing(
             "Landlock",
@@ -170,9 +211,24 @@ pub fn run() -> i32 {
         println!("{l}");
     }
     if r.needed_missing {
-        println!("jail cannot run here: fix the MISSING lines above");
+        println!("jail cannot run here as asked: fix the MISSING lines above");
         crate::exit::FAILURE
     } else {
         0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_suggested_subid_range_overlaps_no_existing_entry() {
+        assert_eq!(free_subid_range("", ""), (100000, 165535));
+        assert_eq!(free_subid_range("alice:100000:65536\n", ""), (196608, 262143));
+        let taken = "alice:100000:65536\nbob:165536:65536\n";
+        assert_eq!(free_subid_range(taken, "carol:231072:10\n"), (262144, 327679));
+        // Lines that are not ranges are skipped.
+        assert_eq!(free_subid_range("# comment\nbad\n", ""), (100000, 165535));
     }
 }

@@ -34,7 +34,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
             return 0;
         }
         Ok(cli::Parsed::Run { request, dry_run }) => (request, dry_run),
-        Ok(cli::Parsed::Doctor) => return doctor::run(),
+        Ok(cli::Parsed::Doctor(wants)) => return doctor::run(wants),
         Err(cli::UsageError(msg)) => return fail(&msg),
     };
     let spec = match spec::Spec::from_request(*request) {

@@ -737,3 +737,23 @@ fn help_piped_has_no_colour_codes() {
     let r = h.run(&["--help"]).ok();
     assert!(r.out.contains("Usage: jail") && !r.out.contains('\x1b'), "{}", r.out);
 }
+
+#[test]
+fn limits_on_a_host_without_cgroup_v2_say_what_is_missing_and_the_ways_out() {
+    let Some(h) = harness() else { return };
+    let fs = std::process::Command::new("stat").args(["-f", "-c", "%T", "/sys/fs/cgroup"]).output().unwrap();
+    if String::from_utf8_lossy(&fs.stdout).trim() == "cgroup2fs" {
+        eprintln!("not applicable: this host has cgroup v2 (the VM tier tests limits there)");
+        return;
+    }
+    let r = h.run(&["--mem", "48M", "--pids", "64", "true"]);
+    assert_eq!(r.code, 125, "{r:?}");
+    assert!(r.err.starts_with("jail: --mem, --pids: limits need cgroup v2"), "{}", r.err);
+    assert!(r.err.contains("drop the limit"), "{}", r.err);
+    assert_eq!(r.err.lines().count(), 1, "{}", r.err);
+    // doctor agrees, and fails only when asked for limits.
+    assert_eq!(h.run(&["doctor"]).code, 0);
+    let r = h.run(&["doctor", "--mem", "48M"]);
+    assert_eq!(r.code, 125, "{r:?}");
+    assert!(r.out.contains("MISSING  cgroup v2"), "{}", r.out);
+}

@@ -14,10 +14,14 @@ pub fn unified_root() -> Result<PathBuf> {
     let root = PathBuf::from("/sys/fs/cgroup");
     let st = nix::sys::statfs::statfs(&root).map_err(|e| anyhow!("statfs(/sys/fs/cgroup): {e}"))?;
     if st.filesystem_type().0 as i64 != CGROUP2_SUPER_MAGIC {
-        bail!(
-            "limits need cgroup v2, but /sys/fs/cgroup is a cgroup v1 or hybrid tree \
-             (boot with systemd.unified_cgroup_hierarchy=1)"
-        );
+        // The real ways out depend on whether systemd runs this host.
+        let fix = if Path::new("/run/systemd/system").is_dir() {
+            "drop the limit, or boot with systemd.unified_cgroup_hierarchy=1 for cgroup v2"
+        } else {
+            "this host does not run systemd; drop the limit, run jail inside a cgroup v2 subtree \
+             delegated to you (cgroup2 at /sys/fs/cgroup), or use a host that boots systemd with cgroup v2"
+        };
+        bail!("limits need cgroup v2, but /sys/fs/cgroup is a cgroup v1 or hybrid tree: {fix}");
     }
     Ok(root)
 }

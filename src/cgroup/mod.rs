@@ -38,6 +38,25 @@ impl Limits {
         *self != Limits::default()
     }
 
+    /// The options that asked for these limits, for messages (`--swap 0` implied by `--mem`
+    /// is not one).
+    pub fn flags(&self) -> Vec<&'static str> {
+        let implied_swap = self.mem.is_some() && self.swap == Some(0);
+        [
+            (self.mem.is_some(), "--mem"),
+            (self.mem_high.is_some(), "--mem-high"),
+            (self.swap.is_some() && !implied_swap, "--swap"),
+            (self.cpu_percent.is_some(), "--cpu"),
+            (self.cpu_weight.is_some(), "--cpu-weight"),
+            (self.pids.is_some(), "--pids"),
+            (self.cpuset.is_some(), "--cpuset"),
+            (self.io_weight.is_some(), "--io-weight"),
+        ]
+        .into_iter()
+        .filter_map(|(on, f)| on.then_some(f))
+        .collect()
+    }
+
     /// Controllers these limits need, in cgroup.controllers spelling.
     pub fn controllers(&self) -> Vec<&'static str> {
         let mut v = Vec::new();

@@ -26,8 +26,8 @@ pub enum Parsed {
     },
     /// `--help` or `--version`: print this, exit 0.
     Print(String),
-    /// `jail doctor`.
-    Doctor,
+    /// `jail doctor [OPTIONS]`: what the options ask of the host.
+    Doctor(crate::doctor::Wants),
 }
 
 const NS: &str = "Namespaces (all new by default)";
@@ -136,7 +136,9 @@ pub fn command() -> Command {
         )
         .override_usage("jail [OPTIONS] [--] COMMAND [ARGS...]")
         .after_help(
-            "Examples:\n  jail -- sh\n  jail --ro-bind ./rootfs / --hostname box bash\n  jail --dry-run -- make",
+            "Examples:\n  jail -- sh\n  jail --ro-bind ./rootfs / --hostname box bash\n  jail --dry-run -- make\n\n\
+             jail doctor [OPTIONS] checks this host for jail's defaults and for what OPTIONS ask \
+             (limits, --map-subids, --landlock=strict); it exits 125 when something is missing.",
         )
         .disable_help_subcommand(true)
         .max_term_width(100)
@@ -447,9 +449,23 @@ fn typed_occurrences<T: Clone + Send + Sync + 'static>(m: &ArgMatches, id: &str)
 pub struct UsageError(pub String);
 
 pub fn parse(args: Vec<OsString>) -> Result<Parsed, UsageError> {
-    // `jail doctor` is the one subcommand; a command named doctor runs as `jail -- doctor`.
-    if args.len() == 2 && args[1] == "doctor" {
-        return Ok(Parsed::Doctor);
+    // `jail doctor [OPTIONS]` is the one subcommand; a command named doctor runs as
+    // `jail -- doctor`. The options are jail's, checked against this host.
+    if args.get(1).is_some_and(|a| a == "doctor") {
+        let mut v: Vec<OsString> = vec![args[0].clone()];
+        v.extend(args[2..].iter().cloned());
+        if v.iter().any(|a| a == "--") {
+            return Err(UsageError("jail doctor takes options, not a command (see jail --help)".into()));
+        }
+        v.extend(["--".into(), "true".into()]);
+        return match parse(v)? {
+            Parsed::Run { request, .. } => Ok(Parsed::Doctor(crate::doctor::Wants {
+                limits: request.limits.any(),
+                map_subids: request.map_subids,
+                strict_landlock: request.landlock == Some(crate::spec::LandlockMode::Strict),
+            })),
+            other => Ok(other),
+        };
     }
     let raw = args.clone();
     let m = match command().try_get_matches_from(args) {
@@ -681,14 +697,18 @@ mod tests {
         match parse(v) {
             Ok(Parsed::Run { request, .. }) => Ok(*request),
             Ok(Parsed::Print(_)) => Err("printed".into()),
-            Ok(Parsed::Doctor) => Err("doctor".into()),
+            Ok(Parsed::Doctor(_)) => Err("doctor".into()),
             Err(UsageError(e)) => Err(e),
         }
     }
 
     #[test]
     fn doctor_is_the_only_subcommand() {
-        assert!(matches!(parse(["jail", "doctor"].iter().map(OsString::from).collect()), Ok(Parsed::Doctor)));
+        let doctor = |a: &[&str]| parse(a.iter().map(OsString::from).collect());
+        assert!(matches!(doctor(&["jail", "doctor"]), Ok(Parsed::Doctor(w)) if w == Default::default()));
+        let Ok(Parsed::Doctor(w)) = doctor(&["jail", "doctor", "--mem", "48M", "--map-subids"]) else { panic!() };
+        assert!(w.limits && w.map_subids && !w.strict_landlock);
+        assert!(doctor(&["jail", "doctor", "--", "sh"]).is_err());
         assert_eq!(req(&["--", "doctor"]).unwrap().command, [OsString::from("doctor")]);
     }
 

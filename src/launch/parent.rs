@@ -106,7 +106,11 @@ pub fn launch(spec: &Spec) -> Result<i32> {
     // jail joins the cgroup first, so the sandbox is born in it (and its cgroup namespace is
     // rooted there); the limits are read back before anything runs.
     let t0 = Instant::now();
-    let cgroup = spec.cgroup.as_ref().map(crate::cgroup::setup).transpose()?;
+    let cgroup = spec
+        .cgroup
+        .as_ref()
+        .map(|plan| crate::cgroup::setup(plan).with_context(|| plan.limits.flags().join(", ")))
+        .transpose()?;
     if let (true, Some(cg)) = (spec.verbose, &cgroup) {
         let what = cg.unit.clone().unwrap_or_else(|| cg.dir.display().to_string());
         eprintln!("jail: cgroup: {what} ({}) ready, limits read back, in {} ms", cg.backend, t0.elapsed().as_millis());

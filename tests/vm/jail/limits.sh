@@ -9,6 +9,7 @@ cd "$(dirname "$0")" || exit 125
 expect "jail doctor passes" 0 $J doctor
 contains "doctor sees cgroup v2" "ok       cgroup v2"
 contains "doctor reaches the user manager" "ok       systemd user manager"
+expect "jail doctor with the mission's limits passes" 0 $J doctor --mem 48M --cpu 20% --pids 64
 
 # The sandbox itself works on this kernel (6.1: no fchmodat2, older Landlock).
 expect "a plain sandbox runs" 0 $J -- sh -c 'echo inside; id -u'
