@@ -637,3 +637,116 @@ fn bash_completes_each_value_by_its_kind() {
     assert!(bash_complete(&script, &["jail", "sh", "--ro"]).unwrap().is_empty());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Command lines whose `--dry-run=json` plan is pinned in tests/golden/plans.json, so a change
+/// to how the plan is built shows up as a diff (run from `/`, with a fixed environment; the
+/// caller's ids are left out, they differ between machines).
+const PLANS: &[&[&str]] = &[
+    &["--", "true"],
+    &[
+        "--ro-bind",
+        "/",
+        "/",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--tmpfs",
+        "/tmp",
+        "--hostname",
+        "box",
+        "--setenv",
+        "A",
+        "1",
+        "--unsetenv",
+        "B",
+        "--cap-add",
+        "CAP_NET_ADMIN",
+        "--mem",
+        "48M",
+        "--cpu",
+        "20%",
+        "--pids",
+        "64",
+        "--timeout",
+        "5s",
+        "--",
+        "sh",
+        "-c",
+        "x",
+    ],
+    &[
+        "--share-net",
+        "--share-pid",
+        "--landlock=strict",
+        "--allow-connect",
+        "443",
+        "--seccomp-policy",
+        "off",
+        "--allow-userns",
+        "--tmpfs",
+        "/",
+        "--dir",
+        "/a",
+        "--perms",
+        "0700",
+        "--tmpfs",
+        "/b",
+        "--size",
+        "1M",
+        "--tmpfs",
+        "/c",
+        "--symlink",
+        "x",
+        "/d",
+        "--remount-ro",
+        "/",
+        "--",
+        "true",
+    ],
+    &["--clearenv", "--setenv", "PATH", "/bin", "--as-pid-1", "--new-session", "--argv0", "foo", "--", "true"],
+    &[
+        "--ro-bind",
+        "/",
+        "/",
+        "--bind-try",
+        "/no/such/dir",
+        "/x",
+        "--dev-bind",
+        "/dev",
+        "/dev",
+        "--mqueue",
+        "/mq",
+        "--",
+        "true",
+    ],
+];
+
+#[test]
+fn dry_run_plans_match_the_golden_file() {
+    let mut all = Vec::new();
+    for args in PLANS {
+        let out = Process::new(env!("CARGO_BIN_EXE_jail"))
+            .arg("--dry-run=json")
+            .args(*args)
+            .current_dir("/")
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", "/nonexistent")
+            .output()
+            .expect("run jail");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let mut plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON plan");
+        for key in ["uid", "gid", "uid_map", "gid_map"] {
+            plan[key] = serde_json::Value::Null;
+        }
+        all.push(serde_json::json!({ "args": args, "plan": plan }));
+    }
+    let text = serde_json::to_string_pretty(&all).unwrap() + "\n";
+    let path = root().join("tests/golden/plans.json");
+    if std::env::var("JAIL_REGENERATE").is_ok_and(|v| v == "1") {
+        std::fs::write(&path, &text).unwrap();
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(want == text, "{}: the plans changed; if that is meant, {STALE}", path.display());
+}
