@@ -7,17 +7,21 @@
 //!
 //! - [`cli`]: clap definitions and argv-order recovery; no side effects.
 //! - [`spec`]: the validated plan (namespaces, id maps, ordered filesystem steps, env, argv,
-//!   capabilities) and its rendering.
+//!   capabilities, limits, Landlock and seccomp plans) and its rendering. It owns every plan
+//!   type and imports nothing that executes a plan; [`host`] probes what it needs of the host.
 //! - [`launch`]: parent, child, init and exec stages (see the stage list there).
 //! - [`rootfs`]: executes the filesystem steps through [`sys::Sys`].
 //! - [`sys`]: the mount syscalls behind a trait, real and recording.
-//! - [`confine`]: capabilities (and the other confinement layers).
+//! - [`confine`]: applies capabilities, Landlock and seccomp; [`cgroup`]: applies limits.
+//! - [`error`]: how system errors read in messages; [`exit`]: jail's exit statuses.
 
 pub mod cgroup;
 pub mod cli;
 pub mod confine;
 pub mod doctor;
+pub mod error;
 pub mod exit;
+pub mod host;
 pub mod launch;
 pub mod rootfs;
 pub mod spec;
@@ -37,7 +41,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Ok(cli::Parsed::Doctor(wants)) => return doctor::run(wants),
         Err(cli::UsageError(msg)) => return fail(&msg),
     };
-    let spec = match spec::Spec::from_request(*request) {
+    let spec = match spec::Spec::from_request(*request, &host::probe()) {
         Ok(s) => s,
         Err(e) => return fail(&format!("{e:#}")),
     };

@@ -6,17 +6,8 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use zbus::zvariant::{OwnedObjectPath, Value};
 
-use super::{fs, Cgroup, Limits, Plan};
-
-/// One unit property as sent: name and value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Prop {
-    U64(u64),
-    Bool(bool),
-    Str(String),
-    Pids(Vec<u32>),
-    Bytes(Vec<u8>),
-}
+use super::{fs, Cgroup, Plan};
+pub use crate::spec::limits::{cpu_mask, describe, properties, Prop};
 
 /// The address of the user bus, if there is one to try.
 pub fn user_bus() -> Option<String> {
@@ -39,67 +30,6 @@ pub fn bus_address(
     }
     let sock = runtime_dir?.join("bus");
     exists(&sock).then(|| format!("unix:path={}", sock.display()))
-}
-
-/// `0,2,4-6` as systemd's AllowedCPUs bitmask (byte i holds CPUs 8i..8i+7).
-pub fn cpu_mask(list: &str) -> Result<Vec<u8>> {
-    let mut cpus = Vec::new();
-    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (a, b) = part.split_once('-').unwrap_or((part, part));
-        let (a, b): (usize, usize) = (
-            a.parse().map_err(|_| anyhow!("--cpuset {list}: {a:?} is not a CPU number"))?,
-            b.parse().map_err(|_| anyhow!("--cpuset {list}: {b:?} is not a CPU number"))?,
-        );
-        if a > b || b > 4095 {
-            bail!("--cpuset {list}: bad range {part:?}");
-        }
-        cpus.extend(a..=b);
-    }
-    if cpus.is_empty() {
-        bail!("--cpuset: empty CPU list");
-    }
-    let mut mask = vec![0u8; cpus.iter().max().map_or(0, |m| m / 8 + 1)];
-    for c in cpus {
-        mask[c / 8] |= 1 << (c % 8);
-    }
-    Ok(mask)
-}
-
-/// The properties of the scope, in the order they are sent.
-pub fn properties(limits: &Limits, pid: u32) -> Result<Vec<(&'static str, Prop)>> {
-    let mut p = vec![
-        ("Description", Prop::Str("jail sandbox".into())),
-        ("PIDs", Prop::Pids(vec![pid])),
-        ("Delegate", Prop::Bool(true)),
-        // After an OOM kill only the killed process dies; jail stays to report it.
-        ("OOMPolicy", Prop::Str("continue".into())),
-        ("CollectMode", Prop::Str("inactive-or-failed".into())),
-    ];
-    if let Some(m) = limits.mem {
-        p.push(("MemoryMax", Prop::U64(m)));
-    }
-    if let Some(m) = limits.mem_high {
-        p.push(("MemoryHigh", Prop::U64(m)));
-    }
-    if let Some(s) = limits.swap {
-        p.push(("MemorySwapMax", Prop::U64(s)));
-    }
-    if let Some(c) = limits.cpu_percent {
-        p.push(("CPUQuotaPerSecUSec", Prop::U64(u64::from(c) * 10_000)));
-    }
-    if let Some(w) = limits.cpu_weight {
-        p.push(("CPUWeight", Prop::U64(w)));
-    }
-    if let Some(t) = limits.pids {
-        p.push(("TasksMax", Prop::U64(t)));
-    }
-    if let Some(c) = &limits.cpuset {
-        p.push(("AllowedCPUs", Prop::Bytes(cpu_mask(c)?)));
-    }
-    if let Some(w) = limits.io_weight {
-        p.push(("IOWeight", Prop::U64(w)));
-    }
-    Ok(p)
 }
 
 fn value(p: &Prop) -> Value<'_> {
@@ -243,29 +173,10 @@ pub fn ping() -> Result<String> {
     Ok(String::try_from(v).unwrap_or_default())
 }
 
-/// For `--dry-run`: the properties as `Name=value`.
-pub fn describe(limits: &Limits) -> Vec<String> {
-    let props = properties(limits, 0).unwrap_or_default();
-    let mut out = Vec::new();
-    for (k, v) in &props {
-        if matches!(*k, "Description" | "PIDs" | "CollectMode") {
-            continue;
-        }
-        let text = match v {
-            Prop::U64(n) => n.to_string(),
-            Prop::Bool(b) => if *b { "yes" } else { "no" }.to_string(),
-            Prop::Str(s) => s.clone(),
-            Prop::Pids(p) => format!("{p:?}"),
-            Prop::Bytes(b) => format!("{b:02x?}"),
-        };
-        out.push(format!("{k}={text}"));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::limits::Limits;
 
     #[test]
     fn the_exact_properties_sent() {

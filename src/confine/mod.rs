@@ -5,4 +5,4 @@
 pub mod caps;
 pub mod landlock;
 pub mod seccomp;
-pub mod syscalls;
+pub use crate::spec::syscalls;

@@ -1,7 +1,12 @@
 //! The plan: everything jail will do, as plain data. Built from the CLI by [`Spec::from_cli`]
 //! (where every "X requires Y" check lives), printed by `--dry-run`, executed by `launch`.
 
+pub mod caps;
 mod defaults;
+pub mod landlock;
+pub mod limits;
+pub mod seccomp;
+pub mod syscalls;
 pub use defaults::same_path;
 mod idmap;
 pub mod render;
@@ -13,8 +18,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use serde::Serialize;
 
-pub use crate::confine::landlock::Mode as LandlockMode;
 pub use idmap::{parse_subrange as idmap_range, IdMap, IdMapLine};
+pub use landlock::Mode as LandlockMode;
 
 /// Which namespaces are new. User and mount namespaces are always new.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -158,6 +163,15 @@ impl Env {
     }
 }
 
+/// What the plan needs to know of the host, probed once before it is made.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Host {
+    /// The running kernel's Landlock ABI (0: none).
+    pub landlock_abi: i32,
+    /// `uname -r`, for profile rules with a minimum kernel.
+    pub kernel_release: String,
+}
+
 /// What the command line asked for, after parsing and before any check or default.
 #[derive(Debug, Default, Clone)]
 pub struct Request {
@@ -192,7 +206,7 @@ pub struct Request {
     pub disable_userns: bool,
     pub allow_userns: bool,
     pub verbose: bool,
-    pub limits: crate::cgroup::Limits,
+    pub limits: limits::Limits,
     pub slice: Option<String>,
     pub timeout: Option<std::time::Duration>,
     pub stats: bool,
@@ -222,13 +236,13 @@ pub struct Spec {
     pub new_session: bool,
     /// Capabilities the command keeps (names, sorted); empty by default.
     pub caps: Vec<String>,
-    pub landlock: crate::confine::landlock::Plan,
-    pub seccomp: crate::confine::seccomp::Plan,
+    pub landlock: landlock::Plan,
+    pub seccomp: seccomp::Plan,
     /// Say on stderr what could not be enforced.
     #[serde(skip)]
     pub verbose: bool,
     /// cgroup limits, when any were asked for.
-    pub cgroup: Option<crate::cgroup::Plan>,
+    pub cgroup: Option<limits::Plan>,
     #[serde(serialize_with = "serialize_secs")]
     pub timeout: Option<std::time::Duration>,
     pub stats: bool,
@@ -239,7 +253,7 @@ pub struct Spec {
 }
 
 impl Spec {
-    pub fn from_request(mut req: Request) -> Result<Spec> {
+    pub fn from_request(mut req: Request, host: &Host) -> Result<Spec> {
         let namespaces = Namespaces {
             pid: !req.share_pid,
             net: !req.share_net,
@@ -261,13 +275,13 @@ impl Spec {
         if req.command.is_empty() {
             bail!("no command given: usage: jail [OPTIONS] [--] COMMAND [ARGS...]");
         }
-        let cwd =
-            std::env::current_dir().map_err(|e| anyhow::anyhow!("getcwd: {}", crate::sys::errno_text(errno_of(&e))))?;
+        let cwd = std::env::current_dir()
+            .map_err(|e| anyhow::anyhow!("getcwd: {}", crate::error::errno_text(errno_of(&e))))?;
 
         let mut data_fds = Vec::new();
         let mut steps = Vec::with_capacity(req.fs.len() + 8);
-        let caps = crate::confine::caps::resolve(&req.caps)?;
-        let seccomp = seccomp_plan(&req, &caps)?;
+        let caps = caps::resolve(&req.caps)?;
+        let seccomp = seccomp_plan(&req, &caps, host)?;
         let cgroup = cgroup_plan(&req)?;
         if let Some(fd) = req.stats_fd {
             check_fd("--stats-json", fd)?;
@@ -301,9 +315,10 @@ impl Spec {
         };
 
         let env = build_env(req.clearenv, &req.env);
-        let landlock = crate::confine::landlock::Plan {
+        let landlock = landlock::Plan {
             mode: req.landlock.unwrap_or(LandlockMode::BestEffort),
-            rules: crate::confine::landlock::rules_for(&fs),
+            kernel_abi: host.landlock_abi,
+            rules: landlock::rules_for(&fs),
             connect: (!req.allow_connect.is_empty()).then(|| req.allow_connect.clone()),
             bind: (!req.allow_bind.is_empty()).then(|| req.allow_bind.clone()),
         };
@@ -346,13 +361,13 @@ fn serialize_secs<S: serde::Serializer>(d: &Option<std::time::Duration>, s: S) -
     }
 }
 
-fn cgroup_plan(req: &Request) -> Result<Option<crate::cgroup::Plan>> {
+fn cgroup_plan(req: &Request) -> Result<Option<limits::Plan>> {
     let mut limits = req.limits.clone();
     if limits.mem.is_some() && limits.swap.is_none() {
         limits.swap = Some(0);
     }
     if let Some(c) = &limits.cpuset {
-        crate::cgroup::systemd::cpu_mask(c)?;
+        limits::cpu_mask(c)?;
     }
     if !limits.any() {
         if req.slice.is_some() {
@@ -364,11 +379,11 @@ fn cgroup_plan(req: &Request) -> Result<Option<crate::cgroup::Plan>> {
     if !slice.ends_with(".slice") || slice.contains('/') {
         bail!("--slice {slice}: not a slice unit name like jail.slice");
     }
-    Ok(Some(crate::cgroup::Plan { limits, slice }))
+    Ok(Some(limits::Plan { limits, slice }))
 }
 
-fn seccomp_plan(req: &Request, caps: &[String]) -> Result<crate::confine::seccomp::Plan> {
-    use crate::confine::seccomp::{profile::Profile, Plan, Policy};
+fn seccomp_plan(req: &Request, caps: &[String], host: &Host) -> Result<seccomp::Plan> {
+    use seccomp::{profile::Profile, Plan, Policy};
     let policy = match (req.seccomp_policy.as_deref(), req.seccomp_fd) {
         (Some(_), Some(_)) => bail!("--seccomp FD replaces the built-in policy: drop --seccomp-policy or --seccomp"),
         (None, Some(_)) => Policy::Replaced,
@@ -377,8 +392,9 @@ fn seccomp_plan(req: &Request, caps: &[String]) -> Result<crate::confine::seccom
         (Some(file), None) => {
             let path = PathBuf::from(file);
             let text = std::fs::read_to_string(&path)
-                .map_err(|e| anyhow::anyhow!("--seccomp-policy {file}: {}", crate::sys::errno_text(errno_of(&e))))?;
-            let profile = Profile::parse(&text, caps).map_err(|e| anyhow::anyhow!("--seccomp-policy {file}: {e:#}"))?;
+                .map_err(|e| anyhow::anyhow!("--seccomp-policy {file}: {}", crate::error::errno_text(errno_of(&e))))?;
+            let profile = Profile::parse_for(&text, caps, &host.kernel_release)
+                .map_err(|e| anyhow::anyhow!("--seccomp-policy {file}: {e:#}"))?;
             if !profile.unknown_allowed.is_empty() {
                 eprintln!(
                     "jail: --seccomp-policy {file}: not syscalls of this build, their allow rules skipped \
@@ -425,9 +441,7 @@ fn check_tree_at_root(fs: &[FsStep]) -> Result<()> {
     Ok(())
 }
 
-pub fn errno_of(e: &std::io::Error) -> nix::errno::Errno {
-    nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
-}
+pub use crate::error::errno_of;
 
 /// Makes sources absolute (they are resolved later from the host's root, not the caller's
 /// directory) and fails early, with the flag named, on a source that does not exist.
@@ -451,7 +465,7 @@ fn check_op(flag: &str, op: FsOp, cwd: &Path, ns: &Namespaces) -> Result<FsOp> {
                         src.display(),
                         dest.display(),
                         src,
-                        crate::sys::errno_text(errno_of(&e))
+                        crate::error::errno_text(errno_of(&e))
                     );
                 }
             }

@@ -50,14 +50,14 @@ fn map_text(m: &IdMap) -> String {
     format!("{}{via}", lines.join(", "))
 }
 
-fn landlock_text(p: &crate::confine::landlock::Plan) -> String {
-    use crate::confine::landlock::{kernel_abi, missing, Grant, Mode};
+fn landlock_text(p: &super::landlock::Plan) -> String {
+    use super::landlock::{missing, Grant, Mode};
     let mode = match p.mode {
         Mode::Off => return "landlock:     off\n".into(),
         Mode::BestEffort => "best-effort",
         Mode::Strict => "strict",
     };
-    let mut s = format!("landlock:     {mode}, kernel ABI {}, scoped abstract sockets and signals\n", kernel_abi());
+    let mut s = format!("landlock:     {mode}, kernel ABI {}, scoped abstract sockets and signals\n", p.kernel_abi);
     for r in &p.rules {
         let g = match r.grant {
             Grant::Read => "read, execute",
@@ -143,7 +143,7 @@ impl Spec {
         let _ = writeln!(s, "capabilities: {caps}");
         let _ = writeln!(s, "no_new_privs: yes");
         s.push_str(&landlock_text(&self.landlock));
-        let _ = writeln!(s, "seccomp:      {}", crate::confine::seccomp::summary(&self.seccomp));
+        let _ = writeln!(s, "seccomp:      {}", super::seccomp::summary(&self.seccomp));
         match &self.cgroup {
             None => {
                 let _ = writeln!(s, "limits:       none (no cgroup)");
@@ -155,7 +155,7 @@ impl Spec {
                      (else a delegated cgroup v2 subtree), command in its payload leaf",
                     p.slice
                 );
-                let _ = writeln!(s, "  {}", crate::cgroup::systemd::describe(&p.limits).join(" "));
+                let _ = writeln!(s, "  {}", super::limits::describe(&p.limits).join(" "));
                 let files: Vec<String> = p.limits.expected_files().iter().map(|(f, v)| format!("{f}={v}")).collect();
                 let _ = writeln!(s, "  read back: {}", files.join(" "));
             }

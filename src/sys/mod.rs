@@ -27,9 +27,7 @@ impl SysError {
 }
 
 /// `ENOENT (No such file or directory)`: the errno name, then its meaning.
-pub fn errno_text(errno: Errno) -> String {
-    format!("{errno:?} ({})", errno.desc())
-}
+pub use crate::error::errno_text;
 
 impl fmt::Display for SysError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
