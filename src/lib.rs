@@ -30,7 +30,7 @@ pub mod sys;
 use std::ffi::OsString;
 use std::io::Write;
 
-/// Runs jail with `args` (argv including argv[0]) and returns the process exit status.
+/// Runs jail with `args` (argv including `argv[0]`) and returns the process exit status.
 pub fn run(args: Vec<OsString>) -> i32 {
     let (request, dry_run) = match cli::parse(args) {
         Ok(cli::Parsed::Print(text)) => {

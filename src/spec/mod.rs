@@ -1,4 +1,4 @@
-//! The plan: everything jail will do, as plain data. Built from the CLI by [`Spec::from_cli`]
+//! The plan: everything jail will do, as plain data. Built from the CLI by [`Spec::from_request`]
 //! (where every "X requires Y" check lives), printed by `--dry-run`, executed by `launch`.
 
 pub mod caps;
