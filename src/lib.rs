@@ -41,7 +41,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Ok(cli::Parsed::Doctor(wants)) => return doctor::run(wants),
         Err(cli::UsageError(msg)) => return fail(&msg),
     };
-    let spec = match spec::Spec::from_request(*request, &host::probe()) {
+    let spec = match host::probe().and_then(|h| spec::Spec::from_request(*request, &h)) {
         Ok(s) => s,
         Err(e) => return fail(&format!("{e:#}")),
     };

@@ -24,6 +24,9 @@ pub fn same_path(a: &Path, b: &Path) -> bool {
     norm(a) == norm(b)
 }
 
+/// Why jail added a step after a tree at `/`.
+pub const TREE_AT_ROOT: &str = "tree at /";
+
 fn step(op: FsOp, why: &'static str) -> FsStep {
     FsStep { op, added: Some(why) }
 }
@@ -46,13 +49,13 @@ fn complete_tree(steps: Vec<FsStep>) -> Vec<FsStep> {
     let taken = |p: &str| steps.iter().any(|s| same_path(s.op.dest(), Path::new(p)));
     let mut extra = Vec::new();
     if !taken("/proc") {
-        extra.push(step(FsOp::Proc { dest: "/proc".into() }, "tree at /"));
+        extra.push(step(FsOp::Proc { dest: "/proc".into() }, TREE_AT_ROOT));
     }
     if !taken("/dev") {
-        extra.push(step(FsOp::Dev { dest: "/dev".into() }, "tree at /"));
+        extra.push(step(FsOp::Dev { dest: "/dev".into() }, TREE_AT_ROOT));
     }
     if !taken("/tmp") {
-        extra.push(step(FsOp::Tmpfs { dest: "/tmp".into(), size: None, perms: 0o1777 }, "tree at /"));
+        extra.push(step(FsOp::Tmpfs { dest: "/tmp".into(), size: None, perms: 0o1777 }, TREE_AT_ROOT));
     }
     let mut out = steps;
     out.splice(root_at + 1..root_at + 1, extra);

@@ -163,13 +163,23 @@ impl Env {
     }
 }
 
-/// What the plan needs to know of the host, probed once before it is made.
+/// What the plan needs to know of the host and the caller, gathered once before it is made
+/// (`host::probe`), so that making the plan from a request is testable with any host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Host {
     /// The running kernel's Landlock ABI (0: none).
     pub landlock_abi: i32,
     /// `uname -r`, for profile rules with a minimum kernel.
     pub kernel_release: String,
+    /// The caller's working directory.
+    pub cwd: PathBuf,
+    /// `$HOME`, when it is an absolute path other than `/`.
+    pub home: Option<PathBuf>,
+    /// The caller's effective uid and gid.
+    pub uid: u32,
+    pub gid: u32,
+    /// The caller's environment.
+    pub env: Vec<(OsString, OsString)>,
 }
 
 /// What the command line asked for, after parsing and before any check or default.
@@ -275,8 +285,7 @@ impl Spec {
         if req.command.is_empty() {
             bail!("no command given: usage: jail [OPTIONS] [--] COMMAND [ARGS...]");
         }
-        let cwd = std::env::current_dir()
-            .map_err(|e| anyhow::anyhow!("getcwd: {}", crate::error::errno_text(errno_of(&e))))?;
+        let cwd = host.cwd.clone();
 
         let mut data_fds = Vec::new();
         let mut steps = Vec::with_capacity(req.fs.len() + 8);
@@ -297,15 +306,13 @@ impl Spec {
             }
             steps.push(FsStep { op, added: None });
         }
-        let home = std::env::var_os("HOME").map(PathBuf::from).filter(|h| h.is_absolute() && h != Path::new("/"));
-        let (fs, note) = defaults::complete(steps, &cwd, home.as_deref());
+        let (fs, note) = defaults::complete(steps, &cwd, host.home.as_deref());
         check_tree_at_root(&fs)?;
         if let Some(note) = note {
             eprintln!("jail: {note}");
         }
 
-        let caller_uid = nix::unistd::geteuid().as_raw();
-        let caller_gid = nix::unistd::getegid().as_raw();
+        let (caller_uid, caller_gid) = (host.uid, host.gid);
         let uid = req.uid.unwrap_or(caller_uid);
         let gid = req.gid.unwrap_or(caller_gid);
         let (uid_map, gid_map) = if req.map_subids {
@@ -314,7 +321,7 @@ impl Spec {
             (IdMap::single(uid, caller_uid), IdMap::single(gid, caller_gid))
         };
 
-        let env = build_env(req.clearenv, &req.env);
+        let env = build_env(req.clearenv, &req.env, &host.env);
         let landlock = landlock::Plan {
             mode: req.landlock.unwrap_or(LandlockMode::BestEffort),
             kernel_abi: host.landlock_abi,
@@ -425,7 +432,7 @@ fn check_tree_at_root(fs: &[FsStep]) -> Result<()> {
     else {
         return Ok(());
     };
-    for step in fs.iter().filter(|s| s.added.is_some()) {
+    for step in fs.iter().filter(|s| s.added == Some(defaults::TREE_AT_ROOT)) {
         let dest = step.op.dest();
         let inside = src.join(dest.strip_prefix("/").unwrap_or(dest));
         if !inside.is_dir() {
@@ -485,8 +492,8 @@ fn check_fd(flag: &str, fd: RawFd) -> Result<()> {
     Ok(())
 }
 
-fn build_env(clear: bool, ops: &[(String, Option<String>)]) -> Env {
-    let mut vars: Vec<(OsString, OsString)> = if clear { Vec::new() } else { std::env::vars_os().collect() };
+fn build_env(clear: bool, ops: &[(String, Option<String>)], caller: &[(OsString, OsString)]) -> Env {
+    let mut vars: Vec<(OsString, OsString)> = if clear { Vec::new() } else { caller.to_vec() };
     let mut set = Vec::new();
     let mut unset = Vec::new();
     for (k, v) in ops {
@@ -500,4 +507,114 @@ fn build_env(clear: bool, ops: &[(String, Option<String>)]) -> Env {
         }
     }
     Env { cleared: clear, set, unset, vars }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host() -> Host {
+        Host {
+            landlock_abi: 6,
+            kernel_release: "6.18.0".into(),
+            cwd: "/work/project".into(),
+            home: Some("/home/u".into()),
+            uid: 1000,
+            gid: 1000,
+            env: vec![("PATH".into(), "/usr/bin:/bin".into()), ("SECRET".into(), "x".into())],
+        }
+    }
+
+    fn req() -> Request {
+        Request { command: vec!["true".into()], ..Default::default() }
+    }
+
+    fn plan(r: Request) -> Result<Spec> {
+        Spec::from_request(r, &host())
+    }
+
+    fn error(r: Request) -> String {
+        format!("{:#}", plan(r).unwrap_err())
+    }
+
+    #[test]
+    fn defaults_come_from_the_host() {
+        let s = plan(req()).unwrap();
+        assert_eq!((s.uid, s.gid), (1000, 1000));
+        assert_eq!(s.caller_cwd, Path::new("/work/project"));
+        assert!(s.seccomp.refuse_userns);
+        assert_eq!(s.landlock.mode, LandlockMode::BestEffort);
+        assert_eq!(s.landlock.kernel_abi, 6);
+        assert!(matches!(&s.fs.last().unwrap().op, FsOp::Bind { src, .. } if src == Path::new("/work/project")));
+        assert_eq!(s.env.path(), "/usr/bin:/bin");
+        assert!(s.cgroup.is_none());
+        let s = plan(Request { clearenv: true, ..req() }).unwrap();
+        assert!(s.env.vars.is_empty());
+    }
+
+    #[test]
+    fn a_memory_limit_turns_swap_off() {
+        let limits = limits::Limits { mem: Some(48 << 20), ..Default::default() };
+        let s = plan(Request { limits, ..req() }).unwrap();
+        let c = s.cgroup.unwrap();
+        assert_eq!((c.limits.swap, c.slice.as_str()), (Some(0), "jail.slice"));
+    }
+
+    #[test]
+    fn every_x_requires_y_is_refused_with_the_options_named() {
+        let cases: Vec<(Request, &str)> = vec![
+            (Request { command: vec![], ..req() }, "no command given"),
+            (
+                Request { hostname: Some("h".into()), share_uts: true, ..req() },
+                "--hostname requires a new uts namespace",
+            ),
+            (Request { hostname: Some("h".repeat(65)), ..req() }, "a hostname has 1 to 64 bytes, not 65"),
+            (Request { as_pid_1: true, share_pid: true, ..req() }, "--as-pid-1 requires a new pid namespace"),
+            (Request { slice: Some("x.slice".into()), ..req() }, "--slice needs a limit"),
+            (
+                Request {
+                    slice: Some("bad".into()),
+                    limits: limits::Limits { pids: Some(5), ..Default::default() },
+                    ..req()
+                },
+                "--slice bad: not a slice unit name",
+            ),
+            (
+                Request { limits: limits::Limits { cpuset: Some("3-1".into()), ..Default::default() }, ..req() },
+                "--cpuset 3-1: bad range",
+            ),
+            (
+                Request { allow_userns: true, disable_userns: true, ..req() },
+                "--allow-userns contradicts --disable-userns",
+            ),
+            (
+                Request { allow_connect: vec![443], landlock: Some(LandlockMode::Off), ..req() },
+                "--allow-connect/--allow-bind need Landlock",
+            ),
+            (
+                Request {
+                    fs: vec![("--mqueue".into(), FsOp::Mqueue { dest: "/mq".into() })],
+                    share_ipc: true,
+                    ..req()
+                },
+                "--mqueue /mq: needs a new ipc namespace",
+            ),
+            (
+                Request {
+                    fs: vec![("--tmpfs".into(), FsOp::Tmpfs { dest: "t".into(), size: None, perms: 0o755 })],
+                    ..req()
+                },
+                "--tmpfs t: the destination must be an absolute path",
+            ),
+            (Request { caps: vec![(true, "CAP_FLY".into())], ..req() }, "--cap-add CAP_FLY: unknown capability"),
+            (
+                Request { seccomp_policy: Some("p.json".into()), seccomp_fd: Some(99), ..req() },
+                "--seccomp FD replaces the built-in policy",
+            ),
+        ];
+        for (r, want) in cases {
+            let e = error(r);
+            assert!(e.contains(want), "{want}: {e}");
+        }
+    }
 }
