@@ -200,12 +200,6 @@ pub fn run(w: Wants) -> i32 {
         "nested user namespaces",
         "refused inside the sandbox by default (clone/unshare CLONE_NEWUSER: EPERM); --allow-userns opts in",
     );
-    let fs = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
-    if fs.lines().any(|l| l.ends_with("\toverlay")) {
-        r.ok("overlay", "available (mountable in user namespaces since Linux 5.11)");
-    } else {
-        r.missing("overlay", "not in /proc/filesystems", "modprobe overlay", false);
-    }
 
     for l in &r.lines {
         println!("{l}");

@@ -15,17 +15,17 @@
 //! - [`confine`]: applies capabilities, Landlock and seccomp; [`cgroup`]: applies limits.
 //! - [`error`]: how system errors read in messages; [`exit`]: jail's exit statuses.
 
-pub mod cgroup;
+mod cgroup;
 pub mod cli;
-pub mod confine;
-pub mod doctor;
-pub mod error;
-pub mod exit;
-pub mod host;
-pub mod launch;
-pub mod rootfs;
-pub mod spec;
-pub mod sys;
+mod confine;
+mod doctor;
+mod error;
+mod exit;
+mod host;
+mod launch;
+mod rootfs;
+mod spec;
+mod sys;
 
 use std::ffi::OsString;
 use std::io::Write;

@@ -31,12 +31,6 @@ impl Cgroup {
         self.dir.join("payload")
     }
 
-    /// Moves jail into `payload` so the sandbox is born there (and its cgroup namespace is
-    /// rooted there); [`Cgroup::leave_payload`] moves jail out again after the clone.
-    pub fn enter_payload(&self) -> Result<()> {
-        fs::move_self(&self.payload())
-    }
-
     pub fn leave_payload(&self) -> Result<()> {
         fs::move_self(&self.dir.join("supervisor"))
     }
@@ -61,8 +55,9 @@ impl Drop for Cgroup {
 /// Creates the cgroup for `plan` (with jail already inside, in `payload`).
 pub fn setup(plan: &Plan) -> Result<Cgroup> {
     let root = fs::unified_root()?;
-    if let Some(bus) = systemd::user_bus() {
-        return systemd::start(plan, &root, &bus);
+    // The D-Bus client finds the same bus (the session address, else $XDG_RUNTIME_DIR/bus).
+    if systemd::user_bus().is_some() {
+        return systemd::start(plan, &root);
     }
     fs::delegated(plan, &root).map_err(|e| {
         anyhow::anyhow!(

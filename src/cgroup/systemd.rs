@@ -7,7 +7,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use zbus::zvariant::{OwnedObjectPath, Value};
 
 use super::{fs, Cgroup, Plan};
-pub use crate::spec::limits::{cpu_mask, describe, properties, Prop};
+pub use crate::spec::limits::{properties, Prop};
 
 /// The address of the user bus, if there is one to try.
 pub fn user_bus() -> Option<String> {
@@ -48,7 +48,7 @@ fn value(p: &Prop) -> Value<'_> {
 /// The D-Bus conversation runs in a forked helper: the D-Bus client starts threads, and jail
 /// must stay single-threaded until it clones the sandbox (a fork-like clone of a threaded
 /// process can inherit a lock some other thread held).
-pub fn start(plan: &Plan, root: &Path, _bus: &str) -> Result<Cgroup> {
+pub fn start(plan: &Plan, root: &Path) -> Result<Cgroup> {
     let pid = std::process::id();
     let unit = format!("jail-{pid}.scope");
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
@@ -176,7 +176,7 @@ pub fn ping() -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::limits::Limits;
+    use crate::spec::limits::{cpu_mask, Limits};
 
     #[test]
     fn the_exact_properties_sent() {

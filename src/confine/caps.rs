@@ -4,7 +4,7 @@
 use anyhow::{anyhow, Result};
 use caps::{CapSet, CapsHashSet};
 
-pub use crate::spec::caps::{parse, resolve};
+pub use crate::spec::caps::parse;
 
 fn errno(e: caps::errors::CapsError) -> String {
     e.to_string()

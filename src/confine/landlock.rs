@@ -3,7 +3,7 @@
 //! ports when asked; abstract unix sockets and signals scoped to the sandbox. The kernel's ABI
 //! decides what can be enforced: best effort says what was not, strict refuses to run.
 
-pub use crate::spec::landlock::{missing, rules_for, Grant, Mode, Plan, Rule};
+pub use crate::spec::landlock::{missing, Grant, Mode, Plan};
 use anyhow::{anyhow, bail, Result};
 use landlock::{
     Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath, PathFd, Ruleset, RulesetAttr,

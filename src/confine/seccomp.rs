@@ -357,7 +357,7 @@ pub mod profile {
         use super::*;
 
         fn parse(text: &str) -> Result<Profile> {
-            Profile::parse_for(text, &[], "6.18.0")
+            Profile::parse(text, &[], "6.18.0")
         }
 
         #[test]
@@ -383,7 +383,7 @@ pub mod profile {
             assert_eq!(run(&prog, 165, [0; 6]), eperm, "mount without the capability");
             assert_eq!(run(&prog, 110, [0; 6]), eperm, "getppid, by default");
             assert!(!p.kills());
-            let with_cap = Profile::parse_for(text, &["CAP_SYS_ADMIN".into()], "6.18.0").unwrap();
+            let with_cap = Profile::parse(text, &["CAP_SYS_ADMIN".into()], "6.18.0").unwrap();
             assert_eq!(run(&with_cap.compile().unwrap(), 165, [0; 6]), RET_ALLOW);
         }
 

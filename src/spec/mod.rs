@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use serde::Serialize;
 
-pub use idmap::{parse_subrange as idmap_range, IdMap, IdMapLine};
+pub use idmap::{parse_subrange as idmap_range, IdMap};
 pub use landlock::Mode as LandlockMode;
 
 /// Which namespaces are new. User and mount namespaces are always new.
@@ -257,9 +257,6 @@ pub struct Spec {
     pub timeout: Option<std::time::Duration>,
     pub stats: bool,
     pub stats_fd: Option<RawFd>,
-    /// Descriptors the plan reads (`--file` and friends), closed before the command runs.
-    #[serde(skip)]
-    pub data_fds: Vec<RawFd>,
 }
 
 impl Spec {
@@ -287,7 +284,6 @@ impl Spec {
         }
         let cwd = host.cwd.clone();
 
-        let mut data_fds = Vec::new();
         let mut steps = Vec::with_capacity(req.fs.len() + 8);
         let caps = caps::resolve(&req.caps)?;
         let seccomp = seccomp_plan(&req, &caps, host)?;
@@ -300,7 +296,6 @@ impl Spec {
             match &op {
                 FsOp::File { fd, .. } | FsOp::BindData { fd, .. } => {
                     check_fd(&flag, *fd)?;
-                    data_fds.push(*fd);
                 }
                 _ => {}
             }
@@ -356,7 +351,6 @@ impl Spec {
             timeout: req.timeout,
             stats: req.stats,
             stats_fd: req.stats_fd,
-            data_fds,
         })
     }
 }
@@ -400,7 +394,7 @@ fn seccomp_plan(req: &Request, caps: &[String], host: &Host) -> Result<seccomp::
             let path = PathBuf::from(file);
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| anyhow::anyhow!("--seccomp-policy {file}: {}", crate::error::errno_text(errno_of(&e))))?;
-            let profile = Profile::parse_for(&text, caps, &host.kernel_release)
+            let profile = Profile::parse(&text, caps, &host.kernel_release)
                 .map_err(|e| anyhow::anyhow!("--seccomp-policy {file}: {e:#}"))?;
             if !profile.unknown_allowed.is_empty() {
                 eprintln!(

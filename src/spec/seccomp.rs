@@ -324,14 +324,9 @@ pub mod profile {
     }
 
     impl Profile {
-        /// Reads and checks a profile; `caps` are the capabilities the command keeps.
-        pub fn parse(text: &str, caps: &[String]) -> Result<Profile> {
-            let release =
-                nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default();
-            Self::parse_for(text, caps, &release)
-        }
-
-        pub(crate) fn parse_for(text: &str, caps: &[String], release: &str) -> Result<Profile> {
+        /// Reads and checks a profile; `caps` are the capabilities the command keeps, `release`
+        /// the running kernel's (for minKernel).
+        pub fn parse(text: &str, caps: &[String], release: &str) -> Result<Profile> {
             let file: File = serde_json::from_str(text).map_err(|e| anyhow!("not a seccomp profile: {e}"))?;
             let default_errno = file.default_errno_ret.unwrap_or(libc::EPERM as u32);
             if default_errno > MAX_ERRNO {
@@ -393,7 +388,7 @@ pub mod profile {
         use super::*;
 
         fn parse(text: &str) -> Result<Profile> {
-            Profile::parse_for(text, &[], "6.18.0")
+            Profile::parse(text, &[], "6.18.0")
         }
 
         #[test]

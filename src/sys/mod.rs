@@ -3,6 +3,7 @@
 //! `linux::Linux` issues the real calls (new mount API, `openat2`); `fake::Recorder` records
 //! them so the exact mount sequence and its error paths are unit-tested without privileges.
 
+#[cfg(test)]
 pub mod fake;
 pub mod linux;
 
