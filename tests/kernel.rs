@@ -757,3 +757,21 @@ fn limits_on_a_host_without_cgroup_v2_say_what_is_missing_and_the_ways_out() {
     assert_eq!(r.code, 125, "{r:?}");
     assert!(r.out.contains("MISSING  cgroup v2"), "{}", r.out);
 }
+
+#[test]
+fn argv0_reaches_the_command_byte_for_byte() {
+    let Some(h) = harness() else { return };
+    use std::os::unix::ffi::OsStrExt;
+    let name = std::ffi::OsStr::from_bytes(b"name-\xff-x");
+    let mut c = h.jail([
+        std::ffi::OsStr::new("--argv0"),
+        name,
+        "--".as_ref(),
+        "sh".as_ref(),
+        "-c".as_ref(),
+        "printf %s \"$0\"".as_ref(),
+    ]);
+    let out = common::output(&mut c);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, b"name-\xff-x");
+}

@@ -215,8 +215,8 @@ impl Stages for Command<'_> {
         let spec = self.spec;
         let program = self.find(&spec.argv_os[0], &spec.env.path())?;
         let mut argv: Vec<CString> = spec.argv_os.iter().map(|a| cstring(a)).collect();
-        if let Some(a0) = &spec.argv0 {
-            argv[0] = cstring(OsStr::new(a0));
+        if let Some(a0) = &spec.argv0_os {
+            argv[0] = cstring(a0);
         }
         let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&self.old_mask), None);
         nix::sys::stat::umask(self.umask);

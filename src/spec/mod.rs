@@ -241,7 +241,10 @@ pub struct Spec {
     pub argv: Vec<String>,
     #[serde(skip)]
     pub argv_os: Vec<OsString>,
+    /// Shown as text; the bytes given are what the command gets (`argv0_os`).
     pub argv0: Option<String>,
+    #[serde(skip)]
+    pub argv0_os: Option<OsString>,
     pub as_pid_1: bool,
     pub new_session: bool,
     /// Capabilities the command keeps (names, sorted); empty by default.
@@ -340,7 +343,8 @@ impl Spec {
             env,
             argv: req.command.iter().map(|a| a.to_string_lossy().into_owned()).collect(),
             argv_os: req.command,
-            argv0: req.argv0.map(|a| a.to_string_lossy().into_owned()),
+            argv0: req.argv0.as_ref().map(|a| a.to_string_lossy().into_owned()),
+            argv0_os: req.argv0,
             as_pid_1: req.as_pid_1,
             new_session: req.new_session,
             caps,
