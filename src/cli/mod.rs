@@ -1,6 +1,7 @@
 //! The command line: clap definitions (also the source of `--help`, the man page and the
 //! completions) and the recovery of argv order for the options whose order is semantics.
 
+mod fs_ops;
 pub mod values;
 
 use std::ffi::OsString;
@@ -8,7 +9,7 @@ use std::path::PathBuf;
 
 use clap::{Arg, ArgAction, ArgMatches, Command, ValueHint};
 
-use crate::spec::{BindMode, FsOp, Request};
+use crate::spec::{FsOp, Request};
 
 /// What `--dry-run` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,51 +39,6 @@ const CAPS: &str = "Capabilities (none by default)";
 const OUT: &str = "Plan";
 const CONFINE: &str = "Confinement";
 const LIMITS: &str = "Resource limits (cgroup v2, through the systemd user manager)";
-
-/// Filesystem operations: id, value names, short help, long help.
-const FS_OPS: &[(&str, &[&str], &str, &str)] = &[
-    (
-        "bind",
-        &["SRC", "DEST"],
-        "Bind SRC at DEST, writable",
-        "Bind the host path SRC (a directory or a file) at DEST inside the sandbox, writable, with \
-      everything mounted beneath it. Setuid bits and device nodes have no effect.",
-    ),
-    ("bind-try", &["SRC", "DEST"], "Like --bind, but skip if SRC does not exist", ""),
-    (
-        "ro-bind",
-        &["SRC", "DEST"],
-        "Bind SRC at DEST, read-only all the way down",
-        "Bind SRC at DEST read-only, including every mount beneath SRC. Costs the same for any \
-      number of submounts (one open_tree, one mount_setattr, one move_mount).",
-    ),
-    ("ro-bind-try", &["SRC", "DEST"], "Like --ro-bind, but skip if SRC does not exist", ""),
-    ("dev-bind", &["SRC", "DEST"], "Bind SRC at DEST, writable, device nodes usable", ""),
-    ("dev-bind-try", &["SRC", "DEST"], "Like --dev-bind, but skip if SRC does not exist", ""),
-    ("remount-ro", &["DEST"], "Make the mount at DEST (and beneath it) read-only", ""),
-    ("tmpfs", &["DEST"], "Mount an empty tmpfs at DEST (see --size, --perms)", ""),
-    (
-        "proc",
-        &["DEST"],
-        "Mount a fresh procfs at DEST",
-        "Mount a procfs for the sandbox's pid namespace at DEST. With --share-pid the host's /proc \
-      is bound instead.",
-    ),
-    (
-        "dev",
-        &["DEST"],
-        "Mount a minimal /dev at DEST",
-        "Mount a tmpfs at DEST holding null, zero, full, random, urandom and tty, a private devpts \
-      at pts, a tmpfs at shm, and the usual fd, stdin, stdout, stderr and ptmx links.",
-    ),
-    ("mqueue", &["DEST"], "Mount a POSIX message queue filesystem at DEST", ""),
-    ("dir", &["DEST"], "Create a directory at DEST (see --perms)", ""),
-    ("symlink", &["TARGET", "DEST"], "Create a symbolic link at DEST pointing to TARGET", ""),
-    ("file", &["FD", "DEST"], "Copy the data read from FD into a new file at DEST", ""),
-    ("bind-data", &["FD", "DEST"], "Bind a file holding the data read from FD at DEST", ""),
-    ("ro-bind-data", &["FD", "DEST"], "Like --bind-data, read-only", ""),
-    ("chmod", &["OCTAL", "PATH"], "Change the mode of PATH inside the sandbox", ""),
-];
 
 fn fs_arg(id: &'static str, names: &'static [&'static str], help: &'static str, long: &'static str) -> Arg {
     let hint = match names.last() {
@@ -180,8 +136,8 @@ pub fn command() -> Command {
              full distribution tree. The uid given by --uid maps to the caller; the others follow \
              from the range.",
         ));
-    for (id, names, help, long) in FS_OPS {
-        cmd = cmd.arg(fs_arg(id, names, help, long));
+    for o in fs_ops::TABLE {
+        cmd = cmd.arg(fs_arg(o.flag, o.values, o.help, o.long));
     }
     cmd.arg(
         Arg::new("perms")
@@ -528,61 +484,17 @@ fn valid_values(e: &clap::Error) -> String {
     }
 }
 
-fn path(v: &OsString) -> PathBuf {
-    PathBuf::from(v)
-}
-
-fn fd_value(flag: &str, v: &OsString) -> Result<i32, String> {
-    values::fd(&v.to_string_lossy()).map_err(|e| format!("--{flag}: {e}"))
-}
-
-/// Builds one filesystem operation from its flag and values.
-fn fs_op(id: &str, v: &[OsString], perms: Option<u32>, size: Option<u64>) -> Result<FsOp, String> {
-    let bind = |mode, optional| FsOp::Bind { src: path(&v[0]), dest: path(&v[1]), mode, optional };
-    Ok(match id {
-        "bind" => bind(BindMode::ReadWrite, false),
-        "bind-try" => bind(BindMode::ReadWrite, true),
-        "ro-bind" => bind(BindMode::ReadOnly, false),
-        "ro-bind-try" => bind(BindMode::ReadOnly, true),
-        "dev-bind" => bind(BindMode::Devices, false),
-        "dev-bind-try" => bind(BindMode::Devices, true),
-        "remount-ro" => FsOp::RemountRo { dest: path(&v[0]) },
-        "tmpfs" => FsOp::Tmpfs { dest: path(&v[0]), size, perms: perms.unwrap_or(0o755) },
-        "proc" => FsOp::Proc { dest: path(&v[0]) },
-        "dev" => FsOp::Dev { dest: path(&v[0]) },
-        "mqueue" => FsOp::Mqueue { dest: path(&v[0]) },
-        "dir" => FsOp::Dir { dest: path(&v[0]), perms },
-        "symlink" => FsOp::Symlink { target: path(&v[0]), dest: path(&v[1]) },
-        "file" => FsOp::File { fd: fd_value(id, &v[0])?, dest: path(&v[1]), perms: perms.unwrap_or(0o644) },
-        "bind-data" | "ro-bind-data" => FsOp::BindData {
-            fd: fd_value(id, &v[0])?,
-            dest: path(&v[1]),
-            perms: perms.unwrap_or(0o644),
-            readonly: id == "ro-bind-data",
-        },
-        "chmod" => {
-            let mode = values::octal(&v[0].to_string_lossy()).map_err(|e| format!("--chmod: {e}"))?;
-            FsOp::Chmod { path: path(&v[1]), perms: mode }
-        }
-        _ => return Err(format!("internal: unknown filesystem option --{id}")),
-    })
-}
-
-fn takes_perms(id: &str) -> bool {
-    matches!(id, "tmpfs" | "dir" | "file" | "bind-data" | "ro-bind-data")
-}
-
 /// Pairs each modifier with the operation right after it, as bubblewrap does.
 fn filesystem(m: &ArgMatches) -> Result<Vec<(String, FsOp)>, String> {
     enum Item {
-        Op(&'static str, Vec<OsString>),
+        Op(&'static fs_ops::FsOption, Vec<OsString>),
         Perms(u32),
         Size(u64),
     }
     let mut items: Vec<(usize, Item)> = Vec::new();
-    for (id, _, _, _) in FS_OPS {
-        for (i, vals) in occurrences(m, id) {
-            items.push((i, Item::Op(id, vals)));
+    for o in fs_ops::TABLE {
+        for (i, vals) in occurrences(m, o.flag) {
+            items.push((i, Item::Op(o, vals)));
         }
     }
     items.extend(typed_occurrences::<u32>(m, "perms").into_iter().map(|(i, p)| (i, Item::Perms(p))));
@@ -595,16 +507,16 @@ fn filesystem(m: &ArgMatches) -> Result<Vec<(String, FsOp)>, String> {
         match item {
             Item::Perms(p) => perms = Some(p),
             Item::Size(s) => size = Some(s),
-            Item::Op(id, vals) => {
-                if perms.is_some() && !takes_perms(id) {
-                    return Err(format!(
-                        "--perms must be followed by --tmpfs, --dir, --file, --bind-data or --ro-bind-data, not --{id}"
-                    ));
+            Item::Op(o, vals) => {
+                let id = o.flag;
+                if perms.is_some() && !o.perms {
+                    return Err(format!("--perms must be followed by {}, not --{id}", fs_ops::taking(|o| o.perms)));
                 }
-                if size.is_some() && id != "tmpfs" {
-                    return Err(format!("--size must be followed by --tmpfs, not --{id}"));
+                if size.is_some() && !o.size {
+                    return Err(format!("--size must be followed by {}, not --{id}", fs_ops::taking(|o| o.size)));
                 }
-                ops.push((format!("--{id}"), fs_op(id, &vals, perms.take(), size.take())?));
+                let modifiers = fs_ops::Modifiers { perms: perms.take(), size: size.take() };
+                ops.push((format!("--{id}"), (o.build)(&vals, modifiers)?));
             }
         }
     }
@@ -612,7 +524,7 @@ fn filesystem(m: &ArgMatches) -> Result<Vec<(String, FsOp)>, String> {
         return Err("--perms must be followed by the option it applies to".into());
     }
     if size.is_some() {
-        return Err("--size must be followed by --tmpfs".into());
+        return Err(format!("--size must be followed by {}", fs_ops::taking(|o| o.size)));
     }
     Ok(ops)
 }
