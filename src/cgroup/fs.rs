@@ -125,8 +125,7 @@ pub fn delegated(plan: &Plan, root: &Path) -> Result<Cgroup> {
         write(&own.join("cgroup.subtree_control"), &wanted.join(" "))
             .map_err(|e| anyhow!("{e:#} (other processes share jail's delegated cgroup {})", own.display()))?;
     }
-    for (file, value) in plan.limits.expected_files() {
-        let value = if file == "io.weight" { value.trim_start_matches("default ").to_string() } else { value };
+    for (file, value) in plan.limits.files_to_write() {
         write(&cg.dir.join(file), &value)?;
     }
     lay_out(&cg, &plan.limits)?;

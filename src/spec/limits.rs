@@ -21,79 +21,132 @@ pub struct Limits {
     pub io_weight: Option<u64>,
 }
 
+/// One limit: its option, the cgroup controller and file it sets, the value written there
+/// (and read back from it), and the systemd unit property that asks for it. Adding a limit is
+/// adding a field, a row and a clap argument.
+pub struct Row {
+    pub flag: &'static str,
+    pub controller: &'static str,
+    pub file: &'static str,
+    /// The file's contents once the limit holds, as read back.
+    pub read_back: fn(&Limits) -> Option<String>,
+    /// What a delegated-cgroup backend writes (usually the read-back form).
+    pub write: fn(&Limits) -> Option<String>,
+    pub property: &'static str,
+    pub prop: fn(&Limits) -> Option<Result<Prop>>,
+}
+
+pub const TABLE: &[Row] = &[
+    Row {
+        flag: "--mem",
+        controller: "memory",
+        file: "memory.max",
+        read_back: |l| l.mem.map(|v| v.to_string()),
+        write: |l| l.mem.map(|v| v.to_string()),
+        property: "MemoryMax",
+        prop: |l| l.mem.map(|v| Ok(Prop::U64(v))),
+    },
+    Row {
+        flag: "--mem-high",
+        controller: "memory",
+        file: "memory.high",
+        read_back: |l| l.mem_high.map(|v| v.to_string()),
+        write: |l| l.mem_high.map(|v| v.to_string()),
+        property: "MemoryHigh",
+        prop: |l| l.mem_high.map(|v| Ok(Prop::U64(v))),
+    },
+    Row {
+        flag: "--swap",
+        controller: "memory",
+        file: "memory.swap.max",
+        read_back: |l| l.swap.map(|v| v.to_string()),
+        write: |l| l.swap.map(|v| v.to_string()),
+        property: "MemorySwapMax",
+        prop: |l| l.swap.map(|v| Ok(Prop::U64(v))),
+    },
+    Row {
+        flag: "--cpu",
+        controller: "cpu",
+        file: "cpu.max",
+        read_back: |l| l.cpu_percent.map(|p| format!("{} 100000", u64::from(p) * 1000)),
+        write: |l| l.cpu_percent.map(|p| format!("{} 100000", u64::from(p) * 1000)),
+        property: "CPUQuotaPerSecUSec",
+        prop: |l| l.cpu_percent.map(|p| Ok(Prop::U64(u64::from(p) * 10_000))),
+    },
+    Row {
+        flag: "--cpu-weight",
+        controller: "cpu",
+        file: "cpu.weight",
+        read_back: |l| l.cpu_weight.map(|v| v.to_string()),
+        write: |l| l.cpu_weight.map(|v| v.to_string()),
+        property: "CPUWeight",
+        prop: |l| l.cpu_weight.map(|v| Ok(Prop::U64(v))),
+    },
+    Row {
+        flag: "--pids",
+        controller: "pids",
+        file: "pids.max",
+        read_back: |l| l.pids.map(|v| v.to_string()),
+        write: |l| l.pids.map(|v| v.to_string()),
+        property: "TasksMax",
+        prop: |l| l.pids.map(|v| Ok(Prop::U64(v))),
+    },
+    Row {
+        flag: "--cpuset",
+        controller: "cpuset",
+        file: "cpuset.cpus",
+        read_back: |l| l.cpuset.clone(),
+        write: |l| l.cpuset.clone(),
+        property: "AllowedCPUs",
+        prop: |l| l.cpuset.as_ref().map(|c| cpu_mask(c).map(Prop::Bytes)),
+    },
+    Row {
+        flag: "--io-weight",
+        controller: "io",
+        file: "io.weight",
+        // The kernel shows the default weight with its name; it takes the bare number.
+        read_back: |l| l.io_weight.map(|w| format!("default {w}")),
+        write: |l| l.io_weight.map(|w| w.to_string()),
+        property: "IOWeight",
+        prop: |l| l.io_weight.map(|v| Ok(Prop::U64(v))),
+    },
+];
+
 impl Limits {
     pub fn any(&self) -> bool {
         *self != Limits::default()
+    }
+
+    fn rows(&self) -> impl Iterator<Item = &'static Row> + '_ {
+        TABLE.iter().filter(|r| (r.read_back)(self).is_some())
     }
 
     /// The options that asked for these limits, for messages (`--swap 0` implied by `--mem`
     /// is not one).
     pub fn flags(&self) -> Vec<&'static str> {
         let implied_swap = self.mem.is_some() && self.swap == Some(0);
-        [
-            (self.mem.is_some(), "--mem"),
-            (self.mem_high.is_some(), "--mem-high"),
-            (self.swap.is_some() && !implied_swap, "--swap"),
-            (self.cpu_percent.is_some(), "--cpu"),
-            (self.cpu_weight.is_some(), "--cpu-weight"),
-            (self.pids.is_some(), "--pids"),
-            (self.cpuset.is_some(), "--cpuset"),
-            (self.io_weight.is_some(), "--io-weight"),
-        ]
-        .into_iter()
-        .filter_map(|(on, f)| on.then_some(f))
-        .collect()
+        self.rows().map(|r| r.flag).filter(|f| !(implied_swap && *f == "--swap")).collect()
     }
 
-    /// Controllers these limits need, in cgroup.controllers spelling.
+    /// Controllers these limits need, in cgroup.controllers spelling, each once.
     pub fn controllers(&self) -> Vec<&'static str> {
-        let mut v = Vec::new();
-        if self.mem.is_some() || self.mem_high.is_some() || self.swap.is_some() {
-            v.push("memory");
-        }
-        if self.cpu_percent.is_some() || self.cpu_weight.is_some() {
-            v.push("cpu");
-        }
-        if self.pids.is_some() {
-            v.push("pids");
-        }
-        if self.cpuset.is_some() {
-            v.push("cpuset");
-        }
-        if self.io_weight.is_some() {
-            v.push("io");
+        let mut v: Vec<&'static str> = Vec::new();
+        for r in self.rows() {
+            if !v.contains(&r.controller) {
+                v.push(r.controller);
+            }
         }
         v
     }
 
     /// The files and values that must read back after setup: `(file, expected)`.
     pub fn expected_files(&self) -> Vec<(&'static str, String)> {
-        let mut v = Vec::new();
-        if let Some(m) = self.mem {
-            v.push(("memory.max", m.to_string()));
-        }
-        if let Some(m) = self.mem_high {
-            v.push(("memory.high", m.to_string()));
-        }
-        if let Some(s) = self.swap {
-            v.push(("memory.swap.max", s.to_string()));
-        }
-        if let Some(p) = self.cpu_percent {
-            v.push(("cpu.max", format!("{} 100000", u64::from(p) * 1000)));
-        }
-        if let Some(w) = self.cpu_weight {
-            v.push(("cpu.weight", w.to_string()));
-        }
-        if let Some(p) = self.pids {
-            v.push(("pids.max", p.to_string()));
-        }
-        if let Some(c) = &self.cpuset {
-            v.push(("cpuset.cpus", c.clone()));
-        }
-        if let Some(w) = self.io_weight {
-            v.push(("io.weight", format!("default {w}")));
-        }
-        v
+        self.rows().filter_map(|r| (r.read_back)(self).map(|v| (r.file, v))).collect()
+    }
+
+    /// The files and values a delegated-cgroup backend writes: `(file, value)`.
+    pub fn files_to_write(&self) -> Vec<(&'static str, String)> {
+        self.rows().filter_map(|r| (r.write)(self).map(|v| (r.file, v))).collect()
     }
 }
 
@@ -149,29 +202,10 @@ pub fn properties(limits: &Limits, pid: u32) -> Result<Vec<(&'static str, Prop)>
         ("OOMPolicy", Prop::Str("continue".into())),
         ("CollectMode", Prop::Str("inactive-or-failed".into())),
     ];
-    if let Some(m) = limits.mem {
-        p.push(("MemoryMax", Prop::U64(m)));
-    }
-    if let Some(m) = limits.mem_high {
-        p.push(("MemoryHigh", Prop::U64(m)));
-    }
-    if let Some(s) = limits.swap {
-        p.push(("MemorySwapMax", Prop::U64(s)));
-    }
-    if let Some(c) = limits.cpu_percent {
-        p.push(("CPUQuotaPerSecUSec", Prop::U64(u64::from(c) * 10_000)));
-    }
-    if let Some(w) = limits.cpu_weight {
-        p.push(("CPUWeight", Prop::U64(w)));
-    }
-    if let Some(t) = limits.pids {
-        p.push(("TasksMax", Prop::U64(t)));
-    }
-    if let Some(c) = &limits.cpuset {
-        p.push(("AllowedCPUs", Prop::Bytes(cpu_mask(c)?)));
-    }
-    if let Some(w) = limits.io_weight {
-        p.push(("IOWeight", Prop::U64(w)));
+    for r in TABLE {
+        if let Some(v) = (r.prop)(limits) {
+            p.push((r.property, v?));
+        }
     }
     Ok(p)
 }
@@ -194,4 +228,44 @@ pub fn describe(limits: &Limits) -> Vec<String> {
         out.push(format!("{k}={text}"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all() -> Limits {
+        Limits {
+            mem: Some(1),
+            mem_high: Some(2),
+            swap: Some(3),
+            cpu_percent: Some(4),
+            cpu_weight: Some(5),
+            pids: Some(6),
+            cpuset: Some("0".into()),
+            io_weight: Some(7),
+        }
+    }
+
+    #[test]
+    fn every_limit_has_a_row_and_each_row_one_limit() {
+        let l = all();
+        assert_eq!(l.flags().len(), TABLE.len());
+        assert_eq!(l.expected_files().len(), TABLE.len());
+        assert_eq!(l.controllers(), ["memory", "cpu", "pids", "cpuset", "io"]);
+        // One field set lights exactly one row.
+        let one = Limits { pids: Some(6), ..Default::default() };
+        assert_eq!(one.flags(), ["--pids"]);
+        assert_eq!(properties(&one, 1).unwrap().len(), 6);
+    }
+
+    #[test]
+    fn write_and_read_back_forms_differ_only_where_the_kernel_does() {
+        let l = all();
+        let written: Vec<_> = l.files_to_write();
+        let read: Vec<_> = l.expected_files();
+        let differ: Vec<&str> = written.iter().zip(&read).filter(|(w, r)| w != r).map(|(w, _)| w.0).collect();
+        assert_eq!(differ, ["io.weight"]);
+        assert_eq!(Limits { mem: Some(1), swap: Some(0), ..Default::default() }.flags(), ["--mem"]);
+    }
 }
