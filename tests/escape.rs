@@ -226,19 +226,7 @@ fn proc_self_exe_cannot_be_overwritten() {
 fn the_callers_processes_cannot_be_signalled_even_with_a_shared_pid_namespace() {
     let Some(h) = harness() else { return };
     // A process of the same user outside the sandbox.
-    let mut victim = match h.user {
-        Some((uid, gid)) => std::process::Command::new("setpriv")
-            .args([
-                format!("--reuid={uid}"),
-                format!("--regid={gid}"),
-                "--clear-groups".into(),
-                "sleep".into(),
-                "60".into(),
-            ])
-            .spawn()
-            .unwrap(),
-        None => std::process::Command::new("sleep").arg("60").spawn().unwrap(),
-    };
+    let mut victim = h.as_user("sleep").arg("60").spawn().unwrap();
     let pid = victim.id().to_string();
     let r = h.sh(&["--share-pid"], &format!("kill -0 {pid} 2>&1; kill -TERM {pid} 2>&1; echo end"));
     assert!(r.out.contains("not permitted"), "{r:?}");
@@ -300,15 +288,7 @@ fn terminal_injection_is_refused_on_a_real_terminal() {
         args.extend(extra.iter().map(|s| s.to_string()));
         args.extend(["--".into(), "/usr/bin/python3".into(), "-c".into(), format!("{PY_PRELUDE}\n{code}")]);
         let cmdline = args.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ");
-        let mut c = match h.user {
-            Some((uid, gid)) => {
-                let mut c = std::process::Command::new("setpriv");
-                c.args([format!("--reuid={uid}"), format!("--regid={gid}"), "--clear-groups".into()]);
-                c.arg("script");
-                c
-            }
-            None => std::process::Command::new("script"),
-        };
+        let mut c = h.as_user("script");
         c.args(["-qec", &cmdline, "/dev/null"]).current_dir(h.dir()).stdin(std::process::Stdio::null());
         String::from_utf8_lossy(&common::output(&mut c).stdout).replace('\r', "")
     };

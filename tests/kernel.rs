@@ -507,14 +507,7 @@ fn an_interactive_shell_on_a_terminal_keeps_job_control() {
         "{} -- bash --norc -i -c 'set -o | grep ^monitor; sleep 0.2 & jobs; fg >/dev/null; echo fg-rc=$?'",
         h.bin.display()
     );
-    let mut c = match h.user {
-        Some((uid, gid)) => {
-            let mut c = std::process::Command::new("setpriv");
-            c.args([format!("--reuid={uid}"), format!("--regid={gid}"), "--clear-groups".into(), "script".into()]);
-            c
-        }
-        None => std::process::Command::new("script"),
-    };
+    let mut c = h.as_user("script");
     c.args(["-qec", &inner, "/dev/null"]).current_dir(h.dir()).stdin(std::process::Stdio::null());
     let out = String::from_utf8_lossy(&common::output(&mut c).stdout).replace('\r', "");
     assert!(out.lines().any(|l| l.starts_with("monitor") && l.ends_with("on")), "{out}");
@@ -635,14 +628,7 @@ fn kill_zero_from_inside_reaches_only_the_sandbox() {
         "{} --landlock=off -- /usr/bin/python3 -c 'import os, signal; os.kill(0, signal.SIGTERM)'; echo caller-alive rc=$?",
         h.bin.display()
     );
-    let mut c = match h.user {
-        Some((uid, gid)) => {
-            let mut c = std::process::Command::new("setpriv");
-            c.args([format!("--reuid={uid}"), format!("--regid={gid}"), "--clear-groups".into(), "sh".into()]);
-            c
-        }
-        None => std::process::Command::new("sh"),
-    };
+    let mut c = h.as_user("sh");
     // Its own group, so that a failure cannot take the test runner with it.
     c.args(["-c", &script]).current_dir(h.dir()).stdin(std::process::Stdio::null()).process_group(0);
     common::default_signals(&mut c);
@@ -656,15 +642,7 @@ fn a_stopped_command_stops_jail_and_fg_resumes_it() {
     // An interactive bash on a pty runs jail; the command stops itself as ^Z would stop it.
     let lines =
         format!("{} -- sh -c 'kill -TSTP $$; echo resumed'\necho status=$?\nfg\necho done\nexit\n", h.bin.display());
-    let mut c = match h.user {
-        Some((uid, gid)) => {
-            let mut c = std::process::Command::new("setpriv");
-            c.args([format!("--reuid={uid}"), format!("--regid={gid}"), "--clear-groups".into()]);
-            c.arg("timeout");
-            c
-        }
-        None => std::process::Command::new("timeout"),
-    };
+    let mut c = h.as_user("timeout");
     c.args(["20", "script", "-qec", "bash --norc -i", "/dev/null"]).current_dir(h.dir());
     c.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped());
     common::default_signals(&mut c);

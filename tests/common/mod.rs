@@ -193,18 +193,23 @@ impl Harness {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let mut c = match self.user {
-            Some((uid, gid)) => {
-                let mut c = Command::new("setpriv");
-                c.arg(format!("--reuid={uid}")).arg(format!("--regid={gid}")).arg("--clear-groups").arg(&self.bin);
-                c
-            }
-            None => Command::new(&self.bin),
-        };
+        let mut c = self.as_user(&self.bin);
         c.args(args).current_dir(dir).env_clear().env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin");
         c.env("HOME", &self.home).env("LANG", "C").stdin(Stdio::null());
         default_signals(&mut c);
         c
+    }
+
+    /// `program` run as the test user (through setpriv when the tests run as root).
+    pub fn as_user(&self, program: impl AsRef<OsStr>) -> Command {
+        match self.user {
+            Some((uid, gid)) => {
+                let mut c = Command::new("setpriv");
+                c.arg(format!("--reuid={uid}")).arg(format!("--regid={gid}")).arg("--clear-groups").arg(program);
+                c
+            }
+            None => Command::new(program),
+        }
     }
 
     /// A new empty directory owned by the test user.
