@@ -90,7 +90,7 @@ pub fn run(
                     let _ = nix::unistd::write(&stops, &[sig as u8]);
                 }
                 Ok(WaitStatus::Exited(pid, code)) if pid == cmd => leave(code),
-                Ok(WaitStatus::Signaled(pid, sig, _)) if pid == cmd => leave(128 + sig as i32),
+                Ok(WaitStatus::Signaled(pid, sig, _)) if pid == cmd => leave(exit::signaled(sig as i32)),
                 Ok(WaitStatus::StillAlive) | Err(_) => break,
                 Ok(_) => continue,
             }
@@ -98,7 +98,7 @@ pub fn run(
         let Ok(Some(info)) = sfd.read_signal() else { continue };
         if subreaper && info.ssi_signo == parent_died as u32 {
             // jail is gone (its death signal), or the command asks to be ended: either way.
-            leave(128 + libc::SIGKILL);
+            leave(exit::signaled(libc::SIGKILL));
         }
         if info.ssi_signo == Signal::SIGCHLD as u32 || (info.ssi_code == SI_KERNEL && !new_session) {
             continue;

@@ -55,7 +55,7 @@ fn write_maps(pid: Pid, spec: &Spec) -> Result<()> {
 fn status_code(ws: WaitStatus) -> Option<i32> {
     match ws {
         WaitStatus::Exited(_, c) => Some(c),
-        WaitStatus::Signaled(_, s, _) => Some(128 + s as i32),
+        WaitStatus::Signaled(_, s, _) => Some(exit::signaled(s as i32)),
         _ => None,
     }
 }
@@ -173,10 +173,10 @@ pub fn launch(spec: &Spec) -> Result<i32> {
     let waited = wait_forwarding(pid, mask, spec, listener, &stops_r, &mut terminal)?;
     terminal.give_back();
     let mut status = waited.status;
-    if waited.seccomp_kills > 0 && status == 128 + libc::SIGKILL {
+    if waited.seccomp_kills > 0 && status == exit::signaled(libc::SIGKILL) {
         // What the kernel's kill would have said.
-        status = 128 + libc::SIGSYS;
-    } else if status == 128 + libc::SIGSYS {
+        status = exit::signaled(libc::SIGSYS);
+    } else if status == exit::signaled(libc::SIGSYS) {
         eprintln!("jail: the command was killed by SIGSYS, the signal seccomp kills with ({})", sigsys_sources(spec));
     }
     Ok(finish(spec, status, waited.timed_out, started, cgroup.as_ref()))
@@ -186,7 +186,7 @@ pub fn launch(spec: &Spec) -> Result<i32> {
 fn finish(spec: &Spec, status: i32, timed_out: bool, started: Instant, cgroup: Option<&crate::cgroup::Cgroup>) -> i32 {
     use crate::cgroup::stats::{read_usage, Reason, Stats};
     let usage = cgroup.map(|c| read_usage(&c.dir, &c.payload())).unwrap_or_default();
-    let signal = (129..160).contains(&status).then_some(status - 128);
+    let signal = exit::signal_of(status);
     let oom = usage.oom_kills.unwrap_or(0) > 0;
     let reason = if timed_out {
         Reason::Timeout
@@ -210,7 +210,7 @@ fn finish(spec: &Spec, status: i32, timed_out: bool, started: Instant, cgroup: O
         let d = spec.timeout.map_or(0.0, |d| d.as_secs_f64());
         eprintln!("jail: --timeout {d}s: time limit reached; the command was stopped");
     }
-    let exit_code = if timed_out { 124 } else { status };
+    let exit_code = if timed_out { exit::TIMEOUT } else { status };
     if spec.stats || spec.stats_fd.is_some() {
         let rusage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).ok();
         let tv = |t: nix::sys::time::TimeVal| (t.tv_sec() as u64) * 1_000_000 + t.tv_usec() as u64;
