@@ -16,6 +16,80 @@ pub fn die(cmd: Pid, msg: &str) -> ! {
     std::process::exit(exit::FAILURE)
 }
 
+/// init's own confinement, in a fixed order: it becomes unreachable first (not dumpable, no
+/// descriptors), stays awake for job control, then drops what it could misuse; seccomp last,
+/// so it cannot refuse the steps before it. no_new_privs and Landlock came before the fork.
+pub trait Stages {
+    /// Not dumpable: the command (same uid) can neither ptrace nor read init's memory.
+    fn non_dumpable(&mut self) -> Result<(), String>;
+    /// No descriptor but the stop reports: nothing for the command to reach through init.
+    fn close_fds(&mut self) -> Result<(), String>;
+    /// Never stopped by the terminal: init must stay awake to report the command's stops.
+    fn ignore_terminal_stops(&mut self) -> Result<(), String>;
+    fn drop_capabilities(&mut self) -> Result<(), String>;
+    fn seccomp(&mut self) -> Result<(), String>;
+}
+
+pub fn run_stages<S: Stages>(s: &mut S) -> Result<(), String> {
+    s.non_dumpable()?;
+    s.close_fds()?;
+    s.ignore_terminal_stops()?;
+    s.drop_capabilities()?;
+    s.seccomp()
+}
+
+struct Setup<'a> {
+    stops: &'a std::os::fd::OwnedFd,
+    seccomp: Option<&'a seccompiler::BpfProgram>,
+}
+
+impl Stages for Setup<'_> {
+    fn non_dumpable(&mut self) -> Result<(), String> {
+        // SAFETY: prctl with integer arguments only.
+        if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) } != 0 {
+            return Err("prctl(PR_SET_DUMPABLE, 0) failed".into());
+        }
+        Ok(())
+    }
+
+    fn close_fds(&mut self) -> Result<(), String> {
+        use std::os::fd::AsRawFd;
+        let keep = self.stops.as_raw_fd() as u32;
+        // SAFETY: close_range with integer arguments only.
+        unsafe {
+            if keep >= 3 {
+                if keep > 3 {
+                    libc::syscall(libc::SYS_close_range, 3u32, keep - 1, 0u32);
+                }
+                libc::syscall(libc::SYS_close_range, keep + 1, u32::MAX, 0u32);
+            } else {
+                libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+            }
+        }
+        Ok(())
+    }
+
+    fn ignore_terminal_stops(&mut self) -> Result<(), String> {
+        for sig in [Signal::SIGTSTP, Signal::SIGTTIN, Signal::SIGTTOU] {
+            // SAFETY: SIG_IGN installs no handler.
+            unsafe { nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigIgn) }
+                .map_err(|e| format!("signal({sig}, SIG_IGN): {e}"))?;
+        }
+        Ok(())
+    }
+
+    fn drop_capabilities(&mut self) -> Result<(), String> {
+        crate::confine::caps::apply(&[]).map_err(|e| format!("{e:#}"))
+    }
+
+    fn seccomp(&mut self) -> Result<(), String> {
+        match self.seccomp {
+            Some(p) => crate::confine::seccomp::load(std::slice::from_ref(p)).map_err(|e| format!("{e:#}")),
+            None => Ok(()),
+        }
+    }
+}
+
 /// `subreaper`: init shares the caller's pid namespace (`--share-pid`), is the subreaper of
 /// the sandbox, and ends every process in it before it exits.
 /// `stops`: where init reports a stop of the command (its signal number), for jail to mirror.
@@ -26,39 +100,9 @@ pub fn run(
     subreaper: bool,
     seccomp: Option<&seccompiler::BpfProgram>,
 ) -> ! {
-    // Not dumpable: the command (same uid) can neither ptrace nor read the memory of init.
-    // SAFETY: prctl with integer arguments only.
-    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) } != 0 {
-        die(cmd, "prctl(PR_SET_DUMPABLE, 0) failed");
-    }
-    // Init holds nothing the command could reach: no descriptors but the stop reports, no
-    // capabilities.
-    use std::os::fd::AsRawFd;
-    let keep = stops.as_raw_fd() as u32;
-    // SAFETY: close_range with integer arguments only.
-    unsafe {
-        if keep >= 3 {
-            if keep > 3 {
-                libc::syscall(libc::SYS_close_range, 3u32, keep - 1, 0u32);
-            }
-            libc::syscall(libc::SYS_close_range, keep + 1, u32::MAX, 0u32);
-        } else {
-            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
-        }
-    }
-    // Never stopped by the terminal: init must stay awake to report the command's stops.
-    for sig in [Signal::SIGTSTP, Signal::SIGTTIN, Signal::SIGTTOU] {
-        // SAFETY: SIG_IGN installs no handler.
-        let _ = unsafe { nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigIgn) };
-    }
-    if let Err(e) = crate::confine::caps::apply(&[]) {
-        die(cmd, &format!("{e:#}"));
-    }
-    // no_new_privs and Landlock were set before the fork; seccomp is the last layer.
-    if let Some(p) = seccomp {
-        if let Err(e) = crate::confine::seccomp::load(std::slice::from_ref(p)) {
-            die(cmd, &format!("{e:#}"));
-        }
+    let mut stages = Setup { stops: &stops, seccomp };
+    if let Err(e) = run_stages(&mut stages) {
+        die(cmd, &e);
     }
     let mut mask = SigSet::empty();
     for s in FORWARDED {
@@ -138,5 +182,54 @@ fn end_descendants() {
             }
         }
         std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Recorder {
+        calls: Vec<&'static str>,
+        fail_at: Option<&'static str>,
+    }
+
+    impl Recorder {
+        fn step(&mut self, name: &'static str) -> Result<(), String> {
+            self.calls.push(name);
+            if self.fail_at == Some(name) {
+                return Err(name.into());
+            }
+            Ok(())
+        }
+    }
+
+    impl Stages for Recorder {
+        fn non_dumpable(&mut self) -> Result<(), String> {
+            self.step("non_dumpable")
+        }
+        fn close_fds(&mut self) -> Result<(), String> {
+            self.step("close_fds")
+        }
+        fn ignore_terminal_stops(&mut self) -> Result<(), String> {
+            self.step("ignore_terminal_stops")
+        }
+        fn drop_capabilities(&mut self) -> Result<(), String> {
+            self.step("drop_capabilities")
+        }
+        fn seccomp(&mut self) -> Result<(), String> {
+            self.step("seccomp")
+        }
+    }
+
+    #[test]
+    fn init_becomes_unreachable_first_and_loads_seccomp_last() {
+        let mut r = Recorder::default();
+        assert_eq!(run_stages(&mut r), Ok(()));
+        assert_eq!(r.calls, ["non_dumpable", "close_fds", "ignore_terminal_stops", "drop_capabilities", "seccomp"]);
+        let mut r = Recorder { fail_at: Some("drop_capabilities"), ..Default::default() };
+        assert_eq!(run_stages(&mut r), Err("drop_capabilities".into()));
+        assert!(!r.calls.contains(&"seccomp"));
     }
 }
