@@ -423,8 +423,9 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, UsageError> {
             other => Ok(other),
         };
     }
-    let raw = args.clone();
-    let m = match command().try_get_matches_from(args) {
+    // clap reads the arguments by reference; the raw words stay for the --dry-run check.
+    let raw = &args;
+    let m = match command().try_get_matches_from(raw.iter()) {
         Ok(m) => m,
         Err(e) => {
             use clap::error::ErrorKind;

@@ -236,49 +236,39 @@ impl Stages for Command<'_> {
 mod tests {
     use super::*;
 
-    #[derive(Default)]
-    struct Recorder {
-        calls: Vec<&'static str>,
-        fail_at: Option<&'static str>,
-    }
+    use crate::launch::recorder::Recorder;
 
-    impl Recorder {
-        fn step(&mut self, name: &'static str) -> StageResult {
-            self.calls.push(name);
-            if self.fail_at == Some(name) {
-                return Err((exit::FAILURE, name.into()));
-            }
-            Ok(())
-        }
+    fn step(r: &mut Recorder, name: &'static str) -> StageResult {
+        r.step(name).map_err(|n| (exit::FAILURE, n))
     }
 
     impl Stages for Recorder {
         fn new_session(&mut self) -> StageResult {
-            self.step("new_session")
+            step(self, "new_session")
         }
         fn chdir(&mut self) -> StageResult {
-            self.step("chdir")
+            step(self, "chdir")
         }
         fn environment(&mut self) -> StageResult {
-            self.step("environment")
+            step(self, "environment")
         }
         fn close_fds(&mut self) -> StageResult {
-            self.step("close_fds")
+            step(self, "close_fds")
         }
         fn capabilities(&mut self) -> StageResult {
-            self.step("capabilities")
+            step(self, "capabilities")
         }
         fn no_new_privs(&mut self) -> StageResult {
-            self.step("no_new_privs")
+            step(self, "no_new_privs")
         }
         fn landlock(&mut self) -> StageResult {
-            self.step("landlock")
+            step(self, "landlock")
         }
         fn seccomp(&mut self) -> StageResult {
-            self.step("seccomp")
+            step(self, "seccomp")
         }
         fn exec(&mut self) -> StageResult {
-            self.step("exec")
+            step(self, "exec")
         }
     }
 

@@ -189,21 +189,7 @@ fn end_descendants() {
 mod tests {
     use super::*;
 
-    #[derive(Default)]
-    struct Recorder {
-        calls: Vec<&'static str>,
-        fail_at: Option<&'static str>,
-    }
-
-    impl Recorder {
-        fn step(&mut self, name: &'static str) -> Result<(), String> {
-            self.calls.push(name);
-            if self.fail_at == Some(name) {
-                return Err(name.into());
-            }
-            Ok(())
-        }
-    }
+    use crate::launch::recorder::Recorder;
 
     impl Stages for Recorder {
         fn non_dumpable(&mut self) -> Result<(), String> {

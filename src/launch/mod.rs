@@ -26,6 +26,8 @@ mod diagnose;
 mod exec;
 mod init;
 mod parent;
+#[cfg(test)]
+mod recorder;
 mod report;
 mod supervise;
 mod terminal;
