@@ -20,5 +20,13 @@ pub fn probe() -> Result<Host> {
         uid: nix::unistd::geteuid().as_raw(),
         gid: nix::unistd::getegid().as_raw(),
         env: std::env::vars_os().collect(),
+        selinux: Path::new("/sys/fs/selinux/enforce").exists(),
+        caps: if nix::unistd::geteuid().is_root() {
+            caps::read(None, caps::CapSet::Effective)
+                .map(|s| s.iter().map(|c| c.to_string()).collect())
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        },
     })
 }

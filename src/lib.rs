@@ -24,6 +24,7 @@ mod exit;
 mod host;
 mod launch;
 mod rootfs;
+mod say;
 mod spec;
 mod sys;
 
@@ -32,7 +33,20 @@ use std::io::Write;
 
 /// Runs jail with `args` (argv including `argv[0]`) and returns the process exit status.
 pub fn run(args: Vec<OsString>) -> i32 {
-    let (request, dry_run) = match cli::parse(args) {
+    let bwrap = cli::bwrap_personality(&args);
+    let personality = if bwrap.is_some() { spec::Personality::Bwrap } else { spec::Personality::Jail };
+    let parsed = match bwrap {
+        Some(args) => {
+            say::as_bwrap(false);
+            cli::bwrap::parse(args)
+        }
+        None => cli::parse(args),
+    };
+    let fail = |msg: &str| {
+        say::error(msg);
+        personality.failure_status(exit::FAILURE)
+    };
+    let (request, dry_run) = match parsed {
         Ok(cli::Parsed::Print(text)) => {
             let _ = std::io::stdout().write_all(text.as_bytes());
             return 0;
@@ -60,9 +74,4 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Ok(code) => code,
         Err(e) => fail(&format!("{e:#}")),
     }
-}
-
-fn fail(msg: &str) -> i32 {
-    eprintln!("jail: {msg}");
-    exit::FAILURE
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 
-use crate::spec::{BindMode, FsOp, FsStep};
+use crate::spec::{BindMode, FsOp, FsStep, OverlayUpper};
 use crate::sys::{errno_text, Attrs, Kind, Sys, SysError};
 
 /// A failed step: the step, the call, the path it was about, the errno.
@@ -22,16 +22,26 @@ pub struct StepError {
     pub call: &'static str,
     pub path: PathBuf,
     pub errno: Errno,
-    pub hint: Option<&'static str>,
+    pub hint: Option<String>,
 }
 
 impl fmt::Display for StepError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "--{}: {}({:?}): {}", self.step, self.call, self.path, errno_text(self.errno))?;
-        if let Some(h) = self.hint {
+        if let Some(h) = &self.hint {
             write!(f, " ({h})")?;
         }
         Ok(())
+    }
+}
+
+impl StepError {
+    /// The failure in bubblewrap's words, where scripts match on them.
+    pub fn bwrap_text(&self) -> String {
+        match (self.call, &self.hint) {
+            ("symlinkat", Some(h)) => format!("Can't make symlink at {}: {h}", self.path.display()),
+            _ => format!("{}: {}({:?}): {}", self.step, self.call, self.path, self.errno.desc()),
+        }
     }
 }
 
@@ -42,7 +52,7 @@ struct Failure {
     call: &'static str,
     path: PathBuf,
     errno: Errno,
-    hint: Option<&'static str>,
+    hint: Option<String>,
 }
 
 type R<T> = Result<T, Failure>;
@@ -77,6 +87,20 @@ pub struct Builder<'a, S: Sys> {
     /// With the caller's pid namespace, procfs cannot be mounted: the host's is bound.
     share_pid: bool,
     data_files: usize,
+    overlays: usize,
+}
+
+/// The mode of the parents `--dir` creates for a directory of `mode`: the owner may always
+/// enter them, group and others may where the directory lets them in at all (bubblewrap's rule).
+fn parent_mode(mode: u32) -> u32 {
+    let mut m = 0o700;
+    if mode & 0o070 != 0 {
+        m |= 0o050;
+    }
+    if mode & 0o007 != 0 {
+        m |= 0o005;
+    }
+    m
 }
 
 fn is_root(p: &Path) -> bool {
@@ -88,7 +112,7 @@ fn name_of(p: &Path) -> R<&OsStr> {
         call: "mkdirat",
         path: p.to_path_buf(),
         errno: Errno::EINVAL,
-        hint: Some("not a name"),
+        hint: Some("not a name".into()),
     })
 }
 
@@ -102,7 +126,7 @@ impl<'a, S: Sys> Builder<'a, S> {
             errno: e.errno,
             hint: None,
         })?;
-        Ok(Builder { sys, base, host, root, share_pid: false, data_files: 0 })
+        Ok(Builder { sys, base, host, root, share_pid: false, data_files: 0, overlays: 0 })
     }
 
     pub fn share_pid(mut self, yes: bool) -> Self {
@@ -155,7 +179,7 @@ impl<'a, S: Sys> Builder<'a, S> {
                         call: "mount_setattr",
                         path: dest.clone(),
                         errno: Errno::EINVAL,
-                        hint: Some("not a mount point"),
+                        hint: Some("not a mount point".into()),
                     });
                 }
                 self.sys.set_attrs(&fd, Attrs { rdonly: true, ..Attrs::default() }, true).at(dest)
@@ -173,14 +197,13 @@ impl<'a, S: Sys> Builder<'a, S> {
                 let attrs = Attrs { nosuid: true, nodev: true, noexec: true, ..Attrs::default() };
                 self.mount_new("mqueue", &[], dest, attrs).map(drop)
             }
+            // An existing directory keeps its mode (--chmod changes it), as in bubblewrap.
             FsOp::Dir { dest, perms } => match self.sys.resolve(&self.root, dest) {
-                Ok(fd) => match perms {
-                    Some(p) => self.sys.chmod(&fd, *p).at(dest),
-                    None => Ok(()),
-                },
+                Ok(_) => Ok(()),
                 Err(e) if e.errno == Errno::ENOENT => {
-                    let parent = self.ensure_dir(dest.parent().unwrap_or(Path::new("/")))?;
-                    self.sys.mkdir_at(&parent, name_of(dest)?, perms.unwrap_or(0o755)).at(dest)
+                    let mode = perms.unwrap_or(0o755);
+                    let parent = self.ensure_dir_mode(dest.parent().unwrap_or(Path::new("/")), parent_mode(mode))?;
+                    self.sys.mkdir_at(&parent, name_of(dest)?, mode).at(dest)
                 }
                 Err(e) => Err(e).at(dest),
             },
@@ -189,8 +212,20 @@ impl<'a, S: Sys> Builder<'a, S> {
                 let name = name_of(dest)?;
                 match self.sys.symlink_at(target, &parent, name) {
                     Err(e) if e.errno == Errno::EEXIST => match self.sys.read_link_at(&parent, name) {
+                        // The same link again is no conflict: re-running a sandbox is idempotent.
                         Ok(existing) if existing == *target => Ok(()),
-                        _ => Err(e).at(dest),
+                        Ok(existing) => Err(Failure {
+                            call: e.call,
+                            path: dest.clone(),
+                            errno: e.errno,
+                            hint: Some(format!("existing destination is {}", existing.display())),
+                        }),
+                        Err(_) => Err(Failure {
+                            call: e.call,
+                            path: dest.clone(),
+                            errno: e.errno,
+                            hint: Some("destination exists and is not a symlink".into()),
+                        }),
                     },
                     r => r.at(dest),
                 }
@@ -213,7 +248,42 @@ impl<'a, S: Sys> Builder<'a, S> {
                 let fd = self.sys.resolve(&self.root, path).at(path)?;
                 self.sys.chmod(&fd, *perms).at(path)
             }
+            FsOp::BindFd { fd, dest, readonly } => {
+                let what = PathBuf::from(format!("fd {fd}"));
+                let src = self.sys.handed(&self.host, *fd).at(&what)?;
+                let attrs = Attrs { rdonly: *readonly, nosuid: true, nodev: true, noexec: false };
+                self.bind(&src, &what, dest, attrs, true)
+            }
+            FsOp::Overlay { lower, upper, dest } => self.overlay(lower, upper, dest),
         }
+    }
+
+    fn overlay(&mut self, lower: &[PathBuf], upper: &OverlayUpper, dest: &Path) -> R<()> {
+        let mut layers = Vec::with_capacity(lower.len());
+        for l in lower {
+            layers.push(self.sys.open_dir(&self.host, l).at(l)?);
+        }
+        let dirs = match upper {
+            OverlayUpper::Dirs { upper, work } => {
+                Some((self.sys.open_dir(&self.host, upper).at(upper)?, self.sys.open_dir(&self.host, work).at(work)?))
+            }
+            OverlayUpper::Tmpfs => {
+                // On the scratch tmpfs, which vanishes with the sandbox's setup root.
+                self.overlays += 1;
+                let mut pair = Vec::with_capacity(2);
+                for part in ["upper", "work"] {
+                    let name = PathBuf::from(format!("overlay{}-{part}", self.overlays));
+                    self.sys.mkdir_at(&self.base, name.as_os_str(), 0o755).at(&name)?;
+                    pair.push(self.sys.open_dir(&self.base, &name).at(&name)?);
+                }
+                let work = pair.pop();
+                pair.pop().zip(work)
+            }
+            OverlayUpper::ReadOnly => None,
+        };
+        let dest_fd = self.ensure_dir(dest)?;
+        let mnt = self.sys.new_overlay(&layers, dirs.as_ref().map(|(u, w)| (u, w))).at(dest)?;
+        self.sys.attach(&mnt, &dest_fd).at(dest)
     }
 
     /// Clones the tree at `src_fd`, applies `attrs`, and attaches it at `dest`.
@@ -241,7 +311,7 @@ impl<'a, S: Sys> Builder<'a, S> {
         }
         self.mount_new("proc", &[], dest, attrs).map_err(|mut f| {
             if f.errno == Errno::EPERM {
-                f.hint = Some("procfs needs a fully visible /proc on the host");
+                f.hint = Some("procfs needs a fully visible /proc on the host".into());
             }
             f
         })?;
@@ -289,10 +359,14 @@ impl<'a, S: Sys> Builder<'a, S> {
 
     /// Resolves `path` in the new root, creating missing directories (mode 0755) on the way.
     fn ensure_dir(&mut self, path: &Path) -> R<S::Fd> {
+        self.ensure_dir_mode(path, 0o755)
+    }
+
+    fn ensure_dir_mode(&mut self, path: &Path, mode: u32) -> R<S::Fd> {
         match self.sys.resolve(&self.root, path) {
             Err(e) if e.errno == Errno::ENOENT => {
-                let parent = self.ensure_dir(path.parent().unwrap_or(Path::new("/")))?;
-                self.sys.mkdir_at(&parent, name_of(path)?, 0o755).at(path)?;
+                let parent = self.ensure_dir_mode(path.parent().unwrap_or(Path::new("/")), mode)?;
+                self.sys.mkdir_at(&parent, name_of(path)?, mode).at(path)?;
                 self.sys.resolve(&self.root, path).at(path)
             }
             r => r.at(path),

@@ -1,6 +1,7 @@
 //! The command line: clap definitions (also the source of `--help`, the man page and the
 //! completions) and the recovery of argv order for the options whose order is semantics.
 
+pub mod bwrap;
 mod fs_ops;
 pub mod values;
 
@@ -400,6 +401,24 @@ fn typed_occurrences<T: Clone + Send + Sync + 'static>(m: &ArgMatches, id: &str)
     }
 }
 
+/// Whether jail was called as bubblewrap: by a name `bwrap` (a link, or a copy of the binary,
+/// which `/proc/self/exe` names) or as `jail --bwrap ...`. Returns the arguments to parse.
+pub fn bwrap_personality(args: &[OsString]) -> Option<Vec<OsString>> {
+    let named = |p: &std::path::Path| p.file_name().is_some_and(|n| n == "bwrap");
+    if args.get(1).is_some_and(|a| a == "--bwrap") {
+        let mut v = vec![OsString::from("bwrap")];
+        v.extend(args[2..].iter().cloned());
+        return Some(v);
+    }
+    let argv0 = args.first().map(std::path::Path::new);
+    if argv0.is_some_and(named) {
+        return Some(args.to_vec());
+    }
+    // `/proc/self/exe` as argv[0] (a sandbox re-running itself) keeps the personality.
+    let exe = std::fs::read_link("/proc/self/exe").ok()?;
+    named(&exe).then(|| args.to_vec())
+}
+
 /// A clap or jail usage error, already worded for the one `jail: ...` line.
 #[derive(Debug)]
 pub struct UsageError(pub String);
@@ -597,6 +616,7 @@ fn request(m: &ArgMatches) -> Result<Request, String> {
         stats: m.get_flag("stats"),
         stats_fd: m.get_one::<i32>("stats-json").copied(),
         command: m.get_many::<OsString>("command").map(|v| v.cloned().collect()).unwrap_or_default(),
+        ..Default::default()
     })
 }
 

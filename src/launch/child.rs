@@ -36,7 +36,8 @@ pub fn main(
     old_mask: SigSet,
     seccomp: &Seccomp,
 ) -> ! {
-    let share_pid = !spec.namespaces.pid;
+    // Unless init is pid 1 of the command's pid namespace, it is the sandbox's subreaper.
+    let share_pid = !spec.namespaces.pid || spec.joins.pidns.is_some();
     if share_pid {
         // Held until init reads it from its signalfd: jail's death during setup is not lost.
         let mut alarm = SigSet::empty();
@@ -52,6 +53,17 @@ pub fn main(
         unsafe { libc::_exit(exit::FAILURE) }
     }
     drop(sync_r);
+    // Opened while the host's /proc is in view; used once the root is built.
+    let limit = match spec.userns_limit.then(UsernsLimit::open).transpose() {
+        Ok(l) => l,
+        Err(e) => report::fail(&report_w, exit::FAILURE, &e),
+    };
+
+    if let Some(fd) = spec.joins.pidns {
+        if let Err(e) = enter_pidns(fd, spec.namespaces.pid) {
+            report::fail(&report_w, exit::FAILURE, &e);
+        }
+    }
 
     if spec.as_pid_1 {
         // The command is pid 1 of a pid namespace of its own, nested in the one whose init
@@ -59,20 +71,28 @@ pub fn main(
         // the kernel ends it with this namespace.
         match crate::sys::linux::fork_with(libc::CLONE_NEWPID) {
             Ok(None) => {
-                let (caller_umask, ruleset) = build(spec, &report_w);
+                let (caller_umask, ruleset, _) = build(spec, &report_w, limit.as_ref());
                 exec::Command::new(spec, &report_w, old_mask, caller_umask, ruleset, seccomp).exec()
             }
             Ok(Some(cmd)) => {
-                drop(report_w);
                 if let Err(e) = exec::set_no_new_privs() {
                     init::die(cmd, &e);
                 }
-                init::run(cmd, stops_w, spec.new_session, false, seccomp.init.as_ref())
+                init::run(init::Init {
+                    cmd,
+                    stops: stops_w,
+                    report: report_w,
+                    held: &[],
+                    new_session: spec.new_session,
+                    subreaper: false,
+                    dumpable: publishes_pid(spec),
+                    seccomp: seccomp.init.as_ref(),
+                })
             }
             Err(e) => report::fail(&report_w, exit::FAILURE, &format!("clone(CLONE_NEWPID): {}", errno_text(e))),
         }
     }
-    let (caller_umask, ruleset) = build(spec, &report_w);
+    let (caller_umask, ruleset, held) = build(spec, &report_w, limit.as_ref());
     // Init takes its Landlock domain before the fork, so the command's own domain nests inside
     // it: init may still signal the command, the command cannot signal init.
     let for_command = match ruleset.as_ref().map(|r| r.try_clone()).transpose() {
@@ -98,12 +118,26 @@ pub fn main(
         Ok(nix::unistd::ForkResult::Child) => {
             exec::Command::new(spec, &report_w, old_mask, caller_umask, for_command, seccomp).exec()
         }
-        Ok(nix::unistd::ForkResult::Parent { child }) => {
-            drop(report_w);
-            init::run(child, stops_w, spec.new_session, share_pid, seccomp.init.as_ref())
-        }
+        Ok(nix::unistd::ForkResult::Parent { child }) => init::run(init::Init {
+            cmd: child,
+            stops: stops_w,
+            report: report_w,
+            held: &held,
+            new_session: spec.new_session,
+            subreaper: share_pid,
+            dumpable: publishes_pid(spec),
+            seccomp: seccomp.init.as_ref(),
+        }),
         Err(e) => report::fail(&report_w, exit::FAILURE, &format!("fork: {}", errno_text(e))),
     }
+}
+
+/// bubblewrap's supervisors open `/proc/PID/ns/*` of the pid jail reports (`--info-fd`,
+/// `--json-status-fd`) to join the sandbox, which a non-dumpable process forbids. Only then,
+/// and only as bubblewrap, init stays dumpable as bubblewrap's pid 1 is.
+fn publishes_pid(spec: &Spec) -> bool {
+    spec.personality == crate::spec::Personality::Bwrap
+        && (spec.protocol.info_fd.is_some() || spec.protocol.json_status_fd.is_some())
 }
 
 /// True when the parent has died: it keeps its end of the sync pipe open for as long as it
@@ -116,17 +150,140 @@ fn parent_gone(sync_r: &OwnedFd) -> bool {
     n < 0 || pfd.revents & (libc::POLLHUP | libc::POLLERR) != 0
 }
 
-/// Builds the root and prepares Landlock; reports and exits on failure. Returns the caller's
-/// umask (cleared meanwhile) and the ruleset.
-fn build(spec: &Spec, report_w: &OwnedFd) -> (Mode, Option<landlock::RulesetCreated>) {
+/// Builds the root, takes the steps that need it (user namespace rules, locks, the block
+/// descriptor) and prepares Landlock; reports and exits on failure. Returns the caller's umask
+/// (cleared meanwhile), the ruleset, and the descriptors init must hold (locks, `--sync-fd`).
+fn build(
+    spec: &Spec,
+    report_w: &OwnedFd,
+    limit: Option<&UsernsLimit>,
+) -> (Mode, Option<landlock::RulesetCreated>, Vec<std::os::fd::RawFd>) {
     let caller_umask = umask(Mode::empty());
     if let Err(e) = setup(spec) {
-        report::fail(report_w, exit::FAILURE, &format!("{e:#}"));
+        let msg = match (spec.personality, e.downcast_ref::<crate::rootfs::StepError>()) {
+            (crate::spec::Personality::Bwrap, Some(step)) => step.bwrap_text(),
+            _ => format!("{e:#}"),
+        };
+        report::fail(report_w, exit::FAILURE, &msg);
     }
+    let held = match after_root(spec, limit) {
+        Ok(h) => h,
+        Err(e) => report::fail(report_w, exit::FAILURE, &e),
+    };
     match confine::landlock::prepare(&spec.landlock) {
-        Ok(r) => (caller_umask, r),
+        Ok(r) => (caller_umask, r, held),
         Err(e) => report::fail(report_w, exit::FAILURE, &format!("{e:#}")),
     }
+}
+
+/// Enters the pid namespace open at `fd` for the processes forked from here on, and with
+/// `new` makes one of their own inside it.
+fn enter_pidns(fd: std::os::fd::RawFd, new: bool) -> Result<(), String> {
+    // SAFETY: setns on a descriptor handed in; this process is single-threaded.
+    if unsafe { libc::setns(fd, libc::CLONE_NEWPID) } != 0 {
+        return Err(format!("Setting pidns failed: {}", errno_text(nix::errno::Errno::last())));
+    }
+    if new {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWPID)
+            .map_err(|e| format!("unshare pid ns: {}", errno_text(e)))?;
+    }
+    Ok(())
+}
+
+/// bubblewrap's `--disable-userns`: the files it needs, opened before the host's /proc goes.
+struct UsernsLimit {
+    max_user_namespaces: std::fs::File,
+    proc_self: OwnedFd,
+}
+
+impl UsernsLimit {
+    fn open() -> Result<Self, String> {
+        let path = "/proc/sys/user/max_user_namespaces";
+        let max_user_namespaces = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| format!("cannot open {path}: {}", errno_text(crate::error::errno_of(&e))))?;
+        let proc_self = nix::fcntl::open(
+            "/proc/self",
+            nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| format!("open(\"/proc/self\"): {}", errno_text(e)))?;
+        // SAFETY: open just returned this descriptor.
+        let proc_self = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(proc_self) };
+        Ok(UsernsLimit { max_user_namespaces, proc_self })
+    }
+
+    /// Allows this user namespace one child, then moves into that child: the sandbox can
+    /// neither create another nor raise a limit that belongs to its parent.
+    fn apply(&self, uid: u32, gid: u32) -> Result<(), String> {
+        use std::io::Write;
+        (&self.max_user_namespaces)
+            .write_all(b"1")
+            .map_err(|e| format!("sysctl user.max_user_namespaces = 1: {}", errno_text(crate::error::errno_of(&e))))?;
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER)
+            .map_err(|e| format!("unshare user ns: {}", errno_text(e)))?;
+        for (file, text) in [
+            ("uid_map", format!("{uid} {uid} 1\n")),
+            ("setgroups", "deny".into()),
+            ("gid_map", format!("{gid} {gid} 1\n")),
+        ] {
+            let fd = nix::fcntl::openat(
+                Some(self.proc_self.as_raw_fd()),
+                file,
+                nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| format!("open /proc/self/{file}: {}", errno_text(e)))?;
+            // SAFETY: openat just returned this descriptor.
+            let mut f = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+            f.write_all(text.as_bytes())
+                .map_err(|e| format!("write /proc/self/{file}: {}", errno_text(crate::error::errno_of(&e))))?;
+        }
+        Ok(())
+    }
+}
+
+/// The steps that need the finished root, in bubblewrap's order: the second user namespace,
+/// the user-namespace limit and its check, the block descriptor, the lock files.
+fn after_root(spec: &Spec, limit: Option<&UsernsLimit>) -> Result<Vec<std::os::fd::RawFd>, String> {
+    if let Some(fd) = spec.joins.userns2 {
+        // SAFETY: setns on a descriptor handed in; this process is single-threaded.
+        if unsafe { libc::setns(fd, libc::CLONE_NEWUSER) } != 0 {
+            return Err(format!("Setting userns2 failed: {}", errno_text(nix::errno::Errno::last())));
+        }
+    }
+    if let Some(l) = limit {
+        l.apply(spec.uid, spec.gid)?;
+    }
+    let check = spec.assert_userns_disabled || spec.userns_limit;
+    if check && nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).is_ok() {
+        return Err("creation of new user namespaces was not disabled as requested".into());
+    }
+    if let Some(fd) = spec.protocol.block_fd {
+        let mut b = [0u8; 1];
+        let _ = nix::unistd::read(fd, &mut b);
+    }
+    let mut held: Vec<std::os::fd::RawFd> = spec.protocol.sync_fd.into_iter().collect();
+    for path in &spec.protocol.lock_files {
+        let f = std::fs::File::open(path).map_err(|e| {
+            format!("Unable to open lock file {}: {}", path.display(), errno_text(crate::error::errno_of(&e)))
+        })?;
+        let lock = libc::flock {
+            l_type: libc::F_RDLCK as libc::c_short,
+            l_whence: libc::SEEK_SET as libc::c_short,
+            l_start: 0,
+            l_len: 0,
+            l_pid: 0,
+        };
+        // SAFETY: F_SETLK with a valid flock that outlives the call.
+        if unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETLK, &lock) } != 0 {
+            return Err(format!("Unable to lock file {}: {}", path.display(), errno_text(nix::errno::Errno::last())));
+        }
+        // Held by init for as long as it lives: closing any descriptor of it would unlock.
+        held.push(std::os::fd::IntoRawFd::into_raw_fd(f));
+    }
+    Ok(held)
 }
 
 /// Seccomp programs, compiled by the parent before the sandbox exists.

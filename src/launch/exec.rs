@@ -148,6 +148,9 @@ impl Stages for Command<'_> {
             }
             // The caller's directory when it exists inside, as a shell user expects.
             None if nix::unistd::chdir(spec.caller_cwd.as_path()).is_ok() => spec.caller_cwd.clone(),
+            None if spec.fallback_dir.as_ref().is_some_and(|d| nix::unistd::chdir(d.as_path()).is_ok()) => {
+                spec.fallback_dir.clone().unwrap_or_default()
+            }
             None => {
                 let _ = nix::unistd::chdir(Path::new("/"));
                 PathBuf::from("/")
@@ -157,11 +160,14 @@ impl Stages for Command<'_> {
     }
 
     fn environment(&mut self) -> StageResult {
+        let pwd = self.spec.set_pwd.then(|| (OsString::from("PWD"), self.cwd.clone().into_os_string()));
         self.env = self
             .spec
             .env
             .vars
             .iter()
+            .filter(|(k, _)| pwd.is_none() || k != "PWD")
+            .chain(pwd.iter())
             .map(|(k, v)| {
                 let mut kv = k.clone();
                 kv.push("=");
@@ -173,6 +179,13 @@ impl Stages for Command<'_> {
     }
 
     fn close_fds(&mut self) -> StageResult {
+        if self.spec.inherit_fds {
+            // bubblewrap passes the caller's descriptors on, but not those given to options.
+            for fd in self.spec.consumed_fds() {
+                let _ = nix::unistd::close(fd);
+            }
+            return Ok(());
+        }
         // Only stdin, stdout and stderr reach the command: everything else closes on exec.
         // SAFETY: close_range with integer arguments only.
         let ret = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
@@ -194,7 +207,7 @@ impl Stages for Command<'_> {
         let Some(rs) = self.ruleset.take() else { return Ok(()) };
         let missing = confine::landlock::restrict(rs, &self.spec.landlock).map_err(|e| failed(format!("{e:#}")))?;
         if self.spec.verbose && !missing.is_empty() {
-            eprintln!("jail: landlock: not enforced by this kernel: {}", missing.join(", "));
+            crate::say::warn(&format!("landlock: not enforced by this kernel: {}", missing.join(", ")));
         }
         Ok(())
     }
@@ -213,7 +226,13 @@ impl Stages for Command<'_> {
 
     fn exec(&mut self) -> StageResult {
         let spec = self.spec;
-        let program = self.find(&spec.argv_os[0], &spec.env.path())?;
+        let program = match self.find(&spec.argv_os[0], &spec.env.path()) {
+            Err((code, _)) if spec.personality == crate::spec::Personality::Bwrap => {
+                let errno = if code == exit::NOT_FOUND { Errno::ENOENT } else { Errno::EACCES };
+                return Err((code, format!("execvp {}: {}", spec.argv_os[0].to_string_lossy(), errno.desc())));
+            }
+            r => r?,
+        };
         let mut argv: Vec<CString> = spec.argv_os.iter().map(|a| cstring(a)).collect();
         if let Some(a0) = &spec.argv0_os {
             argv[0] = cstring(a0);
@@ -225,6 +244,9 @@ impl Stages for Command<'_> {
             Ok(never) => match never {},
         };
         let code = if err == Errno::ENOENT { exit::NOT_FOUND } else { exit::NOT_EXECUTABLE };
+        if spec.personality == crate::spec::Personality::Bwrap {
+            return Err((code, format!("execvp {}: {}", spec.argv_os[0].to_string_lossy(), err.desc())));
+        }
         if err == Errno::EACCES && program.is_dir() {
             return Err((code, format!("{}: is a directory, not a command", program.display())));
         }

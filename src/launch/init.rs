@@ -12,7 +12,7 @@ use crate::exit;
 
 pub fn die(cmd: Pid, msg: &str) -> ! {
     let _ = kill(cmd, Signal::SIGKILL);
-    eprintln!("jail: init: {msg}");
+    crate::say::error(&format!("init: {msg}"));
     std::process::exit(exit::FAILURE)
 }
 
@@ -40,11 +40,18 @@ pub fn run_stages<S: Stages>(s: &mut S) -> Result<(), String> {
 
 struct Setup<'a> {
     stops: &'a std::os::fd::OwnedFd,
+    report: &'a std::os::fd::OwnedFd,
+    dumpable: bool,
+    /// Descriptors init holds for the sandbox's life (lock files, `--sync-fd`).
+    held: &'a [std::os::fd::RawFd],
     seccomp: Option<&'a seccompiler::BpfProgram>,
 }
 
 impl Stages for Setup<'_> {
     fn non_dumpable(&mut self) -> Result<(), String> {
+        if self.dumpable {
+            return Ok(());
+        }
         // SAFETY: prctl with integer arguments only.
         if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) } != 0 {
             return Err("prctl(PR_SET_DUMPABLE, 0) failed".into());
@@ -54,17 +61,18 @@ impl Stages for Setup<'_> {
 
     fn close_fds(&mut self) -> Result<(), String> {
         use std::os::fd::AsRawFd;
-        let keep = self.stops.as_raw_fd() as u32;
-        // SAFETY: close_range with integer arguments only.
-        unsafe {
-            if keep >= 3 {
-                if keep > 3 {
-                    libc::syscall(libc::SYS_close_range, 3u32, keep - 1, 0u32);
-                }
-                libc::syscall(libc::SYS_close_range, keep + 1, u32::MAX, 0u32);
-            } else {
-                libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+        let mut keep: Vec<u32> = self.held.iter().map(|f| *f as u32).collect();
+        keep.push(self.stops.as_raw_fd() as u32);
+        keep.push(self.report.as_raw_fd() as u32);
+        keep.sort_unstable();
+        // Close the gaps between the kept descriptors, from 3 on.
+        let mut from = 3u32;
+        for k in keep.into_iter().chain([u32::MAX]) {
+            if k > from {
+                // SAFETY: close_range with integer arguments only.
+                unsafe { libc::syscall(libc::SYS_close_range, from, k - 1, 0u32) };
             }
+            from = from.max(k.saturating_add(1));
         }
         Ok(())
     }
@@ -90,20 +98,33 @@ impl Stages for Setup<'_> {
     }
 }
 
-/// `subreaper`: init shares the caller's pid namespace (`--share-pid`), is the subreaper of
-/// the sandbox, and ends every process in it before it exits.
-/// `stops`: where init reports a stop of the command (its signal number), for jail to mirror.
-pub fn run(
-    cmd: Pid,
-    stops: std::os::fd::OwnedFd,
-    new_session: bool,
-    subreaper: bool,
-    seccomp: Option<&seccompiler::BpfProgram>,
-) -> ! {
-    let mut stages = Setup { stops: &stops, seccomp };
+/// What init is given when it takes over after forking the command.
+pub struct Init<'a> {
+    pub cmd: Pid,
+    /// Where init reports a stop of the command (its signal number), for jail to mirror.
+    pub stops: std::os::fd::OwnedFd,
+    /// The setup report: held until init's own confinement is done, so that jail counts the
+    /// sandbox as started only then, and learns why if it fails.
+    pub report: std::os::fd::OwnedFd,
+    /// Descriptors held for the sandbox's life (lock files, `--sync-fd`).
+    pub held: &'a [std::os::fd::RawFd],
+    pub new_session: bool,
+    /// init shares the caller's pid namespace (`--share-pid`), is the subreaper of the sandbox,
+    /// and ends every process in it before it exits.
+    pub subreaper: bool,
+    /// Stay dumpable: a supervisor was told init's pid and opens its /proc/PID/ns files.
+    pub dumpable: bool,
+    pub seccomp: Option<&'a seccompiler::BpfProgram>,
+}
+
+pub fn run(init: Init) -> ! {
+    let Init { cmd, stops, report, held, new_session, subreaper, dumpable, seccomp } = init;
+    let mut stages = Setup { stops: &stops, report: &report, held, dumpable, seccomp };
     if let Err(e) = run_stages(&mut stages) {
-        die(cmd, &e);
+        let _ = kill(cmd, Signal::SIGKILL);
+        super::report::fail(&report, exit::FAILURE, &format!("init: {e}"));
     }
+    drop(report);
     let mut mask = SigSet::empty();
     for s in FORWARDED {
         mask.add(s);

@@ -52,6 +52,63 @@ fn write_maps(pid: Pid, spec: &Spec) -> Result<()> {
     write_proc(pid, "gid_map", &spec.gid_map.proc_text())
 }
 
+/// Writes to a descriptor the caller handed in, without taking it over.
+fn status_line(fd: std::os::fd::RawFd, text: &str) -> bool {
+    // SAFETY: the caller handed this descriptor to jail for reports; it stays open.
+    let mut f = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
+    f.write_all(text.as_bytes()).is_ok()
+}
+
+/// The namespaces of the sandbox's first process, as bubblewrap reports them: those made new
+/// (the mount namespace always), by inode number.
+fn namespace_ids(pid: Pid, spec: &Spec) -> Vec<(&'static str, u64)> {
+    let ns = &spec.namespaces;
+    let new_pid = ns.pid && spec.joins.pidns.is_none();
+    [("cgroup", ns.cgroup), ("ipc", ns.ipc), ("mnt", true), ("net", ns.net), ("pid", new_pid), ("uts", ns.uts)]
+        .into_iter()
+        .filter(|(_, on)| *on)
+        .filter_map(|(name, _)| {
+            let st = nix::sys::stat::stat(format!("/proc/{pid}/ns/{name}").as_str()).ok()?;
+            Some((name, st.st_ino))
+        })
+        .collect()
+}
+
+/// Maps the sandbox's ids, then tells a supervisor the sandbox exists (`--info-fd`,
+/// `--json-status-fd`) before it is released.
+fn announce(pid: Pid, spec: &Spec) -> Result<()> {
+    if spec.namespaces.user && spec.protocol.userns_block_fd.is_none() {
+        write_maps(pid, spec)?;
+    }
+    let p = &spec.protocol;
+    if p.info_fd.is_none() && p.json_status_fd.is_none() {
+        return Ok(());
+    }
+    let ids = namespace_ids(pid, spec);
+    if let Some(fd) = p.info_fd {
+        let mut s = format!("{{\n    \"child-pid\": {pid}");
+        for (name, id) in &ids {
+            s.push_str(&format!(",\n    \"{name}-namespace\": {id}"));
+        }
+        s.push_str("\n}\n");
+        if !status_line(fd, &s) {
+            bail!("--info-fd {fd}: write failed");
+        }
+        let _ = nix::unistd::close(fd);
+    }
+    if let Some(fd) = p.json_status_fd {
+        let mut s = format!("{{ \"child-pid\": {pid}");
+        for (name, id) in &ids {
+            s.push_str(&format!(", \"{name}-namespace\": {id}"));
+        }
+        s.push_str(" }\n");
+        if !status_line(fd, &s) {
+            bail!("--json-status-fd {fd}: write failed");
+        }
+    }
+    Ok(())
+}
+
 fn status_code(ws: WaitStatus) -> Option<i32> {
     match ws {
         WaitStatus::Exited(_, c) => Some(c),
@@ -113,7 +170,26 @@ pub fn launch(spec: &Spec) -> Result<i32> {
         .transpose()?;
     if let (true, Some(cg)) = (spec.verbose, &cgroup) {
         let what = cg.unit.clone().unwrap_or_else(|| cg.dir.display().to_string());
-        eprintln!("jail: cgroup: {what} ({}) ready, limits read back, in {} ms", cg.backend, t0.elapsed().as_millis());
+        crate::say::warn(&format!(
+            "cgroup: {what} ({}) ready, limits read back, in {} ms",
+            cg.backend,
+            t0.elapsed().as_millis()
+        ));
+    }
+    if spec.die_with_parent {
+        // SAFETY: prctl with integer arguments only.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    }
+    if let Some(fd) = spec.joins.userns {
+        // jail enters the namespace itself, so the sandbox is cloned inside it.
+        // SAFETY: setns on a descriptor the caller handed in; jail is single-threaded.
+        if unsafe { libc::setns(fd, libc::CLONE_NEWUSER) } != 0 {
+            let e = Errno::last();
+            if e == Errno::EINVAL {
+                bail!("Joining the specified user namespace failed, it might not be a descendant of the current user namespace.");
+            }
+            bail!("--userns {fd}: joining the user namespace failed: setns: {}", errno_text(e));
+        }
     }
     let started = Instant::now();
     let (sync_r, sync_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
@@ -121,7 +197,12 @@ pub fn launch(spec: &Spec) -> Result<i32> {
     // init writes the signal number here when the command stops.
     let (stops_r, stops_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
 
-    let pid = match crate::sys::linux::fork_with(spec.namespaces.clone_flags()) {
+    let mut flags = spec.namespaces.clone_flags();
+    if spec.joins.pidns.is_some() {
+        // The sandbox enters the given pid namespace (and makes its own inside it) itself.
+        flags &= !libc::CLONE_NEWPID;
+    }
+    let pid = match crate::sys::linux::fork_with(flags) {
         Ok(Some(pid)) => pid,
         Ok(None) => {
             drop(sync_w);
@@ -143,7 +224,7 @@ pub fn launch(spec: &Spec) -> Result<i32> {
     let terminal = moved.and_then(|_| {
         terminal::Terminal::take(pid, spec.new_session).map_err(|e| anyhow!("setpgid({pid}, {pid}): {}", errno_text(e)))
     });
-    let mut terminal = match terminal.and_then(|t| write_maps(pid, spec).map(|_| t)) {
+    let mut terminal = match terminal.and_then(|t| announce(pid, spec).map(|_| t)) {
         Ok(t) => t,
         Err(e) => {
             let _ = kill(pid, Signal::SIGKILL);
@@ -151,6 +232,12 @@ pub fn launch(spec: &Spec) -> Result<i32> {
             return Err(e);
         }
     };
+    if let Some(fd) = spec.protocol.userns_block_fd {
+        // The caller writes the id maps now, then lets the sandbox go on.
+        let mut b = [0u8; 1];
+        let _ = nix::unistd::read(fd, &mut b);
+        let _ = nix::unistd::close(fd);
+    }
     let _ = nix::unistd::write(&sync_w, b"1");
     // Kept open until jail exits: the child reads a hang-up as "jail died before my death
     // signal was armed" (see child::main).
@@ -167,17 +254,25 @@ pub fn launch(spec: &Spec) -> Result<i32> {
 
     if let Some((code, msg)) = report::receive(report_r) {
         let status = reap(pid);
-        eprintln!("jail: {msg}");
-        return Ok(if status == 0 { i32::from(code) } else { status });
+        crate::say::error(&msg);
+        let status = if status == 0 { i32::from(code) } else { status };
+        return Ok(spec.personality.failure_status(status));
     }
     let waited = wait_forwarding(pid, mask, spec, listener, &stops_r, &mut terminal)?;
+    if let Some(fd) = spec.protocol.json_status_fd {
+        // Only a command that ran has an exit code to report.
+        status_line(fd, &format!("{{ \"exit-code\": {} }}\n", waited.status));
+    }
     terminal.give_back();
     let mut status = waited.status;
     if waited.seccomp_kills > 0 && status == exit::signaled(libc::SIGKILL) {
         // What the kernel's kill would have said.
         status = exit::signaled(libc::SIGSYS);
     } else if status == exit::signaled(libc::SIGSYS) {
-        eprintln!("jail: the command was killed by SIGSYS, the signal seccomp kills with ({})", sigsys_sources(spec));
+        crate::say::error(&format!(
+            "the command was killed by SIGSYS, the signal seccomp kills with ({})",
+            sigsys_sources(spec)
+        ));
     }
     Ok(finish(spec, status, waited.timed_out, started, cgroup.as_ref()))
 }
@@ -201,14 +296,14 @@ fn finish(spec: &Spec, status: i32, timed_out: bool, started: Instant, cgroup: O
         let limit =
             spec.cgroup.as_ref().and_then(|p| p.limits.mem).map_or(String::new(), |m| format!(" of --mem {m} bytes"));
         let peak = usage.memory_peak_bytes.map_or(String::new(), |p| format!(", peak {p} bytes"));
-        eprintln!(
-            "jail: out of memory: the kernel's OOM killer killed {} process(es) in the sandbox at the limit{limit}{peak}",
+        crate::say::error(&format!(
+            "out of memory: the kernel's OOM killer killed {} process(es) in the sandbox at the limit{limit}{peak}",
             usage.oom_kills.unwrap_or(0)
-        );
+        ));
     }
     if timed_out {
         let d = spec.timeout.map_or(0.0, |d| d.as_secs_f64());
-        eprintln!("jail: --timeout {d}s: time limit reached; the command was stopped");
+        crate::say::error(&format!("--timeout {d}s: time limit reached; the command was stopped"));
     }
     let exit_code = if timed_out { exit::TIMEOUT } else { status };
     if spec.stats || spec.stats_fd.is_some() {
@@ -227,7 +322,7 @@ fn finish(spec: &Spec, status: i32, timed_out: bool, started: Instant, cgroup: O
             // SAFETY: the caller handed this descriptor to jail for the report; it stays open.
             let mut f = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
             if let Err(e) = f.write_all(json.as_bytes()) {
-                eprintln!("jail: --stats-json {fd}: write: {e}");
+                crate::say::error(&format!("--stats-json {fd}: write: {e}"));
             }
         }
     }
@@ -317,7 +412,7 @@ fn wait_forwarding(
             if p.revents & libc::POLLIN != 0 {
                 if let Some((victim, nr)) = supervise::handle(l) {
                     seccomp_kills += 1;
-                    eprintln!("jail: {}", supervise::message(&profile, victim, nr));
+                    crate::say::error(&supervise::message(&profile, victim, nr));
                 }
             } else if p.revents & (libc::POLLHUP | libc::POLLERR) != 0 {
                 // No process is left under the filter.

@@ -61,7 +61,9 @@ pub fn rules_for(fs: &[FsStep]) -> Vec<Rule> {
             FsOp::Bind { mode: BindMode::ReadWrite, .. } => Grant::ReadWrite,
             FsOp::Bind { mode: BindMode::Devices, .. } | FsOp::Dev { .. } => Grant::Devices,
             FsOp::Tmpfs { .. } | FsOp::Mqueue { .. } | FsOp::Proc { .. } => Grant::ReadWrite,
-            FsOp::BindData { readonly, .. } => {
+            FsOp::Overlay { upper: super::OverlayUpper::ReadOnly, .. } => Grant::Read,
+            FsOp::Overlay { .. } => Grant::ReadWrite,
+            FsOp::BindData { readonly, .. } | FsOp::BindFd { readonly, .. } => {
                 if *readonly {
                     Grant::Read
                 } else {

@@ -21,9 +21,12 @@ use serde::Serialize;
 pub use idmap::{parse_subrange as idmap_range, IdMap};
 pub use landlock::Mode as LandlockMode;
 
-/// Which namespaces are new. User and mount namespaces are always new.
+/// Which namespaces are new. The mount namespace always is; the user namespace is, except for
+/// bubblewrap's root caller without `--unshare-user` and a joined one (`--userns FD`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Namespaces {
+    #[serde(skip_serializing_if = "is_true")]
+    pub user: bool,
     pub pid: bool,
     pub net: bool,
     pub ipc: bool,
@@ -31,10 +34,95 @@ pub struct Namespaces {
     pub cgroup: bool,
 }
 
+fn is_jail(p: &Personality) -> bool {
+    *p == Personality::Jail
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// The front end that made the plan: its defaults, its voice and its exit statuses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Personality {
+    /// jail's own: everything new and confined unless the command line says otherwise.
+    #[default]
+    Jail,
+    /// bubblewrap 0.11's: only what the command line asks for; its fd protocol and statuses.
+    Bwrap,
+}
+
+impl Personality {
+    /// The exit status for a failure of jail's own (`exit::FAILURE`, 126, 127): bubblewrap
+    /// exits 1 for all of them.
+    pub fn failure_status(self, code: i32) -> i32 {
+        match self {
+            Personality::Jail => code,
+            Personality::Bwrap => 1,
+        }
+    }
+}
+
+/// Namespaces the sandbox joins instead of creating (bubblewrap's `--userns`, `--userns2`,
+/// `--pidns`): descriptors of `/proc/PID/ns/*` files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Joins {
+    /// Entered by jail before the sandbox is cloned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub userns: Option<RawFd>,
+    /// Entered by the sandbox once its root is built.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub userns2: Option<RawFd>,
+    /// The command's pid namespace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pidns: Option<RawFd>,
+}
+
+impl Joins {
+    fn is_empty(&self) -> bool {
+        *self == Joins::default()
+    }
+}
+
+/// Descriptors a supervisor hands in to follow or pace the launch (bubblewrap's protocol).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Protocol {
+    /// `--info-fd`: `{"child-pid": N, "<ns>-namespace": ID...}` once the sandbox exists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub info_fd: Option<RawFd>,
+    /// `--json-status-fd`: the same line, then `{"exit-code": N}` if the command ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub json_status_fd: Option<RawFd>,
+    /// `--block-fd`: the command starts once a byte (or EOF) can be read here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub block_fd: Option<RawFd>,
+    /// `--userns-block-fd`: jail writes no id maps and waits here for the caller's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub userns_block_fd: Option<RawFd>,
+    /// `--sync-fd`: held open by the sandbox's init for as long as the sandbox lives.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync_fd: Option<RawFd>,
+    /// `--lock-file`: paths inside the sandbox that init holds a read lock on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lock_files: Vec<PathBuf>,
+}
+
+impl Protocol {
+    fn is_empty(&self) -> bool {
+        *self == Protocol::default()
+    }
+}
+
 impl Namespaces {
     pub fn clone_flags(&self) -> libc::c_int {
-        let mut f = libc::CLONE_NEWUSER | libc::CLONE_NEWNS;
+        let mut f = libc::CLONE_NEWNS;
         for (on, flag) in [
+            (self.user, libc::CLONE_NEWUSER),
             (self.pid, libc::CLONE_NEWPID),
             (self.net, libc::CLONE_NEWNET),
             (self.ipc, libc::CLONE_NEWIPC),
@@ -112,6 +200,30 @@ pub enum FsOp {
         path: PathBuf,
         perms: u32,
     },
+    /// A bind of what the descriptor `fd` has open (a directory or a file).
+    BindFd {
+        fd: RawFd,
+        dest: PathBuf,
+        readonly: bool,
+    },
+    /// An overlayfs at DEST over host directories, the last of `lower` on top.
+    Overlay {
+        lower: Vec<PathBuf>,
+        upper: OverlayUpper,
+        dest: PathBuf,
+    },
+}
+
+/// Where an overlay's writes go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OverlayUpper {
+    /// Host directories: the upper layer keeps the writes, `work` is overlayfs's scratch.
+    Dirs { upper: PathBuf, work: PathBuf },
+    /// A tmpfs private to the sandbox: writes vanish with it.
+    Tmpfs,
+    /// None: the overlay is read-only.
+    ReadOnly,
 }
 
 impl FsOp {
@@ -127,7 +239,9 @@ impl FsOp {
             | FsOp::Dir { dest, .. }
             | FsOp::Symlink { dest, .. }
             | FsOp::File { dest, .. }
-            | FsOp::BindData { dest, .. } => dest,
+            | FsOp::BindData { dest, .. }
+            | FsOp::BindFd { dest, .. }
+            | FsOp::Overlay { dest, .. } => dest,
             FsOp::Chmod { path, .. } => path,
         }
     }
@@ -180,11 +294,28 @@ pub struct Host {
     pub gid: u32,
     /// The caller's environment.
     pub env: Vec<(OsString, OsString)>,
+    /// SELinux is enabled on the host.
+    pub selinux: bool,
+    /// The caller's effective capabilities, when it is uid 0 (else empty).
+    pub caps: Vec<String>,
 }
 
 /// What the command line asked for, after parsing and before any check or default.
 #[derive(Debug, Default, Clone)]
 pub struct Request {
+    pub personality: Personality,
+    /// bubblewrap: `--unshare-user` (a root caller otherwise keeps the host's user namespace).
+    pub unshare_user: bool,
+    /// bubblewrap: `--unshare-user-try` (also in `--unshare-all`).
+    pub unshare_user_try: bool,
+    pub joins: Joins,
+    pub protocol: Protocol,
+    pub die_with_parent: bool,
+    /// bubblewrap's `--assert-userns-disabled`.
+    pub assert_userns_disabled: bool,
+    /// SELinux labels (bubblewrap's `--exec-label`, `--file-label`).
+    pub exec_label: Option<String>,
+    pub file_label: Option<String>,
     pub share_net: bool,
     pub share_ipc: bool,
     pub share_uts: bool,
@@ -227,7 +358,35 @@ pub struct Request {
 /// The validated plan.
 #[derive(Debug, Clone, Serialize)]
 pub struct Spec {
+    #[serde(skip_serializing_if = "is_jail")]
+    pub personality: Personality,
     pub namespaces: Namespaces,
+    #[serde(skip_serializing_if = "Joins::is_empty")]
+    pub joins: Joins,
+    #[serde(skip_serializing_if = "Protocol::is_empty")]
+    pub protocol: Protocol,
+    /// jail itself dies when its parent does (and the sandbox with it).
+    #[serde(skip_serializing_if = "is_false")]
+    pub die_with_parent: bool,
+    /// bubblewrap's `--disable-userns`: `user.max_user_namespaces` is set to 1 and the sandbox
+    /// moves into a nested user namespace, so it can neither create one nor raise the limit.
+    #[serde(skip_serializing_if = "is_false")]
+    pub userns_limit: bool,
+    /// Check that a new user namespace cannot be created, else fail.
+    #[serde(skip_serializing_if = "is_false")]
+    pub assert_userns_disabled: bool,
+    /// The command gets the caller's open descriptors (bubblewrap), not only 0, 1 and 2.
+    #[serde(skip_serializing_if = "is_false")]
+    pub inherit_fds: bool,
+    /// Set `PWD` to the directory the command starts in (bubblewrap).
+    #[serde(skip_serializing_if = "is_false")]
+    pub set_pwd: bool,
+    /// Where the command starts when the caller's directory is missing inside and no
+    /// `--chdir` was given, before `/` (bubblewrap: `$HOME`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exec_label: Option<String>,
     pub uid: u32,
     pub gid: u32,
     pub uid_map: IdMap,
@@ -264,14 +423,24 @@ pub struct Spec {
 
 impl Spec {
     pub fn from_request(mut req: Request, host: &Host) -> Result<Spec> {
+        let bwrap = req.personality == Personality::Bwrap;
         let namespaces = Namespaces {
+            // bubblewrap keeps the host's user namespace only for a root caller who did not
+            // ask for one; jail always makes one, unless one is joined.
+            user: req.joins.userns.is_none() && (!bwrap || req.unshare_user || req.unshare_user_try || host.uid != 0),
             pid: !req.share_pid,
             net: !req.share_net,
             ipc: !req.share_ipc,
             uts: !req.share_uts,
             cgroup: !req.share_cgroup,
         };
+        if bwrap {
+            bwrap_checks(&req, &namespaces)?;
+        }
         if req.hostname.is_some() && !namespaces.uts {
+            if bwrap {
+                bail!("Specifying --hostname requires --unshare-uts");
+            }
             bail!("--hostname requires a new uts namespace: drop --share-uts");
         }
         if let Some(name) = &req.hostname {
@@ -280,35 +449,71 @@ impl Spec {
             }
         }
         if req.as_pid_1 && !namespaces.pid {
+            if bwrap {
+                bail!("Specifying --as-pid-1 requires --unshare-pid");
+            }
             bail!("--as-pid-1 requires a new pid namespace: drop --share-pid");
         }
         if req.command.is_empty() {
             bail!("no command given: usage: jail [OPTIONS] [--] COMMAND [ARGS...]");
         }
+        for label in [&req.exec_label, &req.file_label].into_iter().flatten() {
+            // Without SELinux a label means nothing, as for bubblewrap; with it, jail cannot
+            // apply one, and says so rather than run unlabelled.
+            if host.selinux {
+                bail!("SELinux label {label:?}: jail does not apply SELinux labels");
+            }
+        }
         let cwd = host.cwd.clone();
 
         let mut steps = Vec::with_capacity(req.fs.len() + 8);
+        if bwrap && host.uid == 0 {
+            // bubblewrap's root caller keeps its capabilities unless it drops them.
+            let mut ops: Vec<(bool, String)> = host.caps.iter().map(|c| (true, c.clone())).collect();
+            ops.append(&mut req.caps);
+            req.caps = ops;
+        }
         let caps = caps::resolve(&req.caps)?;
         let seccomp = seccomp_plan(&req, &caps, host)?;
         let cgroup = cgroup_plan(&req)?;
         if let Some(fd) = req.stats_fd {
             check_fd("--stats-json", fd)?;
         }
+        let p = &req.protocol;
+        for (flag, fd) in [
+            ("--info-fd", p.info_fd),
+            ("--json-status-fd", p.json_status_fd),
+            ("--block-fd", p.block_fd),
+            ("--userns-block-fd", p.userns_block_fd),
+            ("--sync-fd", p.sync_fd),
+            ("--userns", req.joins.userns),
+            ("--userns2", req.joins.userns2),
+            ("--pidns", req.joins.pidns),
+        ] {
+            if let Some(fd) = fd {
+                check_fd(flag, fd)?;
+            }
+        }
         for (flag, op) in std::mem::take(&mut req.fs) {
-            let op = check_op(&flag, op, &cwd, &namespaces)?;
+            let op = check_op(&flag, op, &cwd, &namespaces, req.personality)?;
             match &op {
-                FsOp::File { fd, .. } | FsOp::BindData { fd, .. } => {
+                FsOp::File { fd, .. } | FsOp::BindData { fd, .. } | FsOp::BindFd { fd, .. } => {
                     check_fd(&flag, *fd)?;
                 }
                 _ => {}
             }
             steps.push(FsStep { op, added: None });
         }
-        let (fs, note) = defaults::complete(steps, &cwd, host.home.as_deref());
-        check_tree_at_root(&fs)?;
-        if let Some(note) = note {
-            eprintln!("jail: {note}");
-        }
+        let fs = if bwrap {
+            steps
+        } else {
+            let (fs, note) = defaults::complete(steps, &cwd, host.home.as_deref());
+            check_tree_at_root(&fs)?;
+            if let Some(note) = note {
+                crate::say::warn(&note);
+            }
+            fs
+        };
 
         let (caller_uid, caller_gid) = (host.uid, host.gid);
         let uid = req.uid.unwrap_or(caller_uid);
@@ -320,8 +525,9 @@ impl Spec {
         };
 
         let env = build_env(req.clearenv, &req.env, &host.env);
+        let default_landlock = if bwrap { LandlockMode::Off } else { LandlockMode::BestEffort };
         let landlock = landlock::Plan {
-            mode: req.landlock.unwrap_or(LandlockMode::BestEffort),
+            mode: req.landlock.unwrap_or(default_landlock),
             kernel_abi: host.landlock_abi,
             rules: landlock::rules_for(&fs),
             connect: (!req.allow_connect.is_empty()).then(|| req.allow_connect.clone()),
@@ -331,7 +537,17 @@ impl Spec {
             bail!("--allow-connect/--allow-bind need Landlock: drop --landlock=off");
         }
         Ok(Spec {
+            personality: req.personality,
             namespaces,
+            joins: req.joins,
+            protocol: req.protocol,
+            die_with_parent: req.die_with_parent,
+            userns_limit: bwrap && req.disable_userns,
+            assert_userns_disabled: req.assert_userns_disabled,
+            inherit_fds: bwrap,
+            set_pwd: bwrap,
+            fallback_dir: if bwrap { host.home.clone() } else { None },
+            exec_label: req.exec_label,
             uid,
             gid,
             uid_map,
@@ -356,6 +572,27 @@ impl Spec {
             stats: req.stats,
             stats_fd: req.stats_fd,
         })
+    }
+}
+
+impl Spec {
+    /// The caller's descriptors that options consumed: never passed on to the command.
+    pub fn consumed_fds(&self) -> Vec<RawFd> {
+        let p = &self.protocol;
+        let mut v: Vec<RawFd> = [p.info_fd, p.json_status_fd, p.block_fd, p.userns_block_fd, p.sync_fd]
+            .into_iter()
+            .chain([self.joins.userns, self.joins.userns2, self.joins.pidns])
+            .flatten()
+            .chain(self.seccomp.fds.iter().copied())
+            .chain(self.stats_fd)
+            .collect();
+        for st in &self.fs {
+            if let FsOp::File { fd, .. } | FsOp::BindData { fd, .. } | FsOp::BindFd { fd, .. } = st.op {
+                v.push(fd);
+            }
+        }
+        v.retain(|fd| *fd > 2);
+        v
     }
 }
 
@@ -389,6 +626,14 @@ fn cgroup_plan(req: &Request) -> Result<Option<limits::Plan>> {
 
 fn seccomp_plan(req: &Request, caps: &[String], host: &Host) -> Result<seccomp::Plan> {
     use seccomp::{profile::Profile, Plan, Policy};
+    if req.personality == Personality::Bwrap {
+        // bubblewrap loads exactly the programs it is given, and nothing of its own.
+        let fds: Vec<RawFd> = req.seccomp_fd.into_iter().chain(req.add_seccomp_fds.iter().copied()).collect();
+        for fd in &fds {
+            check_fd("--seccomp", *fd)?;
+        }
+        return Ok(Plan { policy: Policy::Off, refuse_userns: false, fds });
+    }
     let policy = match (req.seccomp_policy.as_deref(), req.seccomp_fd) {
         (Some(_), Some(_)) => bail!("--seccomp FD replaces the built-in policy: drop --seccomp-policy or --seccomp"),
         (None, Some(_)) => Policy::Replaced,
@@ -401,11 +646,11 @@ fn seccomp_plan(req: &Request, caps: &[String], host: &Host) -> Result<seccomp::
             let profile = Profile::parse(&text, caps, &host.kernel_release)
                 .map_err(|e| anyhow::anyhow!("--seccomp-policy {file}: {e:#}"))?;
             if !profile.unknown_allowed.is_empty() {
-                eprintln!(
-                    "jail: --seccomp-policy {file}: not syscalls of this build, their allow rules skipped \
+                crate::say::warn(&format!(
+                    "--seccomp-policy {file}: not syscalls of this build, their allow rules skipped \
                      (calls newer than it get ENOSYS): {}",
                     profile.unknown_allowed.join(", ")
-                );
+                ));
             }
             Policy::Profile { path, profile }
         }
@@ -450,8 +695,18 @@ pub use crate::error::errno_of;
 
 /// Makes sources absolute (they are resolved later from the host's root, not the caller's
 /// directory) and fails early, with the flag named, on a source that does not exist.
-fn check_op(flag: &str, op: FsOp, cwd: &Path, ns: &Namespaces) -> Result<FsOp> {
+fn check_op(flag: &str, op: FsOp, cwd: &Path, ns: &Namespaces, personality: Personality) -> Result<FsOp> {
+    let bwrap = personality == Personality::Bwrap;
+    let absolute = |p: &Path| -> PathBuf {
+        // Components drop the "." of "./work", so messages and the plan show /home/u/work.
+        if p.is_absolute() { p.to_path_buf() } else { cwd.join(p) }.components().collect()
+    };
     let dest = op.dest();
+    if !dest.is_absolute() && bwrap {
+        // bubblewrap takes a relative destination as relative to the new root.
+        let op = with_dest(op, |d| Path::new("/").join(d));
+        return check_op(flag, op, cwd, ns, personality);
+    }
     if !dest.is_absolute() {
         bail!(
             "{flag} {}: the destination must be an absolute path inside the sandbox, such as {}",
@@ -461,10 +716,12 @@ fn check_op(flag: &str, op: FsOp, cwd: &Path, ns: &Namespaces) -> Result<FsOp> {
     }
     Ok(match op {
         FsOp::Bind { src, dest, mode, optional } => {
-            // Components drop the "." of "./work", so messages and the plan show /home/u/work.
-            let abs: PathBuf = if src.is_absolute() { src.clone() } else { cwd.join(&src) }.components().collect();
+            let abs = absolute(&src);
             if !optional {
                 if let Err(e) = std::fs::metadata(&abs) {
+                    if bwrap {
+                        bail!("Can't find source path {}: {}", src.display(), errno_of(&e).desc());
+                    }
                     bail!(
                         "{flag} {} {}: source {:?}: {}",
                         src.display(),
@@ -476,11 +733,86 @@ fn check_op(flag: &str, op: FsOp, cwd: &Path, ns: &Namespaces) -> Result<FsOp> {
             }
             FsOp::Bind { src: abs, dest, mode, optional }
         }
-        FsOp::Mqueue { dest } if !ns.ipc => {
+        FsOp::Overlay { lower, upper, dest } => {
+            let mut abs_lower = Vec::with_capacity(lower.len());
+            for l in &lower {
+                let a = absolute(l);
+                if let Err(e) = std::fs::metadata(&a) {
+                    if bwrap {
+                        bail!("Can't find source path {}: {}", l.display(), errno_of(&e).desc());
+                    }
+                    bail!("--overlay-src {}: {}", l.display(), crate::error::errno_text(errno_of(&e)));
+                }
+                abs_lower.push(a);
+            }
+            let upper = match upper {
+                OverlayUpper::Dirs { upper, work } => {
+                    OverlayUpper::Dirs { upper: absolute(&upper), work: absolute(&work) }
+                }
+                other => other,
+            };
+            FsOp::Overlay { lower: abs_lower, upper, dest }
+        }
+        FsOp::Mqueue { dest } if !ns.ipc && !bwrap => {
             bail!("{flag} {}: needs a new ipc namespace: drop --share-ipc", dest.display())
         }
         other => other,
     })
+}
+
+/// `op` with its destination replaced by `f(dest)`.
+fn with_dest(mut op: FsOp, f: impl FnOnce(&Path) -> PathBuf) -> FsOp {
+    let new = f(op.dest());
+    match &mut op {
+        FsOp::Bind { dest, .. }
+        | FsOp::RemountRo { dest }
+        | FsOp::Tmpfs { dest, .. }
+        | FsOp::Proc { dest }
+        | FsOp::Dev { dest }
+        | FsOp::Mqueue { dest }
+        | FsOp::Dir { dest, .. }
+        | FsOp::Symlink { dest, .. }
+        | FsOp::File { dest, .. }
+        | FsOp::BindData { dest, .. }
+        | FsOp::BindFd { dest, .. }
+        | FsOp::Overlay { dest, .. }
+        | FsOp::Chmod { path: dest, .. } => *dest = new,
+    }
+    op
+}
+
+/// The combinations bubblewrap refuses among its own options, in its words.
+fn bwrap_checks(req: &Request, ns: &Namespaces) -> Result<()> {
+    let p = &req.protocol;
+    if p.userns_block_fd.is_some() && !req.unshare_user {
+        bail!("--userns-block-fd requires --unshare-user");
+    }
+    if p.userns_block_fd.is_some() && p.info_fd.is_none() {
+        bail!("--userns-block-fd requires --info-fd");
+    }
+    if req.joins.userns.is_some() && req.unshare_user {
+        bail!("--userns not compatible --unshare-user");
+    }
+    if req.joins.userns.is_some() && req.unshare_user_try {
+        bail!("--userns not compatible --unshare-user-try");
+    }
+    if req.disable_userns && !req.unshare_user {
+        bail!("--disable-userns requires --unshare-user");
+    }
+    if req.disable_userns && p.userns_block_fd.is_some() {
+        bail!("--disable-userns is not compatible with  --userns-block-fd");
+    }
+    let joined = req.joins.userns.is_some();
+    if !ns.user && !joined && req.uid.is_some() {
+        bail!("Specifying --uid requires --unshare-user or --userns");
+    }
+    if !ns.user && !joined && req.gid.is_some() {
+        bail!("Specifying --gid requires --unshare-user or --userns");
+    }
+    if req.as_pid_1 && !p.lock_files.is_empty() {
+        bail!("Specifying --as-pid-1 and --lock-file is not permitted");
+    }
+    Ok(())
 }
 
 fn check_fd(flag: &str, fd: RawFd) -> Result<()> {
@@ -520,6 +852,8 @@ mod tests {
             uid: 1000,
             gid: 1000,
             env: vec![("PATH".into(), "/usr/bin:/bin".into()), ("SECRET".into(), "x".into())],
+            selinux: false,
+            caps: Vec::new(),
         }
     }
 

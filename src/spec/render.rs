@@ -2,7 +2,7 @@
 
 use std::fmt::{self, Write as _};
 
-use super::{BindMode, FsOp, IdMap, Spec};
+use super::{BindMode, FsOp, IdMap, OverlayUpper, Spec};
 
 fn q(p: &std::path::Path) -> String {
     shell_words::quote(&p.to_string_lossy()).into_owned()
@@ -40,6 +40,19 @@ impl fmt::Display for FsOp {
                 write!(f, "{}bind-data {} from fd {fd} (mode {perms:04o})", if *readonly { "ro-" } else { "" }, q(dest))
             }
             FsOp::Chmod { path, perms } => write!(f, "chmod {perms:04o} {}", q(path)),
+            FsOp::BindFd { fd, dest, readonly } => {
+                write!(f, "{}bind-fd {fd} {}", if *readonly { "ro-" } else { "" }, q(dest))
+            }
+            FsOp::Overlay { lower, upper, dest } => {
+                let lower: Vec<String> = lower.iter().map(|l| q(l)).collect();
+                match upper {
+                    OverlayUpper::Dirs { upper, work } => {
+                        write!(f, "overlay {} over {} (upper {}, work {})", q(dest), lower.join(" "), q(upper), q(work))
+                    }
+                    OverlayUpper::Tmpfs => write!(f, "tmp-overlay {} over {}", q(dest), lower.join(" ")),
+                    OverlayUpper::ReadOnly => write!(f, "ro-overlay {} over {}", q(dest), lower.join(" ")),
+                }
+            }
         }
     }
 }
@@ -84,8 +97,14 @@ impl Spec {
     pub fn to_text(&self) -> String {
         let mut s = String::new();
         let ns = &self.namespaces;
-        let mut new = vec!["user", "mount"];
+        let mut new = vec![];
         let mut shared = Vec::new();
+        if ns.user && self.joins.userns.is_none() {
+            new.push("user");
+        } else if self.joins.userns.is_none() {
+            shared.push("user");
+        }
+        new.push("mount");
         for (on, name) in [(ns.pid, "pid"), (ns.net, "net"), (ns.ipc, "ipc"), (ns.uts, "uts"), (ns.cgroup, "cgroup")] {
             if on {
                 new.push(name)
@@ -99,6 +118,15 @@ impl Spec {
             new.join(" "),
             if shared.is_empty() { String::new() } else { format!("; shared {}", shared.join(" ")) }
         );
+        if let Some(fd) = self.joins.userns {
+            let _ = writeln!(s, "joins:        user namespace of fd {fd}");
+        }
+        if let Some(fd) = self.joins.pidns {
+            let _ = writeln!(s, "joins:        pid namespace of fd {fd} (for the command)");
+        }
+        if let Some(fd) = self.joins.userns2 {
+            let _ = writeln!(s, "joins:        user namespace of fd {fd} once the root is built");
+        }
         if ns.net {
             let _ = writeln!(s, "network:      loopback only (lo up)");
         }
@@ -138,6 +166,30 @@ impl Spec {
         let _ = writeln!(s, "pid 1:        {pid1}");
         if self.new_session {
             let _ = writeln!(s, "session:      new (setsid)");
+        }
+        let p = &self.protocol;
+        for (fd, what) in [
+            (p.info_fd, "info: child pid and namespace ids as JSON"),
+            (p.json_status_fd, "json status: child pid and namespace ids, then the exit code"),
+            (p.block_fd, "block: the command waits for a byte"),
+            (p.userns_block_fd, "userns block: the caller writes the id maps, then a byte"),
+            (p.sync_fd, "sync: held open by init while the sandbox lives"),
+        ] {
+            if let Some(fd) = fd {
+                let _ = writeln!(s, "fd {fd}:{:width$}{what}", "", width = 9usize.saturating_sub(fd.to_string().len()));
+            }
+        }
+        for l in &p.lock_files {
+            let _ = writeln!(s, "lock file:    {} (read lock held by init)", q(l));
+        }
+        if self.die_with_parent {
+            let _ = writeln!(s, "lifetime:     jail dies with its parent (--die-with-parent)");
+        }
+        if self.userns_limit {
+            let _ = writeln!(s, "user ns:      max_user_namespaces=1 in a nested user namespace (--disable-userns)");
+        }
+        if self.inherit_fds {
+            let _ = writeln!(s, "descriptors:  the caller's reach the command, except those given to options");
         }
         let caps = if self.caps.is_empty() { "none".to_string() } else { self.caps.join(" ") };
         let _ = writeln!(s, "capabilities: {caps}");

@@ -76,6 +76,8 @@ fn real_call(call: &str) -> &'static str {
         "set_attrs" => "mount_setattr",
         "attach" => "move_mount",
         "is_mount_root" => "statx",
+        "new_overlay" => "fsconfig",
+        "handed" => "fcntl",
         _ => "read",
     }
 }
@@ -166,5 +168,26 @@ impl Sys for Recorder {
     fn read_all(&mut self, fd: RawFd) -> SysResult<Vec<u8>> {
         self.check("read_all", &fd.to_string())?;
         Ok(self.data.get(&fd).cloned().unwrap_or_default())
+    }
+
+    fn open_dir(&mut self, root: &Handle, path: &Path) -> SysResult<Handle> {
+        let h = self.resolve(root, path)?;
+        if self.kind(&h)? != Kind::Dir {
+            return Err(SysError::new("openat2", Errno::ENOTDIR));
+        }
+        Ok(h)
+    }
+
+    fn new_overlay(&mut self, lower: &[Handle], upper: Option<(&Handle, &Handle)>) -> SysResult<Handle> {
+        let names: Vec<&str> = lower.iter().map(|h| h.name.as_str()).collect();
+        let up = upper.map_or("none".to_string(), |(u, w)| format!("{} work {}", u.name, w.name));
+        self.check("new_overlay", &format!("[{}] upper {up}", names.join(",")))?;
+        Ok(self.tree("overlay".into()))
+    }
+
+    fn handed(&mut self, _host: &Handle, fd: RawFd) -> SysResult<Handle> {
+        self.check("handed", &fd.to_string())?;
+        self.paths.insert(("fd".into(), PathBuf::from(format!("/{fd}"))), Kind::Dir);
+        Ok(Handle { name: format!("fd{fd}"), path: PathBuf::from(format!("/{fd}")), tree: "fd".into() })
     }
 }

@@ -50,10 +50,15 @@ pub fn fork_with(flags: libc::c_int) -> Result<Option<nix::unistd::Pid>, Errno> 
 
 /// `openat2(dirfd, path, O_PATH|O_CLOEXEC, RESOLVE_IN_ROOT)`.
 pub fn resolve_in_root(root: RawFd, path: &Path) -> SysResult<OwnedFd> {
+    open_in_root(root, path, libc::O_PATH)
+}
+
+/// `openat2(dirfd, path, flags|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS)`.
+fn open_in_root(root: RawFd, path: &Path, flags: libc::c_int) -> SysResult<OwnedFd> {
     let p = cstr("openat2", path.as_os_str())?;
     // SAFETY: open_how is plain data; all-zero is valid and the fields are set below.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
+    how.flags = (flags | libc::O_CLOEXEC) as u64;
     how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
     // SAFETY: `p` and `how` outlive the call; the size passed is the struct's.
     let ret = unsafe {
@@ -237,5 +242,59 @@ impl Sys for Linux {
         file.read_to_end(&mut data)
             .map_err(|e| SysError::new("read", Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))))?;
         Ok(data)
+    }
+
+    fn open_dir(&mut self, root: &OwnedFd, path: &Path) -> SysResult<OwnedFd> {
+        open_in_root(root.as_raw_fd(), path, libc::O_RDONLY | libc::O_DIRECTORY)
+    }
+
+    fn new_overlay(&mut self, lower: &[OwnedFd], upper: Option<(&OwnedFd, &OwnedFd)>) -> SysResult<OwnedFd> {
+        // SAFETY: plain syscall with a valid C string.
+        let ret = unsafe { libc::syscall(libc::SYS_fsopen, c"overlay".as_ptr(), libc::FSOPEN_CLOEXEC) };
+        let fs = fd_result("fsopen", ret)?;
+        let set_fd = |key: &std::ffi::CStr, fd: &OwnedFd| -> SysResult<()> {
+            // SAFETY: the key outlives the call; FSCONFIG_SET_FD takes the descriptor as aux.
+            let ret = unsafe {
+                libc::syscall(
+                    libc::SYS_fsconfig,
+                    fs.as_raw_fd(),
+                    libc::FSCONFIG_SET_FD,
+                    key.as_ptr(),
+                    std::ptr::null::<libc::c_char>(),
+                    fd.as_raw_fd(),
+                )
+            };
+            unit_result("fsconfig", ret)
+        };
+        // Layers as descriptors (Linux 6.13): no path string to escape or to re-resolve.
+        for l in lower.iter().rev() {
+            set_fd(c"lowerdir+", l)?;
+        }
+        if let Some((up, work)) = upper {
+            set_fd(c"upperdir", up)?;
+            set_fd(c"workdir", work)?;
+        }
+        // Inside a user namespace overlayfs keeps its metadata in user.* xattrs.
+        fsconfig(fs.as_raw_fd(), libc::FSCONFIG_SET_FLAG, Some("userxattr"), None)?;
+        fsconfig(fs.as_raw_fd(), libc::FSCONFIG_CMD_CREATE, None, None)?;
+        let attrs = Attrs { nosuid: true, nodev: true, rdonly: upper.is_none(), noexec: false };
+        // SAFETY: plain syscall on a valid fs context descriptor.
+        let ret = unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), libc::FSMOUNT_CLOEXEC, attrs.bits()) };
+        fd_result("fsmount", ret)
+    }
+
+    fn handed(&mut self, host: &OwnedFd, fd: RawFd) -> SysResult<OwnedFd> {
+        let link = format!("proc/self/fd/{fd}");
+        let path =
+            nix::fcntl::readlinkat(Some(host.as_raw_fd()), link.as_str()).map_err(|e| SysError::new("readlink", e))?;
+        let resolved = resolve_in_root(host.as_raw_fd(), Path::new(&path))?;
+        let same = |a: RawFd| nix::sys::stat::fstat(a).map(|st| (st.st_dev, st.st_ino));
+        let (given, found) = (same(fd), same(resolved.as_raw_fd()));
+        match (given, found) {
+            (Ok(g), Ok(f)) if g == f => Ok(resolved),
+            (Err(e), _) | (_, Err(e)) => Err(SysError::new("fstat", e)),
+            // Renamed or replaced since it was opened: not the file the caller meant.
+            _ => Err(SysError::new("fstat", Errno::ESTALE)),
+        }
     }
 }

@@ -113,4 +113,13 @@ pub trait Sys {
     fn is_mount_root(&mut self, fd: &Self::Fd) -> SysResult<bool>;
     /// Reads a descriptor handed to jail (`--file FD`) to its end.
     fn read_all(&mut self, fd: RawFd) -> SysResult<Vec<u8>>;
+    /// Opens the directory `path` beneath `root` for reading (overlay layers are given to the
+    /// kernel as open directories, never as path strings).
+    fn open_dir(&mut self, root: &Self::Fd, path: &Path) -> SysResult<Self::Fd>;
+    /// A detached overlayfs over `lower` (bottom first), writing to `upper` (upper, work).
+    fn new_overlay(&mut self, lower: &[Self::Fd], upper: Option<(&Self::Fd, &Self::Fd)>) -> SysResult<Self::Fd>;
+    /// What a descriptor handed to jail (`--bind-fd FD`) has open, resolved beneath `host`:
+    /// its mount belongs to the caller's namespace, so the bind goes by its path, checked to
+    /// be the same file.
+    fn handed(&mut self, host: &Self::Fd, fd: RawFd) -> SysResult<Self::Fd>;
 }
