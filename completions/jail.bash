@@ -25,7 +25,7 @@ _jail_clap() {
 
     case "${cmd}" in
         jail)
-            opts="-v -h -V --dry-run --share-net --share-ipc --share-uts --share-pid --share-cgroup --uid --gid --map-subids --bind --bind-try --ro-bind --ro-bind-try --dev-bind --dev-bind-try --remount-ro --tmpfs --proc --dev --mqueue --dir --symlink --file --bind-data --ro-bind-data --chmod --perms --size --hostname --chdir --setenv --unsetenv --clearenv --argv0 --as-pid-1 --new-session --cap-add --cap-drop --landlock --allow-connect --allow-bind --seccomp-policy --seccomp --add-seccomp-fd --allow-userns --disable-userns --mem --mem-high --swap --cpu --cpu-weight --pids --cpuset --io-weight --slice --timeout --stats --stats-json --verbose --help --version"
+            opts="-v -h -V --dry-run --share-net --share-ipc --share-uts --share-pid --share-cgroup --uid --gid --map-subids --bind --bind-try --ro-bind --ro-bind-try --dev-bind --dev-bind-try --remount-ro --tmpfs --proc --dev --mqueue --dir --symlink --file --bind-data --ro-bind-data --chmod --bind-fd --ro-bind-fd --overlay --tmp-overlay --ro-overlay --perms --overlay-src --size --hostname --chdir --setenv --unsetenv --clearenv --argv0 --as-pid-1 --new-session --cap-add --cap-drop --landlock --allow-connect --allow-bind --seccomp-policy --seccomp --add-seccomp-fd --allow-userns --disable-userns --mem --mem-high --swap --cpu --cpu-weight --pids --cpuset --io-weight --slice --timeout --stats --stats-json --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -126,10 +126,43 @@ _jail_clap() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --bind-fd)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --ro-bind-fd)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --overlay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tmp-overlay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ro-overlay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --perms)
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --overlay-src)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
                     fi
                     return 0
                     ;;
@@ -322,11 +355,11 @@ _jail_clap() {
 _jail_value() {
     local cur="$3"
     case "$1,$2" in
-        --bind,1|--bind,2|--bind-try,1|--bind-try,2|--ro-bind,1|--ro-bind,2|--ro-bind-try,1|--ro-bind-try,2|--dev-bind,1|--dev-bind,2|--dev-bind-try,1|--dev-bind-try,2|--symlink,1|--symlink,2|--file,2|--bind-data,2|--ro-bind-data,2|--chmod,2)
+        --bind,1|--bind,2|--bind-try,1|--bind-try,2|--ro-bind,1|--ro-bind,2|--ro-bind-try,1|--ro-bind-try,2|--dev-bind,1|--dev-bind,2|--dev-bind-try,1|--dev-bind-try,2|--symlink,1|--symlink,2|--file,2|--bind-data,2|--ro-bind-data,2|--chmod,2|--bind-fd,2|--ro-bind-fd,2|--overlay,1|--overlay,2|--overlay,3)
             COMPREPLY=($(compgen -f -- "$cur"))
             compopt -o filenames 2>/dev/null
             ;;
-        --file,1|--bind-data,1|--ro-bind-data,1|--chmod,1|--setenv,1|--setenv,2)
+        --file,1|--bind-data,1|--ro-bind-data,1|--chmod,1|--bind-fd,1|--ro-bind-fd,1|--setenv,1|--setenv,2)
             COMPREPLY=("$cur")
             compopt -o nospace 2>/dev/null
             ;;
@@ -362,11 +395,14 @@ _jail() {
                 _jail_command $((i + 1)) "$cur"
                 return 0
                 ;;
-            --uid|--gid|--remount-ro|--tmpfs|--proc|--dev|--mqueue|--dir|--perms|--size|--hostname|--chdir|--unsetenv|--argv0|--cap-add|--cap-drop|--landlock|--allow-connect|--allow-bind|--seccomp-policy|--seccomp|--add-seccomp-fd|--mem|--mem-high|--swap|--cpu|--cpu-weight|--pids|--cpuset|--io-weight|--slice|--timeout|--stats-json)
+            --uid|--gid|--remount-ro|--tmpfs|--proc|--dev|--mqueue|--dir|--tmp-overlay|--ro-overlay|--perms|--overlay-src|--size|--hostname|--chdir|--unsetenv|--argv0|--cap-add|--cap-drop|--landlock|--allow-connect|--allow-bind|--seccomp-policy|--seccomp|--add-seccomp-fd|--mem|--mem-high|--swap|--cpu|--cpu-weight|--pids|--cpuset|--io-weight|--slice|--timeout|--stats-json)
                 n=1
                 ;;
-            --bind|--bind-try|--ro-bind|--ro-bind-try|--dev-bind|--dev-bind-try|--symlink|--file|--bind-data|--ro-bind-data|--chmod|--setenv)
+            --bind|--bind-try|--ro-bind|--ro-bind-try|--dev-bind|--dev-bind-try|--symlink|--file|--bind-data|--ro-bind-data|--chmod|--bind-fd|--ro-bind-fd|--setenv)
                 n=2
+                ;;
+            --overlay)
+                n=3
                 ;;
             -*)
                 n=0

@@ -21,7 +21,13 @@ complete -c jail -l file -d 'Copy the data read from FD into a new file at DEST'
 complete -c jail -l bind-data -d 'Bind a file holding the data read from FD at DEST' -r -f
 complete -c jail -l ro-bind-data -d 'Like --bind-data, read-only' -r -f
 complete -c jail -l chmod -d 'Change the mode of PATH inside the sandbox' -r -f
+complete -c jail -l bind-fd -d 'Bind what descriptor FD has open at DEST, writable' -r -f
+complete -c jail -l ro-bind-fd -d 'Like --bind-fd, read-only' -r -f
+complete -c jail -l overlay -d 'Overlay at DEST, changes kept in RWSRC (see --overlay-src)' -r -F
+complete -c jail -l tmp-overlay -d 'Overlay at DEST, changes on a tmpfs (see --overlay-src)' -r -F
+complete -c jail -l ro-overlay -d 'Read-only overlay at DEST of two or more --overlay-src' -r -F
 complete -c jail -l perms -d 'Mode for the next --tmpfs, --dir, --file, --bind-data or --ro-bind-data' -r -f
+complete -c jail -l overlay-src -d 'A lower layer for the next --overlay, --tmp-overlay or --ro-overlay (the last on top)' -r -f -a "(__fish_complete_directories)"
 complete -c jail -l size -d 'Size limit of the next --tmpfs (K, M, G suffixes)' -r -f
 complete -c jail -l hostname -d 'Set the hostname inside the sandbox' -r -f
 complete -c jail -l chdir -d 'Change to DIR inside the sandbox (default: the current directory if present, else /)' -r -f -a "(__fish_complete_directories)"
@@ -165,4 +171,8 @@ complete -c jail -n '__fish_jail_value --file 2' -F
 complete -c jail -n '__fish_jail_value --bind-data 2' -F
 complete -c jail -n '__fish_jail_value --ro-bind-data 2' -F
 complete -c jail -n '__fish_jail_value --chmod 2' -F
+complete -c jail -n '__fish_jail_value --bind-fd 2' -F
+complete -c jail -n '__fish_jail_value --ro-bind-fd 2' -F
+complete -c jail -n '__fish_jail_value --overlay 2' -F
+complete -c jail -n '__fish_jail_value --overlay 3' -F
 complete -c jail -n '__fish_jail_value --setenv 2' -f

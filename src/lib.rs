@@ -35,12 +35,12 @@ use std::io::Write;
 pub fn run(args: Vec<OsString>) -> i32 {
     let bwrap = cli::bwrap_personality(&args);
     let personality = if bwrap.is_some() { spec::Personality::Bwrap } else { spec::Personality::Jail };
-    let parsed = match bwrap {
-        Some(args) => {
+    let (parsed, bwrap_dry_run) = match bwrap {
+        Some((args, dry_run)) => {
             say::as_bwrap(false);
-            cli::bwrap::parse(args)
+            (cli::bwrap::parse(args), dry_run)
         }
-        None => cli::parse(args),
+        None => (cli::parse(args), None),
     };
     let fail = |msg: &str| {
         say::error(msg);
@@ -51,7 +51,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
             let _ = std::io::stdout().write_all(text.as_bytes());
             return 0;
         }
-        Ok(cli::Parsed::Run { request, dry_run }) => (request, dry_run),
+        Ok(cli::Parsed::Run { request, dry_run }) => (request, dry_run.or(bwrap_dry_run)),
         Ok(cli::Parsed::Doctor(wants)) => return doctor::run(wants),
         Err(cli::UsageError(msg)) => return fail(&msg),
     };

@@ -553,6 +553,76 @@ mod tests {
     }
 
     #[test]
+    fn dir_parents_take_the_access_the_directory_allows_and_an_existing_dir_keeps_its_mode() {
+        let mut r = fake();
+        let steps = vec![
+            FsOp::Dir { dest: "/p/q".into(), perms: Some(0o604) },
+            FsOp::Dir { dest: "/p".into(), perms: Some(0o777) },
+            FsOp::Dir { dest: "/s/t".into(), perms: Some(0o1777) },
+        ];
+        run(&mut r, steps, false).unwrap();
+        assert_eq!(
+            mounts(&r),
+            [
+                "mkdir(base:/newroot/p 705)",
+                "mkdir(base:/newroot/p/q 604)",
+                "mkdir(base:/newroot/s 755)",
+                "mkdir(base:/newroot/s/t 1777)",
+            ]
+        );
+        assert_eq!(
+            [parent_mode(0o750), parent_mode(0o720), parent_mode(0), parent_mode(0o644)],
+            [0o750, 0o750, 0o700, 0o755]
+        );
+    }
+
+    #[test]
+    fn overlay_layers_go_to_the_kernel_as_open_directories() {
+        let mut r = fake();
+        r.add("host", "/up", Kind::Dir);
+        r.add("host", "/work", Kind::Dir);
+        let steps = vec![
+            FsOp::Overlay { lower: vec!["/src".into(), "/r".into()], upper: OverlayUpper::Tmpfs, dest: "/o".into() },
+            FsOp::Overlay {
+                lower: vec!["/src".into()],
+                upper: OverlayUpper::Dirs { upper: "/up".into(), work: "/work".into() },
+                dest: "/w".into(),
+            },
+        ];
+        run(&mut r, steps, false).unwrap();
+        assert_eq!(
+            mounts(&r),
+            [
+                "mkdir(base:/overlay1-upper 755)",
+                "mkdir(base:/overlay1-work 755)",
+                "mkdir(base:/newroot/o 755)",
+                "new_overlay([host:/src,host:/r] upper base:/overlay1-upper work base:/overlay1-work)",
+                "attach(mnt1 on base:/newroot/o)",
+                "mkdir(base:/newroot/w 755)",
+                "new_overlay([host:/src] upper host:/up work host:/work)",
+                "attach(mnt2 on base:/newroot/w)",
+            ]
+        );
+        let mut r = fake();
+        let bad = vec![FsOp::Overlay { lower: vec!["/nope".into()], upper: OverlayUpper::ReadOnly, dest: "/o".into() }];
+        let e = run(&mut r, bad, false).unwrap_err();
+        assert_eq!((e.call, e.errno), ("openat2", Errno::ENOENT));
+    }
+
+    #[test]
+    fn a_conflicting_symlink_names_what_is_there_in_bubblewraps_words() {
+        let e = StepError {
+            step: "symlink /x -> /dev/full".into(),
+            call: "symlinkat",
+            path: "/x".into(),
+            errno: Errno::EEXIST,
+            hint: Some("existing destination is /dev/null".into()),
+        };
+        assert_eq!(e.bwrap_text(), "Can't make symlink at /x: existing destination is /dev/null");
+        assert!(e.to_string().starts_with("--symlink /x -> /dev/full: symlinkat(\"/x\"): EEXIST"));
+    }
+
+    #[test]
     fn bind_data_goes_through_a_scratch_file() {
         let mut r = fake();
         r.data.insert(5, b"hello".to_vec());

@@ -12,7 +12,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use super::{fs_ops, Parsed, UsageError};
-use crate::spec::{FsOp, OverlayUpper, Personality, Request};
+#[cfg(test)]
+use crate::spec::{FsOp, OverlayUpper};
+use crate::spec::{Personality, Request};
 
 /// The bubblewrap release whose interface this personality implements.
 pub const BWRAP_VERSION: &str = "0.11.1";
@@ -205,7 +207,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, UsageError> {
         if !lower.is_empty()
             && !matches!(name.as_str(), "--overlay-src" | "--overlay" | "--tmp-overlay" | "--ro-overlay")
         {
-            return Err(overlay_src_alone());
+            return Err(err(fs_ops::LONE_OVERLAY_SRC));
         }
         // bubblewrap warns when a single-valued option is given again.
         let mut once = |flag: &'static str| {
@@ -393,45 +395,28 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, UsageError> {
                 let v = take(1, "an argument")?;
                 lower.push(PathBuf::from(&v[0]));
             }
-            "--overlay" | "--tmp-overlay" | "--ro-overlay" => {
-                let (op, need) = match name.as_str() {
-                    "--overlay" => {
-                        let v = take(3, "three arguments")?;
-                        let upper = OverlayUpper::Dirs { upper: PathBuf::from(&v[0]), work: PathBuf::from(&v[1]) };
-                        ((upper, PathBuf::from(&v[2])), 1)
-                    }
-                    "--tmp-overlay" => ((OverlayUpper::Tmpfs, PathBuf::from(&take(1, "an argument")?[0])), 1),
-                    _ => ((OverlayUpper::ReadOnly, PathBuf::from(&take(1, "an argument")?[0])), 2),
-                };
-                if lower.len() < need {
-                    let n = if need == 1 { "one" } else { "two" };
-                    return Err(err(format!("{name} requires at least {n} --overlay-src")));
-                }
-                check_modifiers(&name, perms, size_mod, false)?;
-                let (upper, dest) = op;
-                r.fs.push((name.clone(), FsOp::Overlay { lower: std::mem::take(&mut lower), upper, dest }));
-            }
-            "--bind-fd" | "--ro-bind-fd" => {
-                let what = format!("{name} takes two arguments");
-                let v = take(2, "two arguments").map_err(|_| err(what))?;
-                check_modifiers(&name, perms, size_mod, false)?;
-                let op = FsOp::BindFd { fd: fd(&v[0])?, dest: PathBuf::from(&v[1]), readonly: name == "--ro-bind-fd" };
-                r.fs.push((name.clone(), op));
-            }
             _ => {
                 let Some(row) = name.strip_prefix("--").and_then(|f| fs_ops::TABLE.iter().find(|o| o.flag == f)) else {
                     return Err(err(format!("Unknown option {name}")));
                 };
                 let what = match row.values.len() {
                     1 => "an argument",
-                    _ => "two arguments",
+                    2 => "two arguments",
+                    _ => "three arguments",
                 };
                 let v = take(row.values.len(), what)?;
+                if lower.len() < row.layers {
+                    return Err(err(fs_ops::too_few_layers(row)));
+                }
                 check_modifiers(&name, perms, size_mod, row.perms)?;
                 if size_mod.is_some() && !row.size {
                     return Err(err("--size must be followed by --tmpfs"));
                 }
-                let m = fs_ops::Modifiers { perms: perms.take().or(default_perms(row.flag)), size: size_mod.take() };
+                let m = fs_ops::Modifiers {
+                    perms: perms.take().or(default_perms(row.flag)),
+                    size: size_mod.take(),
+                    lower: std::mem::take(&mut lower),
+                };
                 let op = (row.build)(&v, m).map_err(|e| {
                     if row.flag == "chmod" {
                         err("--chmod takes an octal argument <= 07777")
@@ -444,7 +429,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, UsageError> {
         }
     }
     if !lower.is_empty() {
-        return Err(overlay_src_alone());
+        return Err(err(fs_ops::LONE_OVERLAY_SRC));
     }
     if perms.is_some() {
         return Err(err("--perms must be followed by an option that creates a file"));
@@ -457,10 +442,6 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, UsageError> {
         return Err(UsageError(format!("no command given\n{}", usage(&argv0).trim_end())));
     }
     Ok(Parsed::Run { request: Box::new(r), dry_run: None })
-}
-
-fn overlay_src_alone() -> UsageError {
-    err("--overlay-src must be followed by another --overlay-src or one of --overlay, --tmp-overlay, or --ro-overlay")
 }
 
 /// `--perms` only before an option that creates a file, `--size` only before `--tmpfs`.

@@ -5,12 +5,15 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use super::values;
-use crate::spec::{BindMode, FsOp};
+use crate::spec::{BindMode, FsOp, OverlayUpper};
 
-/// `--perms` and `--size` given right before the option.
+/// `--perms`, `--size` and `--overlay-src` given right before the option.
+#[derive(Default)]
 pub struct Modifiers {
     pub perms: Option<u32>,
     pub size: Option<u64>,
+    /// Overlay layers, bottom first.
+    pub lower: Vec<PathBuf>,
 }
 
 pub struct FsOption {
@@ -22,6 +25,8 @@ pub struct FsOption {
     /// Takes a preceding `--perms` / `--size`.
     pub perms: bool,
     pub size: bool,
+    /// An overlay: how many `--overlay-src` it needs at least (0: it takes none).
+    pub layers: usize,
     /// The step, from exactly `values.len()` values (clap guarantees the count).
     pub build: fn(&[OsString], Modifiers) -> Result<FsOp, String>,
 }
@@ -48,7 +53,7 @@ const fn row(
     help: &'static str,
     build: fn(&[OsString], Modifiers) -> Result<FsOp, String>,
 ) -> FsOption {
-    FsOption { flag, values, help, long: "", perms: false, size: false, build }
+    FsOption { flag, values, help, long: "", perms: false, size: false, layers: 0, build }
 }
 
 pub const TABLE: &[FsOption] = &[
@@ -132,7 +137,57 @@ pub const TABLE: &[FsOption] = &[
         let mode = values::octal(&v[0].to_string_lossy()).map_err(|e| format!("--chmod: {e}"))?;
         Ok(FsOp::Chmod { path: path(&v[1]), perms: mode })
     }),
+    FsOption {
+        long: "Bind what the descriptor FD has open (a directory or a file, opened by the caller) at \
+               DEST, writable. The path FD was opened at must still name the same file.",
+        ..row("bind-fd", &["FD", "DEST"], "Bind what descriptor FD has open at DEST, writable", |v, _| {
+            Ok(FsOp::BindFd { fd: fd("bind-fd", &v[0])?, dest: path(&v[1]), readonly: false })
+        })
+    },
+    row("ro-bind-fd", &["FD", "DEST"], "Like --bind-fd, read-only", |v, _| {
+        Ok(FsOp::BindFd { fd: fd("ro-bind-fd", &v[0])?, dest: path(&v[1]), readonly: true })
+    }),
+    FsOption {
+        layers: 1,
+        long: "Mount an overlay at DEST: the directories given with --overlay-src before it (the \
+               last one on top) under the host directory RWSRC, which receives every change; \
+               WORKDIR is overlayfs's scratch directory on the same filesystem as RWSRC.",
+        ..row(
+            "overlay",
+            &["RWSRC", "WORKDIR", "DEST"],
+            "Overlay at DEST, changes kept in RWSRC (see --overlay-src)",
+            |v, m| {
+                let upper = OverlayUpper::Dirs { upper: path(&v[0]), work: path(&v[1]) };
+                Ok(FsOp::Overlay { lower: m.lower, upper, dest: path(&v[2]) })
+            },
+        )
+    },
+    FsOption {
+        layers: 1,
+        long: "Mount an overlay at DEST over the --overlay-src directories before it, with changes \
+               on a tmpfs that vanishes with the sandbox: a build writes freely over a read-only \
+               tree, and the tree is never changed.",
+        ..row("tmp-overlay", DEST, "Overlay at DEST, changes on a tmpfs (see --overlay-src)", |v, m| {
+            Ok(FsOp::Overlay { lower: m.lower, upper: OverlayUpper::Tmpfs, dest: path(&v[0]) })
+        })
+    },
+    FsOption {
+        layers: 2,
+        ..row("ro-overlay", DEST, "Read-only overlay at DEST of two or more --overlay-src", |v, m| {
+            Ok(FsOp::Overlay { lower: m.lower, upper: OverlayUpper::ReadOnly, dest: path(&v[0]) })
+        })
+    },
 ];
+
+/// The message for an overlay given too few layers.
+pub fn too_few_layers(o: &FsOption) -> String {
+    let n = if o.layers == 1 { "one" } else { "two" };
+    format!("--{} requires at least {n} --overlay-src", o.flag)
+}
+
+/// What an `--overlay-src` not followed by an overlay is told.
+pub const LONE_OVERLAY_SRC: &str =
+    "--overlay-src must be followed by another --overlay-src or one of --overlay, --tmp-overlay, or --ro-overlay";
 
 /// "--tmpfs, --dir or --file": the options a modifier may precede.
 pub fn taking(which: fn(&FsOption) -> bool) -> String {
@@ -156,8 +211,8 @@ mod tests {
                 .iter()
                 .map(|v| if matches!(*v, "FD" | "OCTAL") { "7".into() } else { format!("/{v}").into() })
                 .collect();
-            let op =
-                (o.build)(&vals, Modifiers { perms: None, size: None }).unwrap_or_else(|e| panic!("--{}: {e}", o.flag));
+            let m = Modifiers { lower: vec!["/a".into(), "/b".into()], ..Default::default() };
+            let op = (o.build)(&vals, m).unwrap_or_else(|e| panic!("--{}: {e}", o.flag));
             assert_eq!(op.dest().as_os_str(), vals.last().unwrap().as_os_str(), "--{}", o.flag);
         }
         assert_eq!(taking(|o| o.size), "--tmpfs");

@@ -151,6 +151,16 @@ pub fn command() -> Command {
             .value_hint(ValueHint::Other),
     )
     .arg(
+        Arg::new("overlay-src")
+            .long("overlay-src")
+            .value_name("SRC")
+            .action(ArgAction::Append)
+            .value_parser(clap::value_parser!(OsString))
+            .help("A lower layer for the next --overlay, --tmp-overlay or --ro-overlay (the last on top)")
+            .help_heading(FS)
+            .value_hint(ValueHint::DirPath),
+    )
+    .arg(
         Arg::new("size")
             .long("size")
             .value_name("BYTES")
@@ -402,21 +412,30 @@ fn typed_occurrences<T: Clone + Send + Sync + 'static>(m: &ArgMatches, id: &str)
 }
 
 /// Whether jail was called as bubblewrap: by a name `bwrap` (a link, or a copy of the binary,
-/// which `/proc/self/exe` names) or as `jail --bwrap ...`. Returns the arguments to parse.
-pub fn bwrap_personality(args: &[OsString]) -> Option<Vec<OsString>> {
+/// which `/proc/self/exe` names) or as `jail [--dry-run[=FORMAT]] --bwrap ...`. Returns the
+/// arguments to parse as bubblewrap's, and the `--dry-run` asked for before `--bwrap`.
+pub fn bwrap_personality(args: &[OsString]) -> Option<(Vec<OsString>, Option<DryRun>)> {
     let named = |p: &std::path::Path| p.file_name().is_some_and(|n| n == "bwrap");
-    if args.get(1).is_some_and(|a| a == "--bwrap") {
+    let (dry_run, at) = match args.get(1).and_then(|a| a.to_str()) {
+        Some("--dry-run" | "--dry-run=text") => (Some(DryRun::Text), 2),
+        Some("--dry-run=json") => (Some(DryRun::Json), 2),
+        _ => (None, 1),
+    };
+    if args.get(at).is_some_and(|a| a == "--bwrap") {
         let mut v = vec![OsString::from("bwrap")];
-        v.extend(args[2..].iter().cloned());
-        return Some(v);
+        v.extend(args[at + 1..].iter().cloned());
+        return Some((v, dry_run));
     }
-    let argv0 = args.first().map(std::path::Path::new);
-    if argv0.is_some_and(named) {
-        return Some(args.to_vec());
+    let argv0 = std::path::Path::new(args.first()?);
+    if named(argv0) {
+        return Some((args.to_vec(), None));
+    }
+    if argv0.file_name().is_some_and(|n| n == "jail") {
+        return None;
     }
     // `/proc/self/exe` as argv[0] (a sandbox re-running itself) keeps the personality.
     let exe = std::fs::read_link("/proc/self/exe").ok()?;
-    named(&exe).then(|| args.to_vec())
+    named(&exe).then(|| (args.to_vec(), None))
 }
 
 /// A clap or jail usage error, already worded for the one `jail: ...` line.
@@ -510,6 +529,7 @@ fn filesystem(m: &ArgMatches) -> Result<Vec<(String, FsOp)>, String> {
         Op(&'static fs_ops::FsOption, Vec<OsString>),
         Perms(u32),
         Size(u64),
+        Layer(OsString),
     }
     let mut items: Vec<(usize, Item)> = Vec::new();
     for o in fs_ops::TABLE {
@@ -519,15 +539,23 @@ fn filesystem(m: &ArgMatches) -> Result<Vec<(String, FsOp)>, String> {
     }
     items.extend(typed_occurrences::<u32>(m, "perms").into_iter().map(|(i, p)| (i, Item::Perms(p))));
     items.extend(typed_occurrences::<u64>(m, "size").into_iter().map(|(i, s)| (i, Item::Size(s))));
+    items.extend(typed_occurrences::<OsString>(m, "overlay-src").into_iter().map(|(i, s)| (i, Item::Layer(s))));
     items.sort_by_key(|(i, _)| *i);
 
     let mut ops = Vec::new();
-    let (mut perms, mut size) = (None, None);
+    let (mut perms, mut size, mut lower) = (None, None, Vec::new());
     for (_, item) in items {
         match item {
             Item::Perms(p) => perms = Some(p),
             Item::Size(s) => size = Some(s),
+            Item::Layer(l) => lower.push(PathBuf::from(l)),
             Item::Op(o, vals) => {
+                if !lower.is_empty() && o.layers == 0 {
+                    return Err(fs_ops::LONE_OVERLAY_SRC.into());
+                }
+                if lower.len() < o.layers {
+                    return Err(fs_ops::too_few_layers(o));
+                }
                 let id = o.flag;
                 if perms.is_some() && !o.perms {
                     return Err(format!("--perms must be followed by {}, not --{id}", fs_ops::taking(|o| o.perms)));
@@ -535,10 +563,14 @@ fn filesystem(m: &ArgMatches) -> Result<Vec<(String, FsOp)>, String> {
                 if size.is_some() && !o.size {
                     return Err(format!("--size must be followed by {}, not --{id}", fs_ops::taking(|o| o.size)));
                 }
-                let modifiers = fs_ops::Modifiers { perms: perms.take(), size: size.take() };
+                let modifiers =
+                    fs_ops::Modifiers { perms: perms.take(), size: size.take(), lower: std::mem::take(&mut lower) };
                 ops.push((format!("--{id}"), (o.build)(&vals, modifiers)?));
             }
         }
+    }
+    if !lower.is_empty() {
+        return Err(fs_ops::LONE_OVERLAY_SRC.into());
     }
     if perms.is_some() {
         return Err("--perms must be followed by the option it applies to".into());
@@ -633,6 +665,46 @@ mod tests {
             Ok(Parsed::Doctor(_)) => Err("doctor".into()),
             Err(UsageError(e)) => Err(e),
         }
+    }
+
+    #[test]
+    fn overlay_sources_bind_to_the_next_overlay_in_argv_order() {
+        use crate::spec::OverlayUpper;
+        let r = req(&[
+            "--overlay-src",
+            "/a",
+            "--overlay-src",
+            "/b",
+            "--tmp-overlay",
+            "/x",
+            "--ro-bind-fd",
+            "3",
+            "/y",
+            "--",
+            "true",
+        ])
+        .unwrap();
+        assert!(matches!(&r.fs[0].1, FsOp::Overlay { lower, upper: OverlayUpper::Tmpfs, .. }
+            if lower == &[PathBuf::from("/a"), PathBuf::from("/b")]));
+        assert!(matches!(&r.fs[1].1, FsOp::BindFd { fd: 3, readonly: true, .. }));
+        assert_eq!(
+            req(&["--overlay-src", "/a", "--ro-overlay", "/x", "true"]).unwrap_err(),
+            "--ro-overlay requires at least two --overlay-src"
+        );
+        assert!(req(&["--overlay-src", "/a", "--tmpfs", "/x", "true"])
+            .unwrap_err()
+            .starts_with("--overlay-src must be followed"));
+        assert!(req(&["--overlay-src", "/a", "true"]).unwrap_err().starts_with("--overlay-src must be followed"));
+    }
+
+    #[test]
+    fn bwrap_is_chosen_by_name_or_by_flag() {
+        let v = |a: &[&str]| a.iter().map(OsString::from).collect::<Vec<_>>();
+        assert!(bwrap_personality(&v(&["jail", "--", "true"])).is_none());
+        let (args, dry) = bwrap_personality(&v(&["/usr/bin/bwrap", "--bind", "/", "/", "true"])).unwrap();
+        assert_eq!((args.len(), dry), (5, None));
+        let (args, dry) = bwrap_personality(&v(&["jail", "--dry-run=json", "--bwrap", "true"])).unwrap();
+        assert_eq!((args, dry), (v(&["bwrap", "true"]), Some(DryRun::Json)));
     }
 
     #[test]

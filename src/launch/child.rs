@@ -85,7 +85,7 @@ pub fn main(
                     held: &[],
                     new_session: spec.new_session,
                     subreaper: false,
-                    dumpable: publishes_pid(spec),
+                    dumpable: spec.init_dumpable(),
                     seccomp: seccomp.init.as_ref(),
                 })
             }
@@ -125,19 +125,11 @@ pub fn main(
             held: &held,
             new_session: spec.new_session,
             subreaper: share_pid,
-            dumpable: publishes_pid(spec),
+            dumpable: spec.init_dumpable(),
             seccomp: seccomp.init.as_ref(),
         }),
         Err(e) => report::fail(&report_w, exit::FAILURE, &format!("fork: {}", errno_text(e))),
     }
-}
-
-/// bubblewrap's supervisors open `/proc/PID/ns/*` of the pid jail reports (`--info-fd`,
-/// `--json-status-fd`) to join the sandbox, which a non-dumpable process forbids. Only then,
-/// and only as bubblewrap, init stays dumpable as bubblewrap's pid 1 is.
-fn publishes_pid(spec: &Spec) -> bool {
-    spec.personality == crate::spec::Personality::Bwrap
-        && (spec.protocol.info_fd.is_some() || spec.protocol.json_status_fd.is_some())
 }
 
 /// True when the parent has died: it keeps its end of the sync pipe open for as long as it

@@ -576,6 +576,14 @@ impl Spec {
 }
 
 impl Spec {
+    /// bubblewrap's supervisors open `/proc/PID/ns/*` of the pid jail reports (`--info-fd`,
+    /// `--json-status-fd`) to join the sandbox, which a non-dumpable process forbids. Only
+    /// then, and only as bubblewrap, init stays dumpable as bubblewrap's pid 1 is.
+    pub fn init_dumpable(&self) -> bool {
+        self.personality == Personality::Bwrap
+            && (self.protocol.info_fd.is_some() || self.protocol.json_status_fd.is_some())
+    }
+
     /// The caller's descriptors that options consumed: never passed on to the command.
     pub fn consumed_fds(&self) -> Vec<RawFd> {
         let p = &self.protocol;
@@ -882,6 +890,94 @@ mod tests {
         assert!(s.cgroup.is_none());
         let s = plan(Request { clearenv: true, ..req() }).unwrap();
         assert!(s.env.vars.is_empty());
+    }
+
+    fn bwrap() -> Request {
+        Request {
+            personality: Personality::Bwrap,
+            share_net: true,
+            share_pid: true,
+            share_ipc: true,
+            share_uts: true,
+            share_cgroup: true,
+            ..req()
+        }
+    }
+
+    #[test]
+    fn bwrap_adds_nothing_and_confines_only_as_asked() {
+        let s = plan(bwrap()).unwrap();
+        assert!(s.fs.is_empty());
+        assert!(s.namespaces.user && !s.namespaces.pid && !s.namespaces.net);
+        assert_eq!(s.landlock.mode, LandlockMode::Off);
+        assert!(matches!(s.seccomp.policy, seccomp::Policy::Off) && !s.seccomp.refuse_userns);
+        assert!(s.inherit_fds && s.set_pwd && !s.die_with_parent && !s.init_dumpable());
+        assert_eq!(s.fallback_dir.as_deref(), Some(Path::new("/home/u")));
+        // A relative destination is relative to the new root.
+        let fs = vec![("--dir".to_string(), FsOp::Dir { dest: "a/b".into(), perms: None })];
+        assert_eq!(plan(Request { fs, ..bwrap() }).unwrap().fs[0].op.dest(), Path::new("/a/b"));
+        // bubblewrap's root caller keeps the host's user namespace and its capabilities.
+        let root = Host { uid: 0, caps: vec!["CAP_CHOWN".into()], ..host() };
+        let s = Spec::from_request(bwrap(), &root).unwrap();
+        assert!(!s.namespaces.user);
+        assert_eq!(s.caps, ["CAP_CHOWN"]);
+    }
+
+    #[test]
+    fn bwrap_refusals_are_in_bubblewraps_words() {
+        let cases: Vec<(Request, &str)> = vec![
+            (Request { hostname: Some("h".into()), ..bwrap() }, "Specifying --hostname requires --unshare-uts"),
+            (Request { as_pid_1: true, ..bwrap() }, "Specifying --as-pid-1 requires --unshare-pid"),
+            (Request { disable_userns: true, ..bwrap() }, "--disable-userns requires --unshare-user"),
+            (
+                Request { joins: Joins { userns: Some(0), ..Default::default() }, unshare_user: true, ..bwrap() },
+                "--userns not compatible --unshare-user",
+            ),
+            (
+                Request {
+                    protocol: Protocol { userns_block_fd: Some(0), ..Default::default() },
+                    unshare_user: true,
+                    ..bwrap()
+                },
+                "--userns-block-fd requires --info-fd",
+            ),
+            (
+                Request {
+                    as_pid_1: true,
+                    share_pid: false,
+                    protocol: Protocol { lock_files: vec!["/l".into()], ..Default::default() },
+                    ..bwrap()
+                },
+                "Specifying --as-pid-1 and --lock-file is not permitted",
+            ),
+            (
+                Request {
+                    fs: vec![(
+                        "--bind".into(),
+                        FsOp::Bind {
+                            src: "/no/such/src".into(),
+                            dest: "/d".into(),
+                            mode: BindMode::ReadWrite,
+                            optional: false,
+                        },
+                    )],
+                    ..bwrap()
+                },
+                "Can't find source path /no/such/src: No such file or directory",
+            ),
+            (Request { exec_label: Some("l".into()), ..bwrap() }, ""),
+        ];
+        for (r, want) in cases {
+            if want.is_empty() {
+                // Without SELinux a label means nothing, as for bubblewrap.
+                assert!(plan(r.clone()).is_ok());
+                let e = format!("{:#}", Spec::from_request(r, &Host { selinux: true, ..host() }).unwrap_err());
+                assert!(e.contains("does not apply SELinux labels"), "{e}");
+                continue;
+            }
+            let e = error(r);
+            assert_eq!(e, want);
+        }
     }
 
     #[test]

@@ -160,6 +160,8 @@ impl Spec {
             "none (pid namespace shared)"
         } else if self.as_pid_1 {
             "the command"
+        } else if self.init_dumpable() {
+            "jail's init (reaps orphans, forwards signals; dumpable, as its pid is published)"
         } else {
             "jail's init (reaps orphans, forwards signals, not ptraceable)"
         };
@@ -195,7 +197,17 @@ impl Spec {
         let _ = writeln!(s, "capabilities: {caps}");
         let _ = writeln!(s, "no_new_privs: yes");
         s.push_str(&landlock_text(&self.landlock));
-        let _ = writeln!(s, "seccomp:      {}", super::seccomp::summary(&self.seccomp));
+        if self.personality == super::Personality::Bwrap {
+            let n = self.seccomp.fds.len();
+            let what = if n == 0 {
+                "none (bubblewrap loads only programs it is given)".to_string()
+            } else {
+                format!("the {n} program(s) from --seccomp/--add-seccomp-fd, nothing of jail's")
+            };
+            let _ = writeln!(s, "seccomp:      {what}");
+        } else {
+            let _ = writeln!(s, "seccomp:      {}", super::seccomp::summary(&self.seccomp));
+        }
         match &self.cgroup {
             None => {
                 let _ = writeln!(s, "limits:       none (no cgroup)");
