@@ -15,6 +15,11 @@
 PREFIX ?= /usr/local
 DESTDIR ?=
 BINDIR ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec
+# jail under bubblewrap's name (a hard link, so /proc/self/exe names it bwrap too): callers
+# that run "bwrap" get jail's bubblewrap personality once a user opts in, with a symlink on
+# PATH or update-alternatives (see README). Never installed as bwrap itself.
+BWRAP_LINK := $(LIBEXECDIR)/jail/bwrap
 DATADIR ?= $(PREFIX)/share
 MANDIR ?= $(DATADIR)/man
 BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
@@ -48,6 +53,9 @@ install: $(JAIL_BIN) $(if $(filter 1,$(APPARMOR)),install-apparmor)
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) \
 		$(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
 	$(INSTALL) -m 0755 $(JAIL_BIN) $(DESTDIR)$(BINDIR)/jail
+	$(INSTALL) -d $(DESTDIR)$(LIBEXECDIR)/jail
+	ln -f $(DESTDIR)$(BINDIR)/jail $(DESTDIR)$(BWRAP_LINK) 2>/dev/null || \
+		$(INSTALL) -m 0755 $(JAIL_BIN) $(DESTDIR)$(BWRAP_LINK)
 	$(INSTALL) -m 0644 man/jail.1 $(DESTDIR)$(MANDIR)/man1/jail.1
 	$(INSTALL) -m 0644 completions/jail.bash $(DESTDIR)$(BASHCOMPDIR)/jail
 	$(INSTALL) -m 0644 completions/_jail $(DESTDIR)$(ZSHCOMPDIR)/_jail
@@ -56,16 +64,17 @@ install: $(JAIL_BIN) $(if $(filter 1,$(APPARMOR)),install-apparmor)
 # The profile names the binary by path: write the one this install uses.
 install-apparmor:
 	$(INSTALL) -d $(DESTDIR)$(APPARMORDIR)
-	sed 's|/usr/bin/jail|$(BINDIR)/jail|' packaging/apparmor/jail >$(DESTDIR)$(APPARMORDIR)/jail.tmp
+	sed -e 's|/usr/bin/jail|$(BINDIR)/jail|' -e 's|/usr/libexec/jail/bwrap|$(BWRAP_LINK)|' \
+		packaging/apparmor/jail >$(DESTDIR)$(APPARMORDIR)/jail.tmp
 	chmod 0644 $(DESTDIR)$(APPARMORDIR)/jail.tmp
 	mv $(DESTDIR)$(APPARMORDIR)/jail.tmp $(DESTDIR)$(APPARMORDIR)/jail
 
 # Directories install may have created, deepest first; uninstall removes those left empty.
-INSTALL_DIRS := $(MANDIR)/man1 $(MANDIR) $(BASHCOMPDIR) $(dir $(BASHCOMPDIR:/=)) $(ZSHCOMPDIR) \
+INSTALL_DIRS := $(LIBEXECDIR)/jail $(LIBEXECDIR) $(MANDIR)/man1 $(MANDIR) $(BASHCOMPDIR) $(dir $(BASHCOMPDIR:/=)) $(ZSHCOMPDIR) \
 	$(dir $(ZSHCOMPDIR:/=)) $(FISHCOMPDIR) $(dir $(FISHCOMPDIR:/=)) $(BINDIR) $(DATADIR)
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/jail $(DESTDIR)$(MANDIR)/man1/jail.1 \
+	rm -f $(DESTDIR)$(BINDIR)/jail $(DESTDIR)$(BWRAP_LINK) $(DESTDIR)$(MANDIR)/man1/jail.1 \
 		$(DESTDIR)$(BASHCOMPDIR)/jail $(DESTDIR)$(ZSHCOMPDIR)/_jail \
 		$(DESTDIR)$(FISHCOMPDIR)/jail.fish
 ifeq ($(APPARMOR),1)

@@ -103,6 +103,16 @@ got=$(HOME=$work XDG_CONFIG_HOME=$work/config XDG_DATA_HOME=$work/data \
 grep -q '^--ro-bind\b' <<<"$got" || fail "fish: completing 'jail --ro' does not offer --ro-bind" "$got"
 pass "fish: loads the completion, 'jail --ro' offers --ro-bind"
 
+# bubblewrap's name is offered, never taken: the link is the same file, and /usr/bin/bwrap is
+# whatever it was before (Debian's bubblewrap, or nothing).
+[[ /usr/libexec/jail/bwrap -ef /usr/bin/jail ]] || fail "/usr/libexec/jail/bwrap is not a hard link of /usr/bin/jail"
+got=$(/usr/libexec/jail/bwrap --version 2>&1) || fail "/usr/libexec/jail/bwrap --version" "$got"
+[[ $got == "bubblewrap 0.11.1 (jail $version in bubblewrap mode)" ]] || fail "/usr/libexec/jail/bwrap --version printed: $got"
+if [[ -e /usr/bin/bwrap ]]; then
+	[[ ! /usr/bin/bwrap -ef /usr/bin/jail ]] || fail "the package replaced /usr/bin/bwrap"
+fi
+pass "bubblewrap's name offered at /usr/libexec/jail/bwrap ($got), /usr/bin/bwrap untouched"
+
 grep -qs '^profile jail /usr/bin/jail ' /etc/apparmor.d/jail ||
 	fail "/etc/apparmor.d/jail is missing or does not name /usr/bin/jail"
 if command -v apparmor_parser >/dev/null &&
@@ -146,6 +156,7 @@ quietly make --no-print-directory install DESTDIR="$dest" PREFIX=/usr/local APPA
 expected=(
 	/etc/apparmor.d/jail
 	/usr/local/bin/jail
+	/usr/local/libexec/jail/bwrap
 	/usr/local/share/bash-completion/completions/jail
 	/usr/local/share/fish/vendor_completions.d/jail.fish
 	/usr/local/share/man/man1/jail.1
@@ -157,6 +168,8 @@ got=$(cd "$dest" && find . -type f -printf '/%P\n' | LC_ALL=C sort)
 [[ -x $dest/usr/local/bin/jail ]] || fail "make install: the binary is not executable"
 grep -q '^profile jail /usr/local/bin/jail ' "$dest/etc/apparmor.d/jail" ||
 	fail "make install APPARMOR=1: the profile does not name /usr/local/bin/jail"
+grep -q '^profile jail-bwrap /usr/local/libexec/jail/bwrap ' "$dest/etc/apparmor.d/jail" ||
+	fail "make install APPARMOR=1: the profile does not name /usr/local/libexec/jail/bwrap"
 cmp -s completions/jail.bash "$dest/usr/local/share/bash-completion/completions/jail" ||
 	fail "make install: the bash completion differs from completions/jail.bash"
 pass "make install DESTDIR=... PREFIX=/usr/local puts every file in place"

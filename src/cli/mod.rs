@@ -95,7 +95,10 @@ pub fn command() -> Command {
         .after_help(
             "Examples:\n  jail -- sh\n  jail --ro-bind ./rootfs / --hostname box bash\n  jail --dry-run -- make\n\n\
              jail doctor [OPTIONS] checks this host for jail's defaults and for what OPTIONS ask \
-             (limits, --map-subids, --landlock=strict); it exits 125 when something is missing.",
+             (limits, --map-subids, --landlock=strict); it exits 125 when something is missing.\n\n\
+             Called as bwrap (a link or copy of that name, such as /usr/libexec/jail/bwrap), or as \
+             jail --bwrap ..., jail takes bubblewrap 0.11's command line with bubblewrap's meaning; \
+             jail --dry-run --bwrap ... prints the plan such a command line makes.",
         )
         .disable_help_subcommand(true)
         .max_term_width(100)
