@@ -90,6 +90,63 @@ fn fsconfig(fs: RawFd, cmd: libc::c_uint, key: Option<&str>, value: Option<&str>
     unit_result("fsconfig", ret)
 }
 
+fn overlay_context() -> SysResult<OwnedFd> {
+    // SAFETY: plain syscall with a valid C string.
+    let ret = unsafe { libc::syscall(libc::SYS_fsopen, c"overlay".as_ptr(), libc::FSOPEN_CLOEXEC) };
+    fd_result("fsopen", ret)
+}
+
+/// An overlay context with its layers given as open directories (Linux 6.13).
+fn overlay_by_descriptors(lower: &[OwnedFd], upper: Option<(&OwnedFd, &OwnedFd)>) -> SysResult<OwnedFd> {
+    let fs = overlay_context()?;
+    let set_fd = |key: &std::ffi::CStr, fd: &OwnedFd| -> SysResult<()> {
+        // SAFETY: the key outlives the call; FSCONFIG_SET_FD takes the descriptor as aux.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                fs.as_raw_fd(),
+                libc::FSCONFIG_SET_FD,
+                key.as_ptr(),
+                std::ptr::null::<libc::c_char>(),
+                fd.as_raw_fd(),
+            )
+        };
+        unit_result("fsconfig", ret)
+    };
+    // lowerdir+ appends below the layers so far: the top layer (the last given) first.
+    for l in lower.iter().rev() {
+        set_fd(c"lowerdir+", l)?;
+    }
+    if let Some((up, work)) = upper {
+        set_fd(c"upperdir", up)?;
+        set_fd(c"workdir", work)?;
+    }
+    Ok(fs)
+}
+
+/// The same with layers as path strings naming the descriptors (`/proc/self/fd/N` of the
+/// host's /proc, at /oldroot while the root is built), for older kernels.
+fn overlay_by_paths(lower: &[OwnedFd], upper: Option<(&OwnedFd, &OwnedFd)>) -> SysResult<OwnedFd> {
+    let fs = overlay_context()?;
+    let raw: Vec<RawFd> = lower.iter().map(AsRawFd::as_raw_fd).collect();
+    for (key, value) in overlay_paths(&raw, upper.map(|(u, w)| (u.as_raw_fd(), w.as_raw_fd()))) {
+        fsconfig(fs.as_raw_fd(), libc::FSCONFIG_SET_STRING, Some(key), Some(&value))?;
+    }
+    Ok(fs)
+}
+
+/// `lowerdir` (top layer first), `upperdir`, `workdir` as magic-link paths of descriptors.
+fn overlay_paths(lower: &[RawFd], upper: Option<(RawFd, RawFd)>) -> Vec<(&'static str, String)> {
+    let link = |fd: RawFd| format!("/oldroot/proc/self/fd/{fd}");
+    let layers: Vec<String> = lower.iter().rev().map(|fd| link(*fd)).collect();
+    let mut v = vec![("lowerdir", layers.join(":"))];
+    if let Some((up, work)) = upper {
+        v.push(("upperdir", link(up)));
+        v.push(("workdir", link(work)));
+    }
+    v
+}
+
 impl Sys for Linux {
     type Fd = OwnedFd;
 
@@ -249,31 +306,12 @@ impl Sys for Linux {
     }
 
     fn new_overlay(&mut self, lower: &[OwnedFd], upper: Option<(&OwnedFd, &OwnedFd)>) -> SysResult<OwnedFd> {
-        // SAFETY: plain syscall with a valid C string.
-        let ret = unsafe { libc::syscall(libc::SYS_fsopen, c"overlay".as_ptr(), libc::FSOPEN_CLOEXEC) };
-        let fs = fd_result("fsopen", ret)?;
-        let set_fd = |key: &std::ffi::CStr, fd: &OwnedFd| -> SysResult<()> {
-            // SAFETY: the key outlives the call; FSCONFIG_SET_FD takes the descriptor as aux.
-            let ret = unsafe {
-                libc::syscall(
-                    libc::SYS_fsconfig,
-                    fs.as_raw_fd(),
-                    libc::FSCONFIG_SET_FD,
-                    key.as_ptr(),
-                    std::ptr::null::<libc::c_char>(),
-                    fd.as_raw_fd(),
-                )
-            };
-            unit_result("fsconfig", ret)
+        let fs = match overlay_by_descriptors(lower, upper) {
+            // Before Linux 6.13 (fds) or 6.8 (lowerdir+): the layers as paths, through the
+            // descriptors' magic links in the host's /proc, so no path needs escaping.
+            Err(e) if e.errno == Errno::EINVAL => overlay_by_paths(lower, upper)?,
+            r => r?,
         };
-        // Layers as descriptors (Linux 6.13): no path string to escape or to re-resolve.
-        for l in lower.iter().rev() {
-            set_fd(c"lowerdir+", l)?;
-        }
-        if let Some((up, work)) = upper {
-            set_fd(c"upperdir", up)?;
-            set_fd(c"workdir", work)?;
-        }
         // Inside a user namespace overlayfs keeps its metadata in user.* xattrs.
         fsconfig(fs.as_raw_fd(), libc::FSCONFIG_SET_FLAG, Some("userxattr"), None)?;
         fsconfig(fs.as_raw_fd(), libc::FSCONFIG_CMD_CREATE, None, None)?;
@@ -296,5 +334,23 @@ impl Sys for Linux {
             // Renamed or replaced since it was opened: not the file the caller meant.
             _ => Err(SysError::new("fstat", Errno::ESTALE)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_kernels_get_overlay_layers_as_descriptor_paths_top_first() {
+        assert_eq!(
+            overlay_paths(&[5, 6], Some((7, 8))),
+            [
+                ("lowerdir", "/oldroot/proc/self/fd/6:/oldroot/proc/self/fd/5".to_string()),
+                ("upperdir", "/oldroot/proc/self/fd/7".to_string()),
+                ("workdir", "/oldroot/proc/self/fd/8".to_string()),
+            ]
+        );
+        assert_eq!(overlay_paths(&[3], None), [("lowerdir", "/oldroot/proc/self/fd/3".to_string())]);
     }
 }
