@@ -5,8 +5,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Result};
 
+use std::os::fd::RawFd;
+
+use nix::errno::Errno;
+
 use crate::error::{errno_of, errno_text};
-use crate::spec::Host;
+use crate::spec::{FileKind, Host, HostFiles};
 
 pub fn probe() -> Result<Host> {
     let cwd = std::env::current_dir().map_err(|e| anyhow!("getcwd: {}", errno_text(errno_of(&e))))?;
@@ -29,4 +33,35 @@ pub fn probe() -> Result<Host> {
             Vec::new()
         },
     })
+}
+
+/// The live host's answers to the plan's questions ([`HostFiles`]).
+pub struct Live;
+
+impl HostFiles for Live {
+    fn stat(&self, path: &Path) -> Result<FileKind, Errno> {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => Ok(FileKind::Dir),
+            Ok(_) => Ok(FileKind::Other),
+            Err(e) => Err(errno_of(&e)),
+        }
+    }
+
+    fn read(&self, path: &Path) -> Result<String, Errno> {
+        std::fs::read_to_string(path).map_err(|e| errno_of(&e))
+    }
+
+    fn fd_open(&self, fd: RawFd) -> bool {
+        nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).is_ok()
+    }
+
+    fn names(&self, uid: u32, gid: u32) -> (Vec<String>, Vec<String>) {
+        let user = nix::unistd::User::from_uid(uid.into()).ok().flatten().map(|u| u.name);
+        let group = nix::unistd::Group::from_gid(gid.into()).ok().flatten().map(|g| g.name);
+        (user.into_iter().collect(), group.into_iter().collect())
+    }
+
+    fn program(&self, name: &str) -> Option<PathBuf> {
+        which::which(name).ok()
+    }
 }

@@ -55,10 +55,13 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Ok(cli::Parsed::Doctor(wants)) => return doctor::run(wants),
         Err(cli::UsageError(msg)) => return fail(&msg),
     };
-    let spec = match host::probe().and_then(|h| spec::Spec::from_request(*request, &h)) {
+    let spec = match host::probe().and_then(|h| spec::Spec::from_request(*request, &h, &host::Live)) {
         Ok(s) => s,
         Err(e) => return fail(&format!("{e:#}")),
     };
+    for note in &spec.notes {
+        say::warn(note);
+    }
     match dry_run {
         Some(cli::DryRun::Text) => {
             print!("{}", spec.to_text());

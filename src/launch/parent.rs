@@ -23,7 +23,7 @@ fn write_proc(pid: Pid, file: &str, text: &str) -> Result<()> {
         .write(true)
         .open(&path)
         .and_then(|mut f| f.write_all(text.as_bytes()))
-        .map_err(|e| anyhow!("write {path} {:?}: {}", text.trim_end(), errno_text(crate::spec::errno_of(&e))))
+        .map_err(|e| anyhow!("write {path} {:?}: {}", text.trim_end(), errno_text(crate::error::errno_of(&e))))
 }
 
 fn run_helper(map: &IdMap, pid: Pid, name: &str) -> Result<()> {

@@ -33,9 +33,15 @@ fn step(op: FsOp, why: &'static str) -> FsStep {
 
 /// The steps with jail's own added, and a note for the user when the current directory was
 /// left out of the default view.
-pub fn complete(steps: Vec<FsStep>, cwd: &Path, home: Option<&Path>) -> (Vec<FsStep>, Option<String>) {
+/// `is_dir` answers for the host (which of the directories the view hides exist).
+pub fn complete(
+    steps: Vec<FsStep>,
+    cwd: &Path,
+    home: Option<&Path>,
+    is_dir: &dyn Fn(&Path) -> bool,
+) -> (Vec<FsStep>, Option<String>) {
     if steps.is_empty() {
-        return host_view(cwd, home);
+        return host_view(cwd, home, is_dir);
     }
     (complete_tree(steps), None)
 }
@@ -62,7 +68,7 @@ fn complete_tree(steps: Vec<FsStep>) -> Vec<FsStep> {
     out
 }
 
-fn host_view(cwd: &Path, home: Option<&Path>) -> (Vec<FsStep>, Option<String>) {
+fn host_view(cwd: &Path, home: Option<&Path>, is_dir: &dyn Fn(&Path) -> bool) -> (Vec<FsStep>, Option<String>) {
     const WHY: &str = "no filesystem option";
     let ro = |p: &Path| FsOp::Bind {
         src: p.to_path_buf(),
@@ -80,7 +86,7 @@ fn host_view(cwd: &Path, home: Option<&Path>) -> (Vec<FsStep>, Option<String>) {
     for (dir, why) in
         [("/run", "hides the host's sockets"), ("/home", "hides home directories"), ("/root", "hides root's home")]
     {
-        if Path::new(dir).is_dir() {
+        if is_dir(Path::new(dir)) {
             v.push(step(tmpfs(dir, 0o755), why));
         }
     }
@@ -117,22 +123,38 @@ mod tests {
         FsStep { op, added: None }
     }
 
+    /// A host with /run and /home, but no /root.
+    fn host_dirs(p: &Path) -> bool {
+        p == Path::new("/run") || p == Path::new("/home")
+    }
+
     fn complete(steps: Vec<FsStep>, cwd: &Path) -> Vec<FsStep> {
-        super::complete(steps, cwd, Some(Path::new("/home/u"))).0
+        super::complete(steps, cwd, Some(Path::new("/home/u")), &host_dirs).0
+    }
+
+    #[test]
+    fn only_directories_the_host_has_are_hidden() {
+        let v = complete(vec![], Path::new("/"));
+        let hidden: Vec<String> = v
+            .iter()
+            .filter(|s| matches!(s.op, FsOp::Tmpfs { .. }))
+            .map(|s| s.op.dest().display().to_string())
+            .collect();
+        assert_eq!(hidden, ["/tmp", "/run", "/home"]);
     }
 
     #[test]
     fn a_directory_holding_a_hidden_one_is_not_bound_back() {
         for cwd in ["/home/u", "/home", "/home/", "/run", "/root"] {
-            let (v, note) = super::complete(vec![], Path::new(cwd), Some(Path::new("/home/u")));
+            let (v, note) = super::complete(vec![], Path::new(cwd), Some(Path::new("/home/u")), &host_dirs);
             assert!(v.iter().all(|s| !matches!(&s.op, FsOp::Bind { src, .. } if src != Path::new("/"))), "{cwd}");
             assert!(note.is_some_and(|n| n.contains("is not bound back")), "{cwd}");
         }
-        let (v, note) = super::complete(vec![], Path::new("/home/u/project"), Some(Path::new("/home/u")));
+        let (v, note) = super::complete(vec![], Path::new("/home/u/project"), Some(Path::new("/home/u")), &host_dirs);
         assert!(matches!(&v.last().unwrap().op, FsOp::Bind { src, .. } if src == Path::new("/home/u/project")));
         assert!(note.is_none());
         // "/" is the root bind itself: no note.
-        assert!(super::complete(vec![], Path::new("/"), Some(Path::new("/home/u"))).1.is_none());
+        assert!(super::complete(vec![], Path::new("/"), Some(Path::new("/home/u")), &host_dirs).1.is_none());
     }
 
     #[test]

@@ -52,8 +52,8 @@ pub fn layout(inside: u32, caller: u32, sub_start: u32, sub_count: u32) -> Vec<I
 }
 
 /// Finds the caller's first range in /etc/subuid or /etc/subgid (by name or number).
-fn subrange(file: &str, names: &[String], id: u32) -> Result<(u32, u32)> {
-    let text = std::fs::read_to_string(file).map_err(|e| {
+fn subrange(files: &dyn super::HostFiles, file: &str, names: &[String], id: u32) -> Result<(u32, u32)> {
+    let text = files.read(std::path::Path::new(file)).map_err(|e| {
         anyhow!("--map-subids: cannot read {file}: {e}; add a range with usermod --add-subuids/--add-subgids")
     })?;
     parse_subrange(&text, names, id)
@@ -72,27 +72,27 @@ pub fn parse_subrange(text: &str, names: &[String], id: u32) -> Option<(u32, u32
     })
 }
 
-fn helper(name: &str) -> Result<PathBuf> {
-    which::which(name).map_err(|_| anyhow!("--map-subids: {name} not found in PATH; install the uidmap package"))
+fn helper(files: &dyn super::HostFiles, name: &str) -> Result<PathBuf> {
+    files.program(name).ok_or_else(|| anyhow!("--map-subids: {name} not found in PATH; install the uidmap package"))
 }
 
-pub fn with_subids(uid: u32, gid: u32, caller_uid: u32, caller_gid: u32) -> Result<(IdMap, IdMap)> {
-    let user = nix::unistd::User::from_uid(caller_uid.into()).ok().flatten();
-    let names: Vec<String> = user.iter().map(|u| u.name.clone()).collect();
-    let gnames: Vec<String> = nix::unistd::Group::from_gid(caller_gid.into())
-        .ok()
-        .flatten()
-        .map(|g| g.name)
-        .into_iter()
-        .chain(names.iter().cloned())
-        .collect();
-    let (us, uc) = subrange("/etc/subuid", &names, caller_uid)?;
-    let (gs, gc) = subrange("/etc/subgid", &gnames, caller_gid)?;
+pub fn with_subids(
+    files: &dyn super::HostFiles,
+    uid: u32,
+    gid: u32,
+    caller_uid: u32,
+    caller_gid: u32,
+) -> Result<(IdMap, IdMap)> {
+    let (names, groups) = files.names(caller_uid, caller_gid);
+    // A group range may be listed under the user's name too.
+    let gnames: Vec<String> = groups.into_iter().chain(names.iter().cloned()).collect();
+    let (us, uc) = subrange(files, "/etc/subuid", &names, caller_uid)?;
+    let (gs, gc) = subrange(files, "/etc/subgid", &gnames, caller_gid)?;
     if uc == 0 || gc == 0 {
         bail!("--map-subids: the subordinate range of the caller is empty");
     }
-    let uid_map = IdMap { lines: layout(uid, caller_uid, us, uc), helper: Some(helper("newuidmap")?) };
-    let gid_map = IdMap { lines: layout(gid, caller_gid, gs, gc), helper: Some(helper("newgidmap")?) };
+    let uid_map = IdMap { lines: layout(uid, caller_uid, us, uc), helper: Some(helper(files, "newuidmap")?) };
+    let gid_map = IdMap { lines: layout(gid, caller_gid, gs, gc), helper: Some(helper(files, "newgidmap")?) };
     Ok((uid_map, gid_map))
 }
 

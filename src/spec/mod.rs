@@ -1,5 +1,7 @@
-//! The plan: everything jail will do, as plain data. Built from the CLI by [`Spec::from_request`]
-//! (where every "X requires Y" check lives), printed by `--dry-run`, executed by `launch`.
+//! The plan: everything jail will do, as plain data. Built from a front end's [`Request`] by
+//! [`Spec::from_request`] (where every "X requires Y" check lives), printed by `--dry-run`,
+//! executed by `launch`. Making it does no I/O of its own: what it needs of the host comes as a
+//! [`Host`] value probed once and through [`HostFiles`], so it is unit-tested against fakes.
 
 pub mod caps;
 mod defaults;
@@ -300,6 +302,27 @@ pub struct Host {
     pub caps: Vec<String>,
 }
 
+/// What a path on the host is, as far as the plan cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Dir,
+    Other,
+}
+
+/// The questions the plan asks of the host's files while it is made, answered by the live
+/// system (`host::Live`) or, in unit tests, by a table: the plan itself does no I/O.
+pub trait HostFiles {
+    /// What `path` is (following symlinks), or why it cannot be seen.
+    fn stat(&self, path: &Path) -> Result<FileKind, nix::errno::Errno>;
+    fn read(&self, path: &Path) -> Result<String, nix::errno::Errno>;
+    /// Whether descriptor `fd` is open in jail.
+    fn fd_open(&self, fd: RawFd) -> bool;
+    /// The caller's user names and group names (for /etc/subuid and /etc/subgid).
+    fn names(&self, uid: u32, gid: u32) -> (Vec<String>, Vec<String>);
+    /// A program on jail's PATH.
+    fn program(&self, name: &str) -> Option<PathBuf>;
+}
+
 /// What the command line asked for, after parsing and before any check or default.
 #[derive(Debug, Default, Clone)]
 pub struct Request {
@@ -387,6 +410,9 @@ pub struct Spec {
     pub fallback_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exec_label: Option<String>,
+    /// What the caller should know about the plan (said on stderr before the launch).
+    #[serde(skip)]
+    pub notes: Vec<String>,
     pub uid: u32,
     pub gid: u32,
     pub uid_map: IdMap,
@@ -422,7 +448,7 @@ pub struct Spec {
 }
 
 impl Spec {
-    pub fn from_request(mut req: Request, host: &Host) -> Result<Spec> {
+    pub fn from_request(mut req: Request, host: &Host, files: &dyn HostFiles) -> Result<Spec> {
         let bwrap = req.personality == Personality::Bwrap;
         let namespaces = Namespaces {
             // bubblewrap keeps the host's user namespace only for a root caller who did not
@@ -474,10 +500,11 @@ impl Spec {
             req.caps = ops;
         }
         let caps = caps::resolve(&req.caps)?;
-        let seccomp = seccomp_plan(&req, &caps, host)?;
+        let mut notes = Vec::new();
+        let seccomp = seccomp_plan(&req, &caps, host, files, &mut notes)?;
         let cgroup = cgroup_plan(&req)?;
         if let Some(fd) = req.stats_fd {
-            check_fd("--stats-json", fd)?;
+            check_fd(files, "--stats-json", fd)?;
         }
         let p = &req.protocol;
         for (flag, fd) in [
@@ -491,14 +518,14 @@ impl Spec {
             ("--pidns", req.joins.pidns),
         ] {
             if let Some(fd) = fd {
-                check_fd(flag, fd)?;
+                check_fd(files, flag, fd)?;
             }
         }
         for (flag, op) in std::mem::take(&mut req.fs) {
-            let op = check_op(&flag, op, &cwd, &namespaces, req.personality)?;
+            let op = check_op(files, &flag, op, &cwd, &namespaces, req.personality)?;
             match &op {
                 FsOp::File { fd, .. } | FsOp::BindData { fd, .. } | FsOp::BindFd { fd, .. } => {
-                    check_fd(&flag, *fd)?;
+                    check_fd(files, &flag, *fd)?;
                 }
                 _ => {}
             }
@@ -507,11 +534,10 @@ impl Spec {
         let fs = if bwrap {
             steps
         } else {
-            let (fs, note) = defaults::complete(steps, &cwd, host.home.as_deref());
-            check_tree_at_root(&fs)?;
-            if let Some(note) = note {
-                crate::say::warn(&note);
-            }
+            let is_dir = |p: &Path| files.stat(p) == Ok(FileKind::Dir);
+            let (fs, note) = defaults::complete(steps, &cwd, host.home.as_deref(), &is_dir);
+            check_tree_at_root(&fs, &is_dir)?;
+            notes.extend(note);
             fs
         };
 
@@ -519,7 +545,7 @@ impl Spec {
         let uid = req.uid.unwrap_or(caller_uid);
         let gid = req.gid.unwrap_or(caller_gid);
         let (uid_map, gid_map) = if req.map_subids {
-            idmap::with_subids(uid, gid, caller_uid, caller_gid)?
+            idmap::with_subids(files, uid, gid, caller_uid, caller_gid)?
         } else {
             (IdMap::single(uid, caller_uid), IdMap::single(gid, caller_gid))
         };
@@ -548,6 +574,7 @@ impl Spec {
             set_pwd: bwrap,
             fallback_dir: if bwrap { host.home.clone() } else { None },
             exec_label: req.exec_label,
+            notes,
             uid,
             gid,
             uid_map,
@@ -632,13 +659,19 @@ fn cgroup_plan(req: &Request) -> Result<Option<limits::Plan>> {
     Ok(Some(limits::Plan { limits, slice }))
 }
 
-fn seccomp_plan(req: &Request, caps: &[String], host: &Host) -> Result<seccomp::Plan> {
+fn seccomp_plan(
+    req: &Request,
+    caps: &[String],
+    host: &Host,
+    files: &dyn HostFiles,
+    notes: &mut Vec<String>,
+) -> Result<seccomp::Plan> {
     use seccomp::{profile::Profile, Plan, Policy};
     if req.personality == Personality::Bwrap {
         // bubblewrap loads exactly the programs it is given, and nothing of its own.
         let fds: Vec<RawFd> = req.seccomp_fd.into_iter().chain(req.add_seccomp_fds.iter().copied()).collect();
         for fd in &fds {
-            check_fd("--seccomp", *fd)?;
+            check_fd(files, "--seccomp", *fd)?;
         }
         return Ok(Plan { policy: Policy::Off, refuse_userns: false, fds });
     }
@@ -649,12 +682,13 @@ fn seccomp_plan(req: &Request, caps: &[String], host: &Host) -> Result<seccomp::
         (None | Some("default"), None) => Policy::Default,
         (Some(file), None) => {
             let path = PathBuf::from(file);
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| anyhow::anyhow!("--seccomp-policy {file}: {}", crate::error::errno_text(errno_of(&e))))?;
+            let text = files
+                .read(&path)
+                .map_err(|e| anyhow::anyhow!("--seccomp-policy {file}: {}", crate::error::errno_text(e)))?;
             let profile = Profile::parse(&text, caps, &host.kernel_release)
                 .map_err(|e| anyhow::anyhow!("--seccomp-policy {file}: {e:#}"))?;
             if !profile.unknown_allowed.is_empty() {
-                crate::say::warn(&format!(
+                notes.push(format!(
                     "--seccomp-policy {file}: not syscalls of this build, their allow rules skipped \
                      (calls newer than it get ENOSYS): {}",
                     profile.unknown_allowed.join(", ")
@@ -669,7 +703,7 @@ fn seccomp_plan(req: &Request, caps: &[String], host: &Host) -> Result<seccomp::
     let mut fds: Vec<RawFd> = req.seccomp_fd.into_iter().collect();
     fds.extend(&req.add_seccomp_fds);
     for fd in &fds {
-        check_fd("--seccomp", *fd)?;
+        check_fd(files, "--seccomp", *fd)?;
     }
     Ok(Plan { policy, refuse_userns: !req.allow_userns, fds })
 }
@@ -677,7 +711,7 @@ fn seccomp_plan(req: &Request, caps: &[String], host: &Host) -> Result<seccomp::
 /// A read-only tree at `/` must already hold the directories of the mounts jail adds there:
 /// nothing can create them. Said now, naming the tree, rather than as a failed mkdirat of an
 /// option the user never typed.
-fn check_tree_at_root(fs: &[FsStep]) -> Result<()> {
+fn check_tree_at_root(fs: &[FsStep], is_dir: &dyn Fn(&Path) -> bool) -> Result<()> {
     let Some(FsOp::Bind { src, mode: BindMode::ReadOnly, .. }) =
         fs.iter().rev().find(|s| same_path(s.op.dest(), Path::new("/"))).map(|s| &s.op)
     else {
@@ -686,7 +720,7 @@ fn check_tree_at_root(fs: &[FsStep]) -> Result<()> {
     for step in fs.iter().filter(|s| s.added == Some(defaults::TREE_AT_ROOT)) {
         let dest = step.op.dest();
         let inside = src.join(dest.strip_prefix("/").unwrap_or(dest));
-        if !inside.is_dir() {
+        if !is_dir(&inside) {
             bail!(
                 "--ro-bind {} /: the tree has no {} for the {} that jail adds at a tree at / \
                  (create the directory in the tree, or mount something there yourself)",
@@ -699,11 +733,16 @@ fn check_tree_at_root(fs: &[FsStep]) -> Result<()> {
     Ok(())
 }
 
-pub use crate::error::errno_of;
-
 /// Makes sources absolute (they are resolved later from the host's root, not the caller's
 /// directory) and fails early, with the flag named, on a source that does not exist.
-fn check_op(flag: &str, op: FsOp, cwd: &Path, ns: &Namespaces, personality: Personality) -> Result<FsOp> {
+fn check_op(
+    files: &dyn HostFiles,
+    flag: &str,
+    op: FsOp,
+    cwd: &Path,
+    ns: &Namespaces,
+    personality: Personality,
+) -> Result<FsOp> {
     let bwrap = personality == Personality::Bwrap;
     let absolute = |p: &Path| -> PathBuf {
         // Components drop the "." of "./work", so messages and the plan show /home/u/work.
@@ -713,7 +752,7 @@ fn check_op(flag: &str, op: FsOp, cwd: &Path, ns: &Namespaces, personality: Pers
     if !dest.is_absolute() && bwrap {
         // bubblewrap takes a relative destination as relative to the new root.
         let op = with_dest(op, |d| Path::new("/").join(d));
-        return check_op(flag, op, cwd, ns, personality);
+        return check_op(files, flag, op, cwd, ns, personality);
     }
     if !dest.is_absolute() {
         bail!(
@@ -726,16 +765,16 @@ fn check_op(flag: &str, op: FsOp, cwd: &Path, ns: &Namespaces, personality: Pers
         FsOp::Bind { src, dest, mode, optional } => {
             let abs = absolute(&src);
             if !optional {
-                if let Err(e) = std::fs::metadata(&abs) {
+                if let Err(e) = files.stat(&abs) {
                     if bwrap {
-                        bail!("Can't find source path {}: {}", src.display(), errno_of(&e).desc());
+                        bail!("Can't find source path {}: {}", src.display(), e.desc());
                     }
                     bail!(
                         "{flag} {} {}: source {:?}: {}",
                         src.display(),
                         dest.display(),
                         src,
-                        crate::error::errno_text(errno_of(&e))
+                        crate::error::errno_text(e)
                     );
                 }
             }
@@ -745,11 +784,11 @@ fn check_op(flag: &str, op: FsOp, cwd: &Path, ns: &Namespaces, personality: Pers
             let mut abs_lower = Vec::with_capacity(lower.len());
             for l in &lower {
                 let a = absolute(l);
-                if let Err(e) = std::fs::metadata(&a) {
+                if let Err(e) = files.stat(&a) {
                     if bwrap {
-                        bail!("Can't find source path {}: {}", l.display(), errno_of(&e).desc());
+                        bail!("Can't find source path {}: {}", l.display(), e.desc());
                     }
-                    bail!("--overlay-src {}: {}", l.display(), crate::error::errno_text(errno_of(&e)));
+                    bail!("--overlay-src {}: {}", l.display(), crate::error::errno_text(e));
                 }
                 abs_lower.push(a);
             }
@@ -823,8 +862,8 @@ fn bwrap_checks(req: &Request, ns: &Namespaces) -> Result<()> {
     Ok(())
 }
 
-fn check_fd(flag: &str, fd: RawFd) -> Result<()> {
-    if nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).is_err() {
+fn check_fd(files: &dyn HostFiles, flag: &str, fd: RawFd) -> Result<()> {
+    if !files.fd_open(fd) {
         bail!("{flag} {fd}: descriptor {fd} is not open");
     }
     Ok(())
@@ -869,8 +908,51 @@ mod tests {
         Request { command: vec!["true".into()], ..Default::default() }
     }
 
+    /// A host whose files are a table: paths and their kinds, file contents, open descriptors.
+    #[derive(Default)]
+    struct Files {
+        paths: Vec<(&'static str, FileKind)>,
+        texts: Vec<(&'static str, &'static str)>,
+        fds: Vec<RawFd>,
+    }
+
+    impl HostFiles for Files {
+        fn stat(&self, path: &Path) -> Result<FileKind, nix::errno::Errno> {
+            let found = self.paths.iter().find(|(p, _)| Path::new(p) == path);
+            found.map(|(_, k)| *k).ok_or(nix::errno::Errno::ENOENT)
+        }
+        fn read(&self, path: &Path) -> Result<String, nix::errno::Errno> {
+            let found = self.texts.iter().find(|(p, _)| Path::new(p) == path);
+            found.map(|(_, t)| t.to_string()).ok_or(nix::errno::Errno::ENOENT)
+        }
+        fn fd_open(&self, fd: RawFd) -> bool {
+            self.fds.contains(&fd)
+        }
+        fn names(&self, _: u32, _: u32) -> (Vec<String>, Vec<String>) {
+            (vec!["u".into()], vec!["g".into()])
+        }
+        fn program(&self, name: &str) -> Option<PathBuf> {
+            Some(Path::new("/usr/bin").join(name))
+        }
+    }
+
+    fn files() -> Files {
+        use FileKind::{Dir, Other};
+        let paths = vec![
+            ("/", Dir),
+            ("/run", Dir),
+            ("/home", Dir),
+            ("/work/project", Dir),
+            ("/r", Dir),
+            ("/r/proc", Dir),
+            ("/r/dev", Dir),
+            ("/etc/hosts", Other),
+        ];
+        Files { paths, fds: vec![0, 1, 2], ..Default::default() }
+    }
+
     fn plan(r: Request) -> Result<Spec> {
-        Spec::from_request(r, &host())
+        Spec::from_request(r, &host(), &files())
     }
 
     fn error(r: Request) -> String {
@@ -918,7 +1000,7 @@ mod tests {
         assert_eq!(plan(Request { fs, ..bwrap() }).unwrap().fs[0].op.dest(), Path::new("/a/b"));
         // bubblewrap's root caller keeps the host's user namespace and its capabilities.
         let root = Host { uid: 0, caps: vec!["CAP_CHOWN".into()], ..host() };
-        let s = Spec::from_request(bwrap(), &root).unwrap();
+        let s = Spec::from_request(bwrap(), &root, &files()).unwrap();
         assert!(!s.namespaces.user);
         assert_eq!(s.caps, ["CAP_CHOWN"]);
     }
@@ -971,7 +1053,8 @@ mod tests {
             if want.is_empty() {
                 // Without SELinux a label means nothing, as for bubblewrap.
                 assert!(plan(r.clone()).is_ok());
-                let e = format!("{:#}", Spec::from_request(r, &Host { selinux: true, ..host() }).unwrap_err());
+                let e =
+                    format!("{:#}", Spec::from_request(r, &Host { selinux: true, ..host() }, &files()).unwrap_err());
                 assert!(e.contains("does not apply SELinux labels"), "{e}");
                 continue;
             }
@@ -986,6 +1069,42 @@ mod tests {
         let s = plan(Request { limits, ..req() }).unwrap();
         let c = s.cgroup.unwrap();
         assert_eq!((c.limits.swap, c.slice.as_str()), (Some(0), "jail.slice"));
+    }
+
+    #[test]
+    fn what_the_host_lacks_is_refused_before_anything_exists() {
+        let bind = |src: &str, dest: &str| {
+            (
+                "--ro-bind".to_string(),
+                FsOp::Bind { src: src.into(), dest: dest.into(), mode: BindMode::ReadOnly, optional: false },
+            )
+        };
+        let cases: Vec<(Request, &str)> = vec![
+            (Request { fs: vec![bind("missing", "/m")], ..req() }, "--ro-bind missing /m: source \"missing\": ENOENT"),
+            (
+                Request { fs: vec![("--file".into(), FsOp::File { fd: 9, dest: "/f".into(), perms: 0o644 })], ..req() },
+                "--file 9: descriptor 9 is not open",
+            ),
+            (Request { fs: vec![bind("/r", "/")], ..req() }, "--ro-bind /r /: the tree has no /tmp"),
+            (Request { stats_fd: Some(7), ..req() }, "--stats-json 7: descriptor 7 is not open"),
+            (Request { seccomp_policy: Some("/p.json".into()), ..req() }, "--seccomp-policy /p.json: ENOENT"),
+            (Request { map_subids: true, ..req() }, "--map-subids: cannot read /etc/subuid"),
+        ];
+        for (r, want) in cases {
+            let e = error(r);
+            assert!(e.contains(want), "{want}: {e}");
+        }
+        // A relative source is the caller's directory's; --map-subids maps the listed range.
+        let f =
+            Files { texts: vec![("/etc/subuid", "u:100000:65536\n"), ("/etc/subgid", "g:200000:1000\n")], ..files() };
+        let r = Request { uid: Some(0), gid: Some(0), map_subids: true, ..req() };
+        let s = Spec::from_request(r, &host(), &f).unwrap();
+        assert_eq!(s.uid_map.helper_args(), ["0", "1000", "1", "1", "100000", "65536"]);
+        assert_eq!(s.gid_map.helper_args(), ["0", "1000", "1", "1", "200000", "1000"]);
+        assert_eq!(s.uid_map.helper.as_deref(), Some(Path::new("/usr/bin/newuidmap")));
+        // The default view names the directory it did not bind back, as a note.
+        let s = Spec::from_request(req(), &Host { cwd: "/home".into(), ..host() }, &files()).unwrap();
+        assert!(s.notes.iter().any(|n| n.contains("/home is not bound back")), "{:?}", s.notes);
     }
 
     #[test]
