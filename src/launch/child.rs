@@ -56,12 +56,12 @@ pub fn main(
     // Opened while the host's /proc is in view; used once the root is built.
     let limit = match spec.userns_limit.then(UsernsLimit::open).transpose() {
         Ok(l) => l,
-        Err(e) => report::fail(&report_w, exit::FAILURE, &e),
+        Err(e) => report::setup_failed(&report_w, &e),
     };
 
     if let Some(fd) = spec.joins.pidns {
         if let Err(e) = enter_pidns(fd, spec.namespaces.pid) {
-            report::fail(&report_w, exit::FAILURE, &e);
+            report::setup_failed(&report_w, &e);
         }
     }
 
@@ -89,7 +89,7 @@ pub fn main(
                     seccomp: seccomp.init.as_ref(),
                 })
             }
-            Err(e) => report::fail(&report_w, exit::FAILURE, &format!("clone(CLONE_NEWPID): {}", errno_text(e))),
+            Err(e) => report::setup_failed(&report_w, &format!("clone(CLONE_NEWPID): {}", errno_text(e))),
         }
     }
     let (caller_umask, ruleset, held) = build(spec, &report_w, limit.as_ref());
@@ -97,21 +97,21 @@ pub fn main(
     // it: init may still signal the command, the command cannot signal init.
     let for_command = match ruleset.as_ref().map(|r| r.try_clone()).transpose() {
         Ok(r) => r,
-        Err(e) => report::fail(&report_w, exit::FAILURE, &format!("landlock: dup ruleset: {e}")),
+        Err(e) => report::setup_failed(&report_w, &format!("landlock: dup ruleset: {e}")),
     };
     if let Err(e) = exec::set_no_new_privs() {
-        report::fail(&report_w, exit::FAILURE, &e);
+        report::setup_failed(&report_w, &e);
     }
     if let Some(rs) = ruleset {
         if let Err(e) = confine::landlock::restrict(rs, &spec.landlock) {
-            report::fail(&report_w, exit::FAILURE, &format!("{e:#}"));
+            report::setup_failed(&report_w, &format!("{e:#}"));
         }
     }
     // Without a pid namespace, orphans of the sandbox re-parent to init, which ends them.
     // SAFETY: prctl with integer arguments only.
     if share_pid && unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) } != 0 {
         let e = nix::errno::Errno::last();
-        report::fail(&report_w, exit::FAILURE, &format!("prctl(PR_SET_CHILD_SUBREAPER): {}", errno_text(e)));
+        report::setup_failed(&report_w, &format!("prctl(PR_SET_CHILD_SUBREAPER): {}", errno_text(e)));
     }
     // SAFETY: fork of a single-threaded process.
     match unsafe { nix::unistd::fork() } {
@@ -128,7 +128,7 @@ pub fn main(
             dumpable: spec.init_dumpable(),
             seccomp: seccomp.init.as_ref(),
         }),
-        Err(e) => report::fail(&report_w, exit::FAILURE, &format!("fork: {}", errno_text(e))),
+        Err(e) => report::setup_failed(&report_w, &format!("fork: {}", errno_text(e))),
     }
 }
 
@@ -156,15 +156,15 @@ fn build(
             (crate::spec::Personality::Bwrap, Some(step)) => step.bwrap_text(),
             _ => format!("{e:#}"),
         };
-        report::fail(report_w, exit::FAILURE, &msg);
+        report::setup_failed(report_w, &msg);
     }
     let held = match after_root(spec, limit) {
         Ok(h) => h,
-        Err(e) => report::fail(report_w, exit::FAILURE, &e),
+        Err(e) => report::setup_failed(report_w, &e),
     };
     match confine::landlock::prepare(&spec.landlock) {
         Ok(r) => (caller_umask, r, held),
-        Err(e) => report::fail(report_w, exit::FAILURE, &format!("{e:#}")),
+        Err(e) => report::setup_failed(report_w, &format!("{e:#}")),
     }
 }
 

@@ -13,14 +13,13 @@ use nix::errno::Errno;
 use nix::sys::signal::{SigSet, SigmaskHow};
 use nix::sys::stat::Mode;
 
-use super::report;
+use super::report::{self, Failure};
 use crate::confine;
-use crate::exit;
 use crate::spec::Spec;
 use crate::sys::errno_text;
 
-/// A failed stage: jail's exit status and the one-line message.
-pub type StageResult = Result<(), (i32, String)>;
+/// A failed stage says why, and so which status jail exits with.
+pub type StageResult = Result<(), Failure>;
 
 /// The stages, so that their order is written once and tested with a recording fake.
 pub trait Stages {
@@ -37,7 +36,7 @@ pub trait Stages {
 }
 
 /// Runs the stages in order; returns the failure (exec never returns on success).
-pub fn run_stages<S: Stages>(s: &mut S) -> (i32, String) {
+pub fn run_stages<S: Stages>(s: &mut S) -> Failure {
     let stages: [fn(&mut S) -> StageResult; 9] = [
         S::new_session,
         S::chdir,
@@ -54,7 +53,7 @@ pub fn run_stages<S: Stages>(s: &mut S) -> (i32, String) {
             return e;
         }
     }
-    (exit::FAILURE, "execve returned".into())
+    Failure::Setup("execve returned".into())
 }
 
 pub fn set_no_new_privs() -> Result<(), String> {
@@ -83,8 +82,8 @@ fn cstring(s: &OsStr) -> CString {
     CString::new(s.as_bytes().iter().copied().filter(|b| *b != 0).collect::<Vec<u8>>()).unwrap_or_default()
 }
 
-fn failed(msg: String) -> (i32, String) {
-    (exit::FAILURE, msg)
+fn failed(msg: String) -> Failure {
+    Failure::Setup(msg)
 }
 
 impl<'a> Command<'a> {
@@ -103,12 +102,12 @@ impl<'a> Command<'a> {
 
     /// Runs the stages; on failure reports over the pipe and exits with the stage's status.
     pub fn exec(mut self) -> ! {
-        let (code, msg) = run_stages(&mut self);
-        report::fail(self.report_w, code, &msg)
+        let failure = run_stages(&mut self);
+        report::fail(self.report_w, failure)
     }
 
     /// Looks the command up in the sandbox's PATH, as a shell would.
-    fn find(&self, name: &OsString, path: &OsStr) -> Result<PathBuf, (i32, String)> {
+    fn find(&self, name: &OsString, path: &OsStr) -> Result<PathBuf, Failure> {
         if name.as_bytes().contains(&b'/') {
             return Ok(PathBuf::from(name));
         }
@@ -117,15 +116,12 @@ impl<'a> Command<'a> {
         }
         // Present but not executable is 126, like a shell; absent is 127.
         match std::env::split_paths(path).map(|d| d.join(name)).find(|p| p.is_file()) {
-            Some(p) => Err((exit::NOT_EXECUTABLE, format!("{}: {}", p.display(), errno_text(Errno::EACCES)))),
-            None => Err((
-                exit::NOT_FOUND,
-                format!(
-                    "{}: command not found in the sandbox (PATH={})",
-                    name.to_string_lossy(),
-                    path.to_string_lossy()
-                ),
-            )),
+            Some(p) => Err(Failure::NotExecutable(format!("{}: {}", p.display(), errno_text(Errno::EACCES)))),
+            None => Err(Failure::NotFound(format!(
+                "{}: command not found in the sandbox (PATH={})",
+                name.to_string_lossy(),
+                path.to_string_lossy()
+            ))),
         }
     }
 }
@@ -226,11 +222,12 @@ impl Stages for Command<'_> {
 
     fn exec(&mut self) -> StageResult {
         let spec = self.spec;
+        let bwrap = spec.personality == crate::spec::Personality::Bwrap;
+        // bubblewrap's words for a command that cannot run: "execvp NAME: strerror".
+        let execvp = |errno: Errno| format!("execvp {}: {}", spec.argv_os[0].to_string_lossy(), errno.desc());
         let program = match self.find(&spec.argv_os[0], &spec.env.path()) {
-            Err((code, _)) if spec.personality == crate::spec::Personality::Bwrap => {
-                let errno = if code == exit::NOT_FOUND { Errno::ENOENT } else { Errno::EACCES };
-                return Err((code, format!("execvp {}: {}", spec.argv_os[0].to_string_lossy(), errno.desc())));
-            }
+            Err(Failure::NotFound(_)) if bwrap => return Err(Failure::NotFound(execvp(Errno::ENOENT))),
+            Err(Failure::NotExecutable(_)) if bwrap => return Err(Failure::NotExecutable(execvp(Errno::EACCES))),
             r => r?,
         };
         let mut argv: Vec<CString> = spec.argv_os.iter().map(|a| cstring(a)).collect();
@@ -243,14 +240,14 @@ impl Stages for Command<'_> {
             Err(e) => e,
             Ok(never) => match never {},
         };
-        let code = if err == Errno::ENOENT { exit::NOT_FOUND } else { exit::NOT_EXECUTABLE };
-        if spec.personality == crate::spec::Personality::Bwrap {
-            return Err((code, format!("execvp {}: {}", spec.argv_os[0].to_string_lossy(), err.desc())));
-        }
-        if err == Errno::EACCES && program.is_dir() {
-            return Err((code, format!("{}: is a directory, not a command", program.display())));
-        }
-        Err((code, format!("{}: execve: {}", program.display(), errno_text(err))))
+        let msg = if bwrap {
+            execvp(err)
+        } else if err == Errno::EACCES && program.is_dir() {
+            format!("{}: is a directory, not a command", program.display())
+        } else {
+            format!("{}: execve: {}", program.display(), errno_text(err))
+        };
+        Err(if err == Errno::ENOENT { Failure::NotFound(msg) } else { Failure::NotExecutable(msg) })
     }
 }
 
@@ -261,7 +258,7 @@ mod tests {
     use crate::launch::recorder::Recorder;
 
     fn step(r: &mut Recorder, name: &'static str) -> StageResult {
-        r.step(name).map_err(|n| (exit::FAILURE, n))
+        r.step(name).map_err(Failure::Setup)
     }
 
     impl Stages for Recorder {
@@ -317,8 +314,7 @@ mod tests {
     #[test]
     fn a_failing_stage_stops_everything_after_it() {
         let mut r = Recorder { fail_at: Some("no_new_privs"), ..Default::default() };
-        let (code, msg) = run_stages(&mut r);
-        assert_eq!((code, msg.as_str()), (exit::FAILURE, "no_new_privs"));
+        assert_eq!(run_stages(&mut r), Failure::Setup("no_new_privs".into()));
         assert_eq!(r.calls.last(), Some(&"no_new_privs"));
         assert!(!r.calls.contains(&"exec"));
     }

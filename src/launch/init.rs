@@ -122,7 +122,7 @@ pub fn run(init: Init) -> ! {
     let mut stages = Setup { stops: &stops, report: &report, held, dumpable, seccomp };
     if let Err(e) = run_stages(&mut stages) {
         let _ = kill(cmd, Signal::SIGKILL);
-        super::report::fail(&report, exit::FAILURE, &format!("init: {e}"));
+        super::report::setup_failed(&report, &format!("init: {e}"));
     }
     drop(report);
     let mut mask = SigSet::empty();

@@ -252,10 +252,10 @@ pub fn launch(spec: &Spec) -> Result<i32> {
         None => None,
     };
 
-    if let Some((code, msg)) = report::receive(report_r) {
+    if let Some(failure) = report::receive(report_r) {
         let status = reap(pid);
-        crate::say::error(&msg);
-        let status = if status == 0 { i32::from(code) } else { status };
+        crate::say::error(failure.message());
+        let status = if status == 0 { failure.status() } else { status };
         return Ok(spec.personality.failure_status(status));
     }
     let waited = wait_forwarding(pid, mask, spec, listener, &stops_r, &mut terminal)?;

@@ -1,31 +1,97 @@
-//! The setup report: the child tells the parent why it failed, over a close-on-exec pipe. EOF
-//! with no message means the command was exec'd.
+//! The setup report: the sandbox tells jail why it did not start, over a close-on-exec pipe.
+//! EOF with no report means the command was exec'd (and init is confined).
 
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 
-/// Writes `code` and a one-line message, then the caller exits with `code`.
-pub fn send(pipe: &OwnedFd, code: u8, msg: &str) {
-    let mut buf = Vec::with_capacity(msg.len() + 1);
-    buf.push(code);
-    buf.extend_from_slice(msg.as_bytes());
-    if let Ok(dup) = pipe.try_clone() {
-        let _ = std::fs::File::from(dup).write_all(&buf);
+use crate::exit;
+
+/// Why the sandbox did not start: what jail says, and the status it exits with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// Building or confining the sandbox failed.
+    Setup(String),
+    /// The command exists in the sandbox but cannot be executed.
+    NotExecutable(String),
+    /// There is no such command in the sandbox.
+    NotFound(String),
+}
+
+impl Failure {
+    pub fn status(&self) -> i32 {
+        match self {
+            Failure::Setup(_) => exit::FAILURE,
+            Failure::NotExecutable(_) => exit::NOT_EXECUTABLE,
+            Failure::NotFound(_) => exit::NOT_FOUND,
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            Failure::Setup(m) | Failure::NotExecutable(m) | Failure::NotFound(m) => m,
+        }
+    }
+
+    /// A tag byte, then the message.
+    fn encode(&self) -> Vec<u8> {
+        let tag = match self {
+            Failure::Setup(_) => b'S',
+            Failure::NotExecutable(_) => b'X',
+            Failure::NotFound(_) => b'N',
+        };
+        let mut buf = vec![tag];
+        buf.extend_from_slice(self.message().as_bytes());
+        buf
+    }
+
+    fn decode(buf: &[u8]) -> Option<Failure> {
+        let (&tag, msg) = buf.split_first()?;
+        let msg = String::from_utf8_lossy(msg).into_owned();
+        Some(match tag {
+            b'X' => Failure::NotExecutable(msg),
+            b'N' => Failure::NotFound(msg),
+            _ => Failure::Setup(msg),
+        })
     }
 }
 
-/// Reports `msg` and ends the process with `code`: the sandbox's processes never return into
-/// the parent's copied state, so no destructor or atexit handler runs.
-pub fn fail(pipe: &OwnedFd, code: i32, msg: &str) -> ! {
-    send(pipe, code as u8, msg);
-    // SAFETY: _exit ends this process at once.
-    unsafe { libc::_exit(code) }
+/// Reports `failure`; the caller then ends.
+pub fn send(pipe: &OwnedFd, failure: &Failure) {
+    if let Ok(dup) = pipe.try_clone() {
+        let _ = std::fs::File::from(dup).write_all(&failure.encode());
+    }
 }
 
-/// Reads to EOF: `None` when the command was exec'd, else `(code, message)`.
-pub fn receive(pipe: OwnedFd) -> Option<(u8, String)> {
+/// Reports `failure` and ends the process with its status: the sandbox's processes never
+/// return into the parent's copied state, so no destructor or atexit handler runs.
+pub fn fail(pipe: &OwnedFd, failure: Failure) -> ! {
+    send(pipe, &failure);
+    // SAFETY: _exit ends this process at once.
+    unsafe { libc::_exit(failure.status()) }
+}
+
+/// A setup step failed: reports `msg` and ends.
+pub fn setup_failed(pipe: &OwnedFd, msg: &str) -> ! {
+    fail(pipe, Failure::Setup(msg.to_string()))
+}
+
+/// Reads to EOF: `None` when the command was exec'd, else why not.
+pub fn receive(pipe: OwnedFd) -> Option<Failure> {
     let mut buf = Vec::new();
     let _ = std::fs::File::from(pipe).read_to_end(&mut buf);
-    let (&code, msg) = buf.split_first()?;
-    Some((code, String::from_utf8_lossy(msg).into_owned()))
+    Failure::decode(&buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_keeps_its_kind_and_message_across_the_pipe() {
+        for f in [Failure::Setup("a".into()), Failure::NotExecutable("b: x".into()), Failure::NotFound("ü".into())] {
+            assert_eq!(Failure::decode(&f.encode()), Some(f.clone()));
+        }
+        assert_eq!(Failure::decode(b""), None);
+        assert_eq!(Failure::NotFound(String::new()).status(), exit::NOT_FOUND);
+    }
 }
