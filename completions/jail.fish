@@ -27,6 +27,7 @@ complete -c jail -l overlay -d 'Overlay at DEST, changes kept in RWSRC (see --ov
 complete -c jail -l tmp-overlay -d 'Overlay at DEST, changes on a tmpfs (see --overlay-src)' -r -F
 complete -c jail -l ro-overlay -d 'Read-only overlay at DEST of two or more --overlay-src' -r -F
 complete -c jail -l perms -d 'Mode for the next --tmpfs, --dir, --file, --bind-data or --ro-bind-data' -r -f
+complete -c jail -l protect -d 'Keep PATH and everything below it read-only, even inside a writable bind (repeatable)' -r -F
 complete -c jail -l overlay-src -d 'A lower layer for the next --overlay, --tmp-overlay or --ro-overlay (the last on top)' -r -f -a "(__fish_complete_directories)"
 complete -c jail -l size -d 'Size limit of the next --tmpfs (K, M, G suffixes)' -r -f
 complete -c jail -l hostname -d 'Set the hostname inside the sandbox' -r -f

@@ -255,7 +255,48 @@ impl<'a, S: Sys> Builder<'a, S> {
                 self.bind(&src, &what, dest, attrs, true)
             }
             FsOp::Overlay { lower, upper, dest } => self.overlay(lower, upper, dest),
+            FsOp::Protect { dest } => self.protect(dest),
         }
+    }
+
+    /// A read-only bind of `dest` onto itself; a missing `dest` first becomes an empty
+    /// directory (in a host bind, jail's placeholder is already there).
+    fn protect(&mut self, dest: &Path) -> R<()> {
+        let ro = Attrs { rdonly: true, ..Attrs::default() };
+        if is_root(dest) {
+            return self.sys.set_attrs(&self.root, ro, true).at(dest);
+        }
+        let up = dest.parent().unwrap_or(Path::new("/"));
+        let parent = match self.sys.resolve(&self.root, up) {
+            Err(e) if e.errno == Errno::ENOENT => match self.ensure_dir(up) {
+                Ok(fd) => fd,
+                // Below a read-only mount nothing can be made: protected already.
+                Err(f) if f.errno == Errno::EROFS => return Ok(()),
+                Err(f) => return Err(f),
+            },
+            r => r.at(dest)?,
+        };
+        if self.sys.read_link_at(&parent, name_of(dest)?).is_ok() {
+            // A link could be replaced by the sandbox, and protecting its target is not
+            // what was asked.
+            return Err(Failure {
+                call: "readlinkat",
+                path: dest.to_path_buf(),
+                errno: Errno::ELOOP,
+                hint: Some("a symbolic link: protect the path it points to".into()),
+            });
+        }
+        let fd = match self.sys.resolve(&self.root, dest) {
+            Err(e) if e.errno == Errno::ENOENT => match self.ensure_dir(dest) {
+                Ok(fd) => fd,
+                Err(f) if f.errno == Errno::EROFS => return Ok(()),
+                Err(f) => return Err(f),
+            },
+            r => r.at(dest)?,
+        };
+        let tree = self.sys.clone_tree(&fd, true).at(dest)?;
+        self.sys.set_attrs(&tree, ro, true).at(dest)?;
+        self.sys.attach(&tree, &fd).at(dest)
     }
 
     fn overlay(&mut self, lower: &[PathBuf], upper: &OverlayUpper, dest: &Path) -> R<()> {
@@ -607,6 +648,32 @@ mod tests {
         let bad = vec![FsOp::Overlay { lower: vec!["/nope".into()], upper: OverlayUpper::ReadOnly, dest: "/o".into() }];
         let e = run(&mut r, bad, false).unwrap_err();
         assert_eq!((e.call, e.errno), ("openat2", Errno::ENOENT));
+    }
+
+    #[test]
+    fn protect_binds_a_path_read_only_onto_itself_and_makes_a_missing_one_first() {
+        let mut r = fake();
+        r.add("base", "/newroot/etc", Kind::Dir);
+        r.add("base", "/newroot/etc/passwd", Kind::NonDir);
+        let steps = vec![FsOp::Protect { dest: "/etc/passwd".into() }, FsOp::Protect { dest: "/etc/new".into() }];
+        run(&mut r, steps, false).unwrap();
+        assert_eq!(
+            mounts(&r),
+            [
+                "clone_tree(base:/newroot/etc/passwd recursive)",
+                "set_attrs(mnt1 ro recursive)",
+                "attach(mnt1 on base:/newroot/etc/passwd)",
+                "mkdir(base:/newroot/etc/new 755)",
+                "clone_tree(base:/newroot/etc/new recursive)",
+                "set_attrs(mnt2 ro recursive)",
+                "attach(mnt2 on base:/newroot/etc/new)",
+            ]
+        );
+        // Below a read-only mount nothing can appear: nothing to do.
+        let mut r = fake();
+        r.failures.push(("mkdir", "/x".into(), Errno::EROFS));
+        run(&mut r, vec![FsOp::Protect { dest: "/x/y".into() }], false).unwrap();
+        assert!(!mounts(&r).iter().any(|c| c.starts_with("attach")));
     }
 
     #[test]

@@ -753,3 +753,109 @@ fn argv0_reaches_the_command_byte_for_byte() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(out.stdout, b"name-\xff-x");
 }
+
+/// Names, kinds, modes, sizes, modification times and contents of everything below `dir`
+/// (leaving out `skip`): what "left as it was" means for a tree.
+fn tree_state(dir: &std::path::Path, skip: &str) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.file_name().is_some_and(|n| n == skip) {
+                continue;
+            }
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            let data = if m.is_file() { std::fs::read(&p).unwrap() } else { Vec::new() };
+            out.push(format!(
+                "{} {:o} {} {} {:?}",
+                p.display(),
+                m.mode(),
+                m.len(),
+                m.mtime_nsec() + m.mtime() * 1_000_000_000,
+                data
+            ));
+            if m.is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn protected_paths_stay_read_only_in_a_writable_bind_and_the_host_tree_is_left_as_it_was() {
+    let Some(h) = harness() else { return };
+    let d = h.dir();
+    let proj = d.join("proj");
+    let script = format!(
+        "mkdir -p {p}/.git/hooks {p}/out && echo cfg > {p}/.git/config && echo run > {p}/.git/hooks/post-checkout",
+        p = proj.display()
+    );
+    let mut c = h.as_user("/bin/sh");
+    c.arg("-c").arg(&script);
+    assert!(common::output(&mut c).status.success());
+    let before = tree_state(&proj, "out");
+    let p = proj.display().to_string();
+    let prot = |rel: &str| format!("{p}/{rel}");
+    let (cfg, hooks, vscode, idea) =
+        (prot(".git/config"), prot(".git/hooks"), prot(".vscode"), prot(".idea/workspace.xml"));
+    let attempts = "try() { if sh -c \"$1\" 2>/dev/null; then echo \"allowed: $1\"; else echo \"denied: $1\"; fi; }; \
+        try 'echo x >> .git/config'; try 'rm .git/config'; try 'touch .git/hooks/pre-commit'; \
+        try 'echo x > .git/hooks/post-checkout'; try 'mkdir .vscode/x'; try 'echo {} > .vscode/settings.json'; \
+        try 'rmdir .vscode'; try 'echo x > .idea/workspace.xml'; try 'rm -r .idea'; try 'echo fine > out/result'";
+    let args = [
+        "--ro-bind",
+        "/",
+        "/",
+        "--bind",
+        &p,
+        &p,
+        "--chdir",
+        &p,
+        "--protect",
+        &cfg,
+        "--protect",
+        &hooks,
+        "--protect",
+        &vscode,
+        "--protect",
+        &idea,
+        "--",
+        "sh",
+        "-c",
+        attempts,
+    ];
+    let r = h.run(&args).ok();
+    let lines = r.lines();
+    assert_eq!(lines.len(), 10, "{r:?}");
+    for l in &lines[..9] {
+        assert!(l.starts_with("denied: "), "{l}");
+    }
+    assert_eq!(lines[9], "allowed: echo fine > out/result");
+    assert_eq!(std::fs::read_to_string(proj.join("out/result")).unwrap(), "fine\n");
+    assert_eq!(tree_state(&proj, "out"), before, "the protected tree changed on the host");
+    // The same when the command is never found, and when jail is stopped by a signal.
+    let mut failed = args.to_vec();
+    failed.truncate(failed.len() - 3);
+    failed.push("no-such-command-here");
+    assert_eq!(h.run(&failed).code, 127);
+    assert_eq!(tree_state(&proj, "out"), before, "a failed start left placeholders");
+    let mut slow = args.to_vec();
+    slow.truncate(slow.len() - 3);
+    slow.extend(["sh", "-c", "echo up; exec sleep 60"]);
+    let mut child = h.spawn(&slow);
+    assert_eq!(wait_for_line(&mut child, "up").last().map(String::as_str), Some("up"));
+    assert!(proj.join(".vscode").is_dir(), "the placeholder is there while the sandbox runs");
+    nix_kill(child.id(), 15);
+    let _ = child.wait();
+    assert_eq!(tree_state(&proj, "out"), before, "SIGTERM left placeholders");
+    // A symbolic link on the way is refused before anything is made.
+    std::os::unix::fs::symlink("/etc", proj.join("out/link")).unwrap();
+    let linked = prot("out/link/newdir");
+    let r = h.run(&["--ro-bind", "/", "/", "--bind", &p, &p, "--protect", &linked, "--", "true"]);
+    assert_eq!(r.code, 125, "{r:?}");
+    assert!(r.err.contains("is a symbolic link; jail makes no placeholder through one"), "{}", r.err);
+}

@@ -154,6 +154,24 @@ pub fn command() -> Command {
             .value_hint(ValueHint::Other),
     )
     .arg(
+        Arg::new("protect")
+            .long("protect")
+            .value_name("PATH")
+            .action(ArgAction::Append)
+            .value_parser(clap::value_parser!(PathBuf))
+            .help("Keep PATH and everything below it read-only, even inside a writable bind (repeatable)")
+            .long_help(
+                "Keep PATH (inside the sandbox) and everything below it read-only, even inside a \
+                 writable bind: a read-only bind of PATH onto itself after every other step. A \
+                 PATH that does not exist cannot be created: in a writable bind of a host \
+                 directory jail makes an empty directory there to cover, and removes it (restoring \
+                 its parent's times) when the sandbox ends. For .git/hooks, .git/config, shell rc \
+                 files, editor settings inside a writable project.",
+            )
+            .help_heading(FS)
+            .value_hint(ValueHint::AnyPath),
+    )
+    .arg(
         Arg::new("overlay-src")
             .long("overlay-src")
             .value_name("SRC")
@@ -650,6 +668,7 @@ fn request(m: &ArgMatches) -> Result<Request, String> {
         timeout: m.get_one::<std::time::Duration>("timeout").copied(),
         stats: m.get_flag("stats"),
         stats_fd: m.get_one::<i32>("stats-json").copied(),
+        protect: m.get_many::<PathBuf>("protect").map(|v| v.cloned().collect()).unwrap_or_default(),
         command: m.get_many::<OsString>("command").map(|v| v.cloned().collect()).unwrap_or_default(),
         ..Default::default()
     })

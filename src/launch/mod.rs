@@ -26,6 +26,7 @@ mod diagnose;
 mod exec;
 mod init;
 mod parent;
+mod placeholder;
 #[cfg(test)]
 mod recorder;
 mod report;

@@ -71,6 +71,7 @@ pub fn rules_for(fs: &[FsStep]) -> Vec<Rule> {
                 }
             }
             FsOp::RemountRo { .. }
+            | FsOp::Protect { .. }
             | FsOp::Dir { .. }
             | FsOp::Symlink { .. }
             | FsOp::File { .. }

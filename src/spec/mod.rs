@@ -120,6 +120,18 @@ impl Protocol {
     }
 }
 
+/// A directory jail makes on the host so that a missing `--protect` path has something to
+/// mount over, and removes again when the sandbox ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Placeholder {
+    /// The host directory a writable bind shows (the bind's source); made beneath it only.
+    pub base: PathBuf,
+    /// The path to make beneath `base`, every missing component of it a new directory.
+    pub rel: PathBuf,
+    /// The `--protect` path inside the sandbox.
+    pub inside: PathBuf,
+}
+
 impl Namespaces {
     pub fn clone_flags(&self) -> libc::c_int {
         let mut f = libc::CLONE_NEWNS;
@@ -208,6 +220,11 @@ pub enum FsOp {
         dest: PathBuf,
         readonly: bool,
     },
+    /// `--protect`: DEST and everything below it read-only (a read-only bind of it onto
+    /// itself), after every other step; a missing DEST is first made as an empty directory.
+    Protect {
+        dest: PathBuf,
+    },
     /// An overlayfs at DEST over host directories, the last of `lower` on top.
     Overlay {
         lower: Vec<PathBuf>,
@@ -243,6 +260,7 @@ impl FsOp {
             | FsOp::File { dest, .. }
             | FsOp::BindData { dest, .. }
             | FsOp::BindFd { dest, .. }
+            | FsOp::Protect { dest }
             | FsOp::Overlay { dest, .. } => dest,
             FsOp::Chmod { path, .. } => path,
         }
@@ -339,6 +357,8 @@ pub struct Request {
     /// SELinux labels (bubblewrap's `--exec-label`, `--file-label`).
     pub exec_label: Option<String>,
     pub file_label: Option<String>,
+    /// `--protect PATH`, in argv order.
+    pub protect: Vec<PathBuf>,
     pub share_net: bool,
     pub share_ipc: bool,
     pub share_uts: bool,
@@ -410,6 +430,9 @@ pub struct Spec {
     pub fallback_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exec_label: Option<String>,
+    /// Directories made on the host for missing `--protect` paths, removed afterwards.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub placeholders: Vec<Placeholder>,
     /// What the caller should know about the plan (said on stderr before the launch).
     #[serde(skip)]
     pub notes: Vec<String>,
@@ -541,6 +564,9 @@ impl Spec {
             fs
         };
 
+        let mut fs = fs;
+        let placeholders = protect(&req.protect, &mut fs, &cwd, files)?;
+
         let (caller_uid, caller_gid) = (host.uid, host.gid);
         let uid = req.uid.unwrap_or(caller_uid);
         let gid = req.gid.unwrap_or(caller_gid);
@@ -575,6 +601,7 @@ impl Spec {
             fallback_dir: if bwrap { host.home.clone() } else { None },
             exec_label: req.exec_label,
             notes,
+            placeholders,
             uid,
             gid,
             uid_map,
@@ -807,6 +834,35 @@ fn check_op(
     })
 }
 
+/// Adds the `--protect` steps after every other one, and finds the missing paths that lie in a
+/// writable bind of a host directory: they need a placeholder there to mount over.
+fn protect(paths: &[PathBuf], fs: &mut Vec<FsStep>, cwd: &Path, files: &dyn HostFiles) -> Result<Vec<Placeholder>> {
+    let mut placeholders = Vec::new();
+    for p in paths {
+        if !p.is_absolute() {
+            bail!(
+                "--protect {}: the path must be absolute inside the sandbox, such as {}",
+                p.display(),
+                cwd.join(p).display()
+            );
+        }
+        let inside: PathBuf = p.components().collect();
+        // The last step that puts something at or above the path decides what is there.
+        let cover = fs.iter().rev().map(|s| &s.op).find(|op| inside.starts_with(op.dest()));
+        if let Some(FsOp::Bind { src, dest, mode: BindMode::ReadWrite | BindMode::Devices, .. }) = cover {
+            let rel = inside.strip_prefix(dest).unwrap_or(Path::new("")).to_path_buf();
+            if rel.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+                bail!("--protect {}: the path must not contain . or ..", p.display());
+            }
+            if files.stat(&src.join(&rel)).is_err() && !rel.as_os_str().is_empty() {
+                placeholders.push(Placeholder { base: src.clone(), rel, inside: inside.clone() });
+            }
+        }
+        fs.push(FsStep { op: FsOp::Protect { dest: inside }, added: Some("--protect") });
+    }
+    Ok(placeholders)
+}
+
 /// `op` with its destination replaced by `f(dest)`.
 fn with_dest(mut op: FsOp, f: impl FnOnce(&Path) -> PathBuf) -> FsOp {
     let new = f(op.dest());
@@ -822,6 +878,7 @@ fn with_dest(mut op: FsOp, f: impl FnOnce(&Path) -> PathBuf) -> FsOp {
         | FsOp::File { dest, .. }
         | FsOp::BindData { dest, .. }
         | FsOp::BindFd { dest, .. }
+        | FsOp::Protect { dest }
         | FsOp::Overlay { dest, .. }
         | FsOp::Chmod { path: dest, .. } => *dest = new,
     }
@@ -1105,6 +1162,31 @@ mod tests {
         // The default view names the directory it did not bind back, as a note.
         let s = Spec::from_request(req(), &Host { cwd: "/home".into(), ..host() }, &files()).unwrap();
         assert!(s.notes.iter().any(|n| n.contains("/home is not bound back")), "{:?}", s.notes);
+    }
+
+    #[test]
+    fn protected_paths_come_last_and_missing_ones_in_a_host_bind_get_a_placeholder() {
+        let bind = |src: &str, dest: &str, mode| {
+            ("--bind".to_string(), FsOp::Bind { src: src.into(), dest: dest.into(), mode, optional: false })
+        };
+        let mut f = files();
+        f.paths.push(("/work/project/.git/config", FileKind::Other));
+        f.paths.push(("/r/tmp", FileKind::Dir));
+        let r = Request {
+            fs: vec![bind("/r", "/", BindMode::ReadOnly), bind("/work/project", "/p", BindMode::ReadWrite)],
+            protect: vec!["/p/.git/config".into(), "/p/.vscode".into(), "/etc/x".into()],
+            ..req()
+        };
+        let s = Spec::from_request(r, &host(), &f).unwrap();
+        let last: Vec<String> = s.fs.iter().rev().take(3).map(|st| st.op.dest().display().to_string()).collect();
+        assert_eq!(last, ["/etc/x", "/p/.vscode", "/p/.git/config"]);
+        // Only the missing path inside the writable bind needs one; /etc/x is in a read-only tree.
+        assert_eq!(
+            s.placeholders,
+            [Placeholder { base: "/work/project".into(), rel: ".vscode".into(), inside: "/p/.vscode".into() }]
+        );
+        let e = error(Request { protect: vec!["rel".into()], ..req() });
+        assert!(e.starts_with("--protect rel: the path must be absolute"), "{e}");
     }
 
     #[test]

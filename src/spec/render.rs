@@ -40,6 +40,7 @@ impl fmt::Display for FsOp {
                 write!(f, "{}bind-data {} from fd {fd} (mode {perms:04o})", if *readonly { "ro-" } else { "" }, q(dest))
             }
             FsOp::Chmod { path, perms } => write!(f, "chmod {perms:04o} {}", q(path)),
+            FsOp::Protect { dest } => write!(f, "protect {} (read-only, cannot be created)", q(dest)),
             FsOp::BindFd { fd, dest, readonly } => {
                 write!(f, "{}bind-fd {fd} {}", if *readonly { "ro-" } else { "" }, q(dest))
             }
@@ -139,6 +140,14 @@ impl Spec {
             let _ = writeln!(s, "  {:>width$}. {}{why}", i + 1, st.op);
         }
         let _ = writeln!(s, "              then pivot_root, old root detached");
+        for ph in &self.placeholders {
+            let _ = writeln!(
+                s,
+                "placeholder:  {} made on the host for --protect {}, removed when the sandbox ends",
+                q(&ph.base.join(&ph.rel)),
+                q(&ph.inside)
+            );
+        }
         if let Some(h) = &self.hostname {
             let _ = writeln!(s, "hostname:     {h}");
         }
