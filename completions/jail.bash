@@ -25,7 +25,7 @@ _jail_clap() {
 
     case "${cmd}" in
         jail)
-            opts="-v -h -V --dry-run --share-net --share-ipc --share-uts --share-pid --share-cgroup --uid --gid --map-subids --bind --bind-try --ro-bind --ro-bind-try --dev-bind --dev-bind-try --remount-ro --tmpfs --proc --dev --mqueue --dir --symlink --file --bind-data --ro-bind-data --chmod --bind-fd --ro-bind-fd --overlay --tmp-overlay --ro-overlay --perms --protect --overlay-src --size --hostname --chdir --setenv --unsetenv --clearenv --argv0 --as-pid-1 --new-session --cap-add --cap-drop --landlock --allow-connect --allow-bind --seccomp-policy --seccomp --add-seccomp-fd --allow-userns --disable-userns --mem --mem-high --swap --cpu --cpu-weight --pids --cpuset --io-weight --slice --timeout --stats --stats-json --verbose --help --version"
+            opts="-v -h -V --dry-run --profile --share-net --share-ipc --share-uts --share-pid --share-cgroup --uid --gid --map-subids --bind --bind-try --ro-bind --ro-bind-try --dev-bind --dev-bind-try --remount-ro --tmpfs --proc --dev --mqueue --dir --symlink --file --bind-data --ro-bind-data --chmod --bind-fd --ro-bind-fd --overlay --tmp-overlay --ro-overlay --perms --protect --overlay-src --size --hostname --chdir --setenv --unsetenv --clearenv --argv0 --as-pid-1 --new-session --cap-add --cap-drop --landlock --allow-connect --allow-bind --seccomp-policy --seccomp --add-seccomp-fd --allow-userns --disable-userns --mem --mem-high --swap --cpu --cpu-weight --pids --cpuset --io-weight --slice --timeout --stats --stats-json --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -33,6 +33,21 @@ _jail_clap() {
             case "${prev}" in
                 --dry-run)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 --uid)
@@ -399,7 +414,7 @@ _jail() {
                 _jail_command $((i + 1)) "$cur"
                 return 0
                 ;;
-            --uid|--gid|--remount-ro|--tmpfs|--proc|--dev|--mqueue|--dir|--tmp-overlay|--ro-overlay|--perms|--protect|--overlay-src|--size|--hostname|--chdir|--unsetenv|--argv0|--cap-add|--cap-drop|--landlock|--allow-connect|--allow-bind|--seccomp-policy|--seccomp|--add-seccomp-fd|--mem|--mem-high|--swap|--cpu|--cpu-weight|--pids|--cpuset|--io-weight|--slice|--timeout|--stats-json)
+            --profile|--uid|--gid|--remount-ro|--tmpfs|--proc|--dev|--mqueue|--dir|--tmp-overlay|--ro-overlay|--perms|--protect|--overlay-src|--size|--hostname|--chdir|--unsetenv|--argv0|--cap-add|--cap-drop|--landlock|--allow-connect|--allow-bind|--seccomp-policy|--seccomp|--add-seccomp-fd|--mem|--mem-high|--swap|--cpu|--cpu-weight|--pids|--cpuset|--io-weight|--slice|--timeout|--stats-json)
                 n=1
                 ;;
             --bind|--bind-try|--ro-bind|--ro-bind-try|--dev-bind|--dev-bind-try|--symlink|--file|--bind-data|--ro-bind-data|--chmod|--bind-fd|--ro-bind-fd|--setenv)

@@ -2,6 +2,7 @@
 
 complete -c jail -l dry-run -d 'Print the plan (text or json) and exit without touching anything' -r -f -a "text\t''
 json\t''"
+complete -c jail -l profile -d 'Read options from a TOML file first (repeatable); the command line\'s apply after them' -r -F
 complete -c jail -l uid -d 'The uid inside the sandbox (default: the caller\'s)' -r -f
 complete -c jail -l gid -d 'The gid inside the sandbox (default: the caller\'s)' -r -f
 complete -c jail -l bind -d 'Bind SRC at DEST, writable' -r -F

@@ -859,3 +859,58 @@ fn protected_paths_stay_read_only_in_a_writable_bind_and_the_host_tree_is_left_a
     assert_eq!(r.code, 125, "{r:?}");
     assert!(r.err.contains("is a symbolic link; jail makes no placeholder through one"), "{}", r.err);
 }
+
+#[test]
+fn a_profile_and_the_same_command_line_make_the_same_plan() {
+    let Some(h) = harness() else { return };
+    let d = h.dir();
+    let profile = d.join("agent.toml");
+    std::fs::write(
+        &profile,
+        "ro-bind = [\"/\", \"/\"]\ntmpfs = [\"/tmp\", \"/run\"]\nbind = [[\"/var/tmp\", \"/var/tmp\"]]\n\
+         protect = [\"/var/tmp/.git\"]\nshare-net = true\nhostname = \"from-profile\"\npids = 64\n",
+    )
+    .unwrap();
+    let p = profile.display().to_string();
+    let words = [
+        "--ro-bind",
+        "/",
+        "/",
+        "--tmpfs",
+        "/tmp",
+        "--tmpfs",
+        "/run",
+        "--bind",
+        "/var/tmp",
+        "/var/tmp",
+        "--protect",
+        "/var/tmp/.git",
+        "--share-net",
+        "--hostname",
+        "from-profile",
+        "--pids",
+        "64",
+    ];
+    let mut direct = vec!["--dry-run=json"];
+    direct.extend(words);
+    direct.extend(["--hostname", "box", "--", "true"]);
+    let from_profile = Run::from(common::output(
+        &mut h.jail_in(&d, ["--dry-run=json", "--profile", &p, "--hostname", "box", "--", "true"]),
+    ))
+    .ok();
+    let by_hand = Run::from(common::output(&mut h.jail_in(&d, &direct))).ok();
+    assert_eq!(from_profile.out, by_hand.out);
+    assert!(from_profile.out.contains("\"hostname\": \"box\""), "the command line comes after the profile");
+    // The text plan says what came from the profile.
+    let text = h.run(&["--dry-run", "--profile", &p, "--", "true"]).ok();
+    assert_eq!(text.lines()[0], format!("profile:      {p} gave: {}", words.join(" ")));
+    // A profile is read only when named: one in the current directory changes nothing.
+    std::fs::write(d.join("jail.toml"), "share-pid = true\n").unwrap();
+    let here = common::output(&mut h.jail_in(&d, ["--dry-run=json", "--", "true"]));
+    assert!(String::from_utf8_lossy(&here.stdout).contains("\"pid\": true"));
+    let r = h.run(&["--profile", "/no/such/profile.toml", "--", "true"]);
+    assert_eq!(
+        (r.code, r.err.trim()),
+        (125, "jail: --profile /no/such/profile.toml: ENOENT (No such file or directory)")
+    );
+}

@@ -3,6 +3,7 @@
 
 pub mod bwrap;
 mod fs_ops;
+mod profile;
 pub mod values;
 
 use std::ffi::OsString;
@@ -101,6 +102,8 @@ pub fn command() -> Command {
              jail --dry-run --bwrap ... prints the plan such a command line makes.",
         )
         .disable_help_subcommand(true)
+        // A single-valued option given again wins: the command line over a --profile.
+        .args_override_self(true)
         .max_term_width(100)
         .arg(
             Arg::new("dry-run")
@@ -112,6 +115,25 @@ pub fn command() -> Command {
                 .value_parser(["text", "json"])
                 .help("Print the plan (text or json) and exit without touching anything")
                 .help_heading(OUT),
+        )
+        .arg(
+            Arg::new("profile")
+                .long("profile")
+                .value_name("FILE")
+                .action(ArgAction::Append)
+                .value_parser(clap::value_parser!(PathBuf))
+                .help("Read options from a TOML file first (repeatable); the command line's apply after them")
+                .long_help(
+                    "Read options from FILE, a TOML table of jail's long option names: a switch is \
+                     true or false, an option's value a string or number, a repeatable option's \
+                     values a list, an option with two values (--bind SRC DEST) an array of two, or \
+                     a list of such arrays. They apply first, in the file's order; the command \
+                     line's options come after them (a single-valued option given again wins). \
+                     --dry-run names what each profile gave. jail never reads a profile it was not \
+                     given, so a repository cannot loosen its own sandbox.",
+                )
+                .help_heading(OUT)
+                .value_hint(ValueHint::FilePath),
         )
         .arg(flag("share-net", NS, "Keep the caller's network namespace").long_help(
             "Keep the caller's network namespace. Without it the sandbox has its own network with \
@@ -519,8 +541,62 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, UsageError> {
             )));
         }
     }
+    if m.contains_id("profile") && m.value_source("profile") == Some(clap::parser::ValueSource::CommandLine) {
+        return with_profiles(raw, &m);
+    }
     let request = request(&m).map_err(UsageError)?;
     Ok(Parsed::Run { request: Box::new(request), dry_run })
+}
+
+/// Re-parses with each `--profile`'s words first and the command line (without its
+/// `--profile` options) after them.
+fn with_profiles(raw: &[OsString], m: &ArgMatches) -> Result<Parsed, UsageError> {
+    let mut drop = std::collections::BTreeSet::new();
+    let mut front: Vec<OsString> = Vec::new();
+    let mut given = Vec::new();
+    for (_, path) in typed_occurrences::<PathBuf>(m, "profile") {
+        // The first unclaimed `--profile FILE` (two words) or `--profile=FILE` (one).
+        let joined = {
+            let mut w = OsString::from("--profile=");
+            w.push(path.as_os_str());
+            w
+        };
+        let at = (1..raw.len()).filter(|j| !drop.contains(j)).find(|&j| {
+            raw.get(j) == Some(&joined)
+                || (raw.get(j).map(|w| w.as_os_str()) == Some(path.as_os_str())
+                    && j > 0
+                    && raw.get(j - 1).is_some_and(|f| f == "--profile"))
+        });
+        match at {
+            Some(j) if raw[j] == joined => {
+                drop.insert(j);
+            }
+            Some(j) => drop.extend([j - 1, j]),
+            None => {
+                return Err(UsageError(format!("--profile {}: cannot find it on the command line", path.display())))
+            }
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            UsageError(format!(
+                "--profile {}: {}",
+                path.display(),
+                crate::error::errno_text(crate::error::errno_of(&e))
+            ))
+        })?;
+        let words = profile::words(&path, &text, &command()).map_err(UsageError)?;
+        given.push((path, words.iter().map(|w| w.to_string_lossy().into_owned()).collect::<Vec<_>>()));
+        front.extend(words);
+    }
+    let mut args: Vec<OsString> = vec![raw[0].clone()];
+    args.extend(front);
+    args.extend(raw.iter().enumerate().skip(1).filter(|(i, _)| !drop.contains(i)).map(|(_, w)| w.clone()));
+    match parse(args)? {
+        Parsed::Run { mut request, dry_run } => {
+            request.profiles = given;
+            Ok(Parsed::Run { request, dry_run })
+        }
+        other => Ok(other),
+    }
 }
 
 /// Colour only on a terminal, and never with a non-empty NO_COLOR (no-color.org).

@@ -359,6 +359,8 @@ pub struct Request {
     pub file_label: Option<String>,
     /// `--protect PATH`, in argv order.
     pub protect: Vec<PathBuf>,
+    /// `--profile FILE`s read, with the words each gave (for `--dry-run`).
+    pub profiles: Vec<(PathBuf, Vec<String>)>,
     pub share_net: bool,
     pub share_ipc: bool,
     pub share_uts: bool,
@@ -430,6 +432,10 @@ pub struct Spec {
     pub fallback_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exec_label: Option<String>,
+    /// The `--profile` files and the options each gave: shown as text, left out of the JSON
+    /// plan (a profile and the same command line make the same plan).
+    #[serde(skip)]
+    pub profiles: Vec<(PathBuf, Vec<String>)>,
     /// Directories made on the host for missing `--protect` paths, removed afterwards.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub placeholders: Vec<Placeholder>,
@@ -602,6 +608,7 @@ impl Spec {
             exec_label: req.exec_label,
             notes,
             placeholders,
+            profiles: req.profiles,
             uid,
             gid,
             uid_map,

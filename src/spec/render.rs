@@ -97,6 +97,10 @@ fn landlock_text(p: &super::landlock::Plan) -> String {
 impl Spec {
     pub fn to_text(&self) -> String {
         let mut s = String::new();
+        for (file, words) in &self.profiles {
+            let words: Vec<String> = words.iter().map(|w| shell_words::quote(w).into_owned()).collect();
+            let _ = writeln!(s, "profile:      {} gave: {}", q(file), words.join(" "));
+        }
         let ns = &self.namespaces;
         let mut new = vec![];
         let mut shared = Vec::new();
