@@ -914,3 +914,33 @@ fn a_profile_and_the_same_command_line_make_the_same_plan() {
         (125, "jail: --profile /no/such/profile.toml: ENOENT (No such file or directory)")
     );
 }
+
+#[test]
+fn refused_syscalls_are_named_at_exit_with_the_option_that_allows_them() {
+    let Some(h) = harness() else { return };
+    let code = "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n\
+                for nr in (250, 250, 321):\n    r = libc.syscall(nr, 0, 0, 0, 0, 0)\n    print(nr, r, ctypes.get_errno())";
+    let r = h.run(&["--", "/usr/bin/python3", "-c", code]).ok();
+    // Refused as the rule says (EPERM) ...
+    assert_eq!(r.lines(), ["250 -1 1", "250 -1 1", "321 -1 1"]);
+    // ... and said: each call by name, how often, the rule, and the option that allows it.
+    let err: Vec<&str> = r.err.lines().collect();
+    assert_eq!(
+        err,
+        [
+            "jail: seccomp refused keyctl 2 times (kernel keyrings, EPERM); to allow it: --seccomp-policy off",
+            "jail: seccomp refused bpf once (tracing and bpf, EPERM); to allow it: --seccomp-policy off, or a profile that allows it",
+        ]
+    );
+    let r = h.run(&["--report=json", "--", "/usr/bin/python3", "-c", code]).ok();
+    let v: serde_json::Value = serde_json::from_str(r.err.trim()).expect("one JSON object on stderr");
+    assert_eq!(v["denied"][0]["syscall"], "keyctl");
+    assert_eq!(v["denied"][0]["count"], 2);
+    assert_eq!(v["denied"][1]["syscall"], "bpf");
+    // --report=none: still refused, nothing said.
+    let r = h.run(&["--report=none", "--", "/usr/bin/python3", "-c", code]).ok();
+    assert_eq!((r.lines().len(), r.err.as_str()), (3, ""));
+    // Nothing refused, nothing said.
+    let r = h.run(&["--", "true"]).ok();
+    assert_eq!(r.err, "");
+}

@@ -17,7 +17,17 @@ pub enum Reason {
     Timeout,
 }
 
-/// Usage of one run: how it ended, then what it used.
+/// A call the built-in seccomp policy refused: which, how often, the rule, how to allow it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Denied {
+    pub syscall: String,
+    pub number: i32,
+    pub count: u64,
+    pub rule: &'static str,
+    pub allow: &'static str,
+}
+
+/// Usage of one run: how it ended, then what it used, and what was refused.
 #[derive(Debug, Clone, Serialize)]
 pub struct Stats {
     pub exit_code: i32,
@@ -26,6 +36,7 @@ pub struct Stats {
     pub wall_usec: u64,
     #[serde(flatten)]
     pub usage: Usage,
+    pub denied: Vec<Denied>,
 }
 
 /// `key value` lines (cpu.stat, memory.events): the value of `key`.
@@ -125,7 +136,14 @@ mod tests {
 
     #[test]
     fn json_has_every_key_with_nulls_where_unknown() {
-        let s = Stats { exit_code: 0, signal: None, reason: Reason::Exited, wall_usec: 5, usage: Usage::default() };
+        let s = Stats {
+            exit_code: 0,
+            signal: None,
+            reason: Reason::Exited,
+            wall_usec: 5,
+            usage: Usage::default(),
+            denied: Vec::new(),
+        };
         let v: serde_json::Value = serde_json::to_value(&s).unwrap();
         for k in [
             "exit_code",

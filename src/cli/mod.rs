@@ -390,6 +390,22 @@ pub fn command() -> Command {
         )
         .value_parser(values::duration),
     )
+    .arg(
+        Arg::new("report")
+            .long("report")
+            .value_name("FORMAT")
+            .value_parser(["text", "json", "none"])
+            .help("How jail says at exit what it refused: text (default), json, or none")
+            .long_help(
+                "How jail says at exit what the sandbox was refused. text (the default): one line \
+                 on stderr per refused call, with the rule and the option that would allow it. \
+                 json: one JSON object on stderr ({\"denied\": [{\"syscall\", \"number\", \"count\", \
+                 \"rule\", \"allow\"}]}), for supervisors. none: nothing, and refused calls get \
+                 EPERM from the filter itself instead of through jail. --stats-json lists them too.",
+            )
+            .help_heading(OUT)
+            .value_hint(ValueHint::Other),
+    )
     .arg(flag("stats", OUT, "Print a usage report on stderr when the command ends"))
     .arg(value("stats-json", "FD", OUT, "Write the usage report as one JSON object to FD").value_parser(values::fd))
     .arg(
@@ -745,6 +761,11 @@ fn request(m: &ArgMatches) -> Result<Request, String> {
         stats: m.get_flag("stats"),
         stats_fd: m.get_one::<i32>("stats-json").copied(),
         protect: m.get_many::<PathBuf>("protect").map(|v| v.cloned().collect()).unwrap_or_default(),
+        report: m.get_one::<String>("report").map(|r| match r.as_str() {
+            "json" => crate::spec::Report::Json,
+            "none" => crate::spec::Report::None,
+            _ => crate::spec::Report::Text,
+        }),
         command: m.get_many::<OsString>("command").map(|v| v.cloned().collect()).unwrap_or_default(),
         ..Default::default()
     })

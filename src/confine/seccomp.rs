@@ -137,6 +137,10 @@ pub fn builtin(plan: &Plan) -> Result<Option<BpfProgram>> {
     }
 }
 
+const RET: u16 = 0x06;
+/// `SECCOMP_RET_ERRNO | EPERM`: what the built-in rules return.
+const RET_EPERM: u32 = 0x0005_0000 | libc::EPERM as u32;
+
 /// What the command loads, in order, and which program (a profile that kills) is loaded with
 /// a listener for jail to supervise.
 #[derive(Debug, Default)]
@@ -150,6 +154,15 @@ pub struct Programs {
 pub fn compile(plan: &Plan, init_program: Option<&BpfProgram>) -> Result<Programs> {
     let mut out = Programs::default();
     match &plan.policy {
+        Policy::Default if plan.report_denials => {
+            // The same program, each refusal a notification jail answers with EPERM and counts.
+            let mut p = builtin_program(Level::Default, plan.refuse_userns)?;
+            for ins in p.iter_mut().filter(|i| i.code == RET && i.k == RET_EPERM) {
+                ins.k = libc::SECCOMP_RET_USER_NOTIF;
+            }
+            out.listener = Some(0);
+            out.list.push(p);
+        }
         Policy::Default => match init_program {
             Some(p) => out.list.push(p.clone()),
             None => out.list.push(builtin_program(Level::Default, plan.refuse_userns)?),
@@ -456,9 +469,9 @@ mod tests {
 
     #[test]
     fn off_keeps_only_the_user_namespace_rule() {
-        let plan = Plan { policy: Policy::Off, refuse_userns: true, fds: vec![] };
+        let plan = Plan { policy: Policy::Off, refuse_userns: true, fds: vec![], report_denials: false };
         assert_eq!(compile(&plan, None).unwrap().list.len(), 1);
-        let plan = Plan { policy: Policy::Off, refuse_userns: false, fds: vec![] };
+        let plan = Plan { policy: Policy::Off, refuse_userns: false, fds: vec![], report_denials: false };
         assert!(compile(&plan, None).unwrap().list.is_empty());
         assert!(builtin(&plan).unwrap().is_none());
     }

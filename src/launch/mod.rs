@@ -22,6 +22,7 @@
 //! ends every process of the sandbox when the command exits or jail dies.
 
 mod child;
+mod denials;
 mod diagnose;
 mod exec;
 mod init;

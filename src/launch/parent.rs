@@ -276,11 +276,13 @@ pub fn launch(spec: &Spec) -> Result<i32> {
             sigsys_sources(spec)
         ));
     }
-    Ok(finish(spec, status, waited.timed_out, started, cgroup.as_ref()))
+    waited.denials.say(spec.report);
+    Ok(finish(spec, status, &waited, started, cgroup.as_ref()))
 }
 
 /// Reports what happened (OOM, timeout, usage) and picks jail's exit status.
-fn finish(spec: &Spec, status: i32, timed_out: bool, started: Instant, cgroup: Option<&crate::cgroup::Cgroup>) -> i32 {
+fn finish(spec: &Spec, status: i32, waited: &Waited, started: Instant, cgroup: Option<&crate::cgroup::Cgroup>) -> i32 {
+    let timed_out = waited.timed_out;
     use crate::cgroup::stats::{read_usage, Reason, Stats};
     let usage = cgroup.map(|c| read_usage(&c.dir, &c.payload())).unwrap_or_default();
     let signal = exit::signal_of(status);
@@ -315,7 +317,8 @@ fn finish(spec: &Spec, status: i32, timed_out: bool, started: Instant, cgroup: O
         // Without a cgroup, the rusage of the reaped sandbox still tells the CPU time.
         usage.cpu_user_usec = usage.cpu_user_usec.or(rusage.map(|r| tv(r.user_time())));
         usage.cpu_system_usec = usage.cpu_system_usec.or(rusage.map(|r| tv(r.system_time())));
-        let stats = Stats { exit_code, signal, reason, wall_usec: started.elapsed().as_micros() as u64, usage };
+        let wall_usec = started.elapsed().as_micros() as u64;
+        let stats = Stats { exit_code, signal, reason, wall_usec, usage, denied: waited.denials.list() };
         if spec.stats {
             eprint!("{}", stats.human());
         }
@@ -340,6 +343,8 @@ struct Waited {
     timed_out: bool,
     /// Processes jail killed for a profile's kill action.
     seccomp_kills: usize,
+    /// Calls the built-in policy refused, through jail.
+    denials: super::denials::Denials,
 }
 
 /// Which filters could have killed with SIGSYS, for the message.
@@ -369,6 +374,7 @@ fn wait_forwarding(
     let mut deadline = spec.timeout.map(|t| Instant::now() + t);
     let mut timed_out = false;
     let mut seccomp_kills = 0;
+    let mut denials = super::denials::Denials::default();
     let mut stops_open = true;
     let profile = match &spec.seccomp.policy {
         crate::confine::seccomp::Policy::Profile { path, .. } => path.clone(),
@@ -377,7 +383,7 @@ fn wait_forwarding(
     loop {
         if let Ok(ws) = waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
             if let Some(status) = status_code(ws) {
-                return Ok(Waited { status, timed_out, seccomp_kills });
+                return Ok(Waited { status, timed_out, seccomp_kills, denials });
             }
         }
         let ms = deadline
@@ -411,7 +417,11 @@ fn wait_forwarding(
             stops_open = false;
         }
         if let (Some(l), Some(p)) = (&listener, pfds.get(2)) {
-            if p.revents & libc::POLLIN != 0 {
+            if p.revents & libc::POLLIN != 0 && spec.seccomp.report_denials {
+                if let Some(nr) = supervise::refuse(l) {
+                    denials.record(nr);
+                }
+            } else if p.revents & libc::POLLIN != 0 {
                 if let Some((victim, nr)) = supervise::handle(l) {
                     seccomp_kills += 1;
                     crate::say::error(&supervise::message(&profile, victim, nr));

@@ -5,12 +5,11 @@
 //! jail fetches it with pidfd_getfd (it owns the sandbox's user namespace).
 //!
 //! Protocol on a SOCK_SEQPACKET pair: the command sends its pidfd and the descriptor number
-//! the listener will get, loads the filter, and waits for one byte; jail fetches the listener,
-//! then sends the byte.
+//! the listener will get, loads the filter, says so with one byte, and waits for one byte;
+//! jail fetches the listener once told, then sends its byte. Nobody polls or sleeps.
 
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Result};
 use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
@@ -49,6 +48,9 @@ pub fn hand_over(sock: &OwnedFd, prog: &BpfProgram) -> Result<()> {
     if listener.as_raw_fd() != number {
         bail!("seccomp listener: got descriptor {}, announced {number}", listener.as_raw_fd());
     }
+    if nix::unistd::write(sock, b"L") != Ok(1) {
+        bail!("seccomp supervisor: cannot say the listener is loaded");
+    }
     let mut ack = [0u8; 1];
     match nix::unistd::read(sock.as_raw_fd(), &mut ack) {
         Ok(1) => {}
@@ -82,26 +84,16 @@ pub fn receive(sock: &OwnedFd) -> Result<Option<OwnedFd>> {
     };
     let (4, Some(pidfd)) = (n, pidfd) else { return Ok(None) };
     let number = i32::from_ne_bytes(bytes);
-    let t0 = Instant::now();
-    loop {
-        // SAFETY: plain syscall with integer arguments.
-        let ret = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), number, 0) };
-        if ret >= 0 {
-            let listener = raw_fd("pidfd_getfd", ret)?;
-            let _ = nix::unistd::write(sock, b"1");
-            return Ok(Some(listener));
-        }
-        let e = nix::errno::Errno::last();
-        if e != nix::errno::Errno::EBADF || t0.elapsed() > Duration::from_secs(5) {
-            bail!("pidfd_getfd(seccomp listener {number}): {}", errno_text(e));
-        }
-        // Not loaded yet; a pidfd turns readable when the process has exited.
-        let mut pfd = libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-        // SAFETY: one valid pollfd for the duration of the call.
-        if unsafe { libc::poll(&mut pfd, 1, 1) } > 0 {
-            return Ok(None);
-        }
+    // The command says when the filter is loaded; EOF means it failed first (its report says why).
+    let mut loaded = [0u8; 1];
+    if nix::unistd::read(sock.as_raw_fd(), &mut loaded) != Ok(1) {
+        return Ok(None);
     }
+    // SAFETY: plain syscall with integer arguments.
+    let ret = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), number, 0) };
+    let listener = raw_fd(&format!("pidfd_getfd(seccomp listener {number})"), ret)?;
+    let _ = nix::unistd::write(sock, b"1");
+    Ok(Some(listener))
 }
 
 /// One notification: the call that a kill action matched, and the process, which jail then
@@ -116,6 +108,21 @@ pub fn handle(listener: &OwnedFd) -> Option<(u32, i32)> {
     }
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(notif.pid as i32), nix::sys::signal::Signal::SIGKILL);
     Some((notif.pid, notif.data.nr))
+}
+
+/// One notification of a refusal of the built-in policy: jail answers EPERM, as the rule
+/// would have, and returns the syscall number to count (None when there was nothing to read).
+pub fn refuse(listener: &OwnedFd) -> Option<i32> {
+    // SAFETY: seccomp_notif is plain data; the kernel wants it zeroed.
+    let mut notif: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+    // SAFETY: `notif` is a valid out-buffer of the size the request encodes.
+    if unsafe { libc::ioctl(listener.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_RECV, &mut notif) } < 0 {
+        return None;
+    }
+    let mut resp = libc::seccomp_notif_resp { id: notif.id, val: 0, error: -libc::EPERM, flags: 0 };
+    // SAFETY: `resp` is valid for the call; a caller that died meanwhile gives ENOENT, ignored.
+    unsafe { libc::ioctl(listener.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SEND, &mut resp) };
+    Some(notif.data.nr)
 }
 
 /// The line jail prints for a notification.

@@ -36,6 +36,10 @@ pub struct Namespaces {
     pub cgroup: bool,
 }
 
+fn is_text(r: &Report) -> bool {
+    *r == Report::Text
+}
+
 fn is_jail(p: &Personality) -> bool {
     *p == Personality::Jail
 }
@@ -68,6 +72,19 @@ impl Personality {
             Personality::Bwrap => 1,
         }
     }
+}
+
+/// How jail reports what it refused, at exit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Report {
+    /// One line per refused call on stderr.
+    #[default]
+    Text,
+    /// One JSON object on stderr, for supervisors.
+    Json,
+    /// Nothing (and refused calls never reach jail).
+    None,
 }
 
 /// Namespaces the sandbox joins instead of creating (bubblewrap's `--userns`, `--userns2`,
@@ -359,6 +376,8 @@ pub struct Request {
     pub file_label: Option<String>,
     /// `--protect PATH`, in argv order.
     pub protect: Vec<PathBuf>,
+    /// `--report`: how jail tells what it refused.
+    pub report: Option<Report>,
     /// `--profile FILE`s read, with the words each gave (for `--dry-run`).
     pub profiles: Vec<(PathBuf, Vec<String>)>,
     pub share_net: bool,
@@ -436,6 +455,8 @@ pub struct Spec {
     /// plan (a profile and the same command line make the same plan).
     #[serde(skip)]
     pub profiles: Vec<(PathBuf, Vec<String>)>,
+    #[serde(skip_serializing_if = "is_text")]
+    pub report: Report,
     /// Directories made on the host for missing `--protect` paths, removed afterwards.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub placeholders: Vec<Placeholder>,
@@ -609,6 +630,7 @@ impl Spec {
             notes,
             placeholders,
             profiles: req.profiles,
+            report: req.report.unwrap_or_default(),
             uid,
             gid,
             uid_map,
@@ -707,7 +729,7 @@ fn seccomp_plan(
         for fd in &fds {
             check_fd(files, "--seccomp", *fd)?;
         }
-        return Ok(Plan { policy: Policy::Off, refuse_userns: false, fds });
+        return Ok(Plan { policy: Policy::Off, refuse_userns: false, fds, report_denials: false });
     }
     let policy = match (req.seccomp_policy.as_deref(), req.seccomp_fd) {
         (Some(_), Some(_)) => bail!("--seccomp FD replaces the built-in policy: drop --seccomp-policy or --seccomp"),
@@ -739,7 +761,8 @@ fn seccomp_plan(
     for fd in &fds {
         check_fd(files, "--seccomp", *fd)?;
     }
-    Ok(Plan { policy, refuse_userns: !req.allow_userns, fds })
+    let report_denials = matches!(policy, Policy::Default) && req.report != Some(Report::None);
+    Ok(Plan { policy, refuse_userns: !req.allow_userns, fds, report_denials })
 }
 
 /// A read-only tree at `/` must already hold the directories of the mounts jail adds there:

@@ -33,6 +33,34 @@ pub struct Plan {
     pub refuse_userns: bool,
     /// Compiled classic BPF programs to read from these descriptors and stack on top.
     pub fds: Vec<RawFd>,
+    /// The default policy's refusals go through jail (a user notification it answers with
+    /// EPERM), which counts them for the report at exit; allowed calls never do.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub report_denials: bool,
+}
+
+/// What jail says about a refused call: the rule that refused it, and how to allow it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Denial {
+    pub rule: &'static str,
+    pub allow: &'static str,
+}
+
+/// The rule of the built-in policy that refuses syscall `nr`, if one does.
+pub fn denial(nr: i64) -> Option<Denial> {
+    if nr == libc::SYS_clone || nr == libc::SYS_unshare {
+        return Some(Denial { rule: "new user namespaces", allow: "--allow-userns" });
+    }
+    if nr == libc::SYS_ioctl {
+        return Some(Denial { rule: "terminal input injection (TIOCSTI, TIOCLINUX)", allow: "--seccomp-policy off" });
+    }
+    if nr == libc::SYS_personality {
+        return Some(Denial { rule: "turning off address randomization", allow: "--seccomp-policy off" });
+    }
+    DENIED.iter().find(|(_, _, calls)| calls.iter().any(|(_, n)| *n == nr)).map(|(rule, floor, _)| Denial {
+        rule,
+        allow: if *floor { "--seccomp-policy off" } else { "--seccomp-policy off, or a profile that allows it" },
+    })
 }
 
 /// A family of refused calls: its name, whether it is in the floor, `(name, number)` pairs.
@@ -149,6 +177,9 @@ pub fn summary(plan: &Plan) -> String {
                 super::syscalls::highest().unwrap_or(0)
             ));
         }
+    }
+    if plan.report_denials {
+        parts.push("refusals counted by jail and reported at exit".into());
     }
     parts.push(if plan.refuse_userns {
         "EPERM for clone/unshare with CLONE_NEWUSER (--allow-userns lifts it)".into()
@@ -473,10 +504,10 @@ mod tests {
 
     #[test]
     fn summary_names_the_layers() {
-        let plan = Plan { policy: Policy::Default, refuse_userns: true, fds: vec![7] };
+        let plan = Plan { policy: Policy::Default, refuse_userns: true, fds: vec![7], report_denials: false };
         let s = summary(&plan);
         assert!(s.contains("kernel keyrings") && s.contains("CLONE_NEWUSER") && s.contains("fd 7"), "{s}");
-        let plan = Plan { policy: Policy::Replaced, refuse_userns: false, fds: vec![] };
+        let plan = Plan { policy: Policy::Replaced, refuse_userns: false, fds: vec![], report_denials: false };
         let s = summary(&plan);
         assert!(s.starts_with("floor: EPERM for kernel keyrings, mount API") && s.contains("allowed"), "{s}");
     }
