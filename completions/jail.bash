@@ -25,7 +25,7 @@ _jail_clap() {
 
     case "${cmd}" in
         jail)
-            opts="-v -h -V --dry-run --profile --share-net --share-ipc --share-uts --share-pid --share-cgroup --uid --gid --map-subids --bind --bind-try --ro-bind --ro-bind-try --dev-bind --dev-bind-try --remount-ro --tmpfs --proc --dev --mqueue --dir --symlink --file --bind-data --ro-bind-data --chmod --bind-fd --ro-bind-fd --overlay --tmp-overlay --ro-overlay --perms --protect --overlay-src --size --hostname --chdir --setenv --unsetenv --clearenv --argv0 --as-pid-1 --new-session --cap-add --cap-drop --landlock --allow-connect --allow-bind --seccomp-policy --seccomp --add-seccomp-fd --allow-userns --disable-userns --mem --mem-high --swap --cpu --cpu-weight --pids --cpuset --io-weight --slice --timeout --report --stats --stats-json --verbose --help --version"
+            opts="-v -h -V --dry-run --profile --share-net --share-ipc --share-uts --share-pid --share-cgroup --uid --gid --map-subids --bind --bind-try --ro-bind --ro-bind-try --dev-bind --dev-bind-try --remount-ro --tmpfs --proc --dev --mqueue --dir --symlink --file --bind-data --ro-bind-data --chmod --bind-fd --ro-bind-fd --overlay --tmp-overlay --ro-overlay --perms --protect --overlay-src --size --hostname --chdir --setenv --unsetenv --clearenv --argv0 --as-pid-1 --new-session --cap-add --cap-drop --landlock --allow-host --allow-connect --allow-bind --seccomp-policy --seccomp --add-seccomp-fd --allow-userns --disable-userns --mem --mem-high --swap --cpu --cpu-weight --pids --cpuset --io-weight --slice --timeout --report --stats --stats-json --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -239,6 +239,10 @@ _jail_clap() {
                     COMPREPLY=($(compgen -W "off best-effort strict" -- "${cur}"))
                     return 0
                     ;;
+                --allow-host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --allow-connect)
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
@@ -421,7 +425,7 @@ _jail() {
                 _jail_command $((i + 1)) "$cur"
                 return 0
                 ;;
-            --profile|--uid|--gid|--remount-ro|--tmpfs|--proc|--dev|--mqueue|--dir|--tmp-overlay|--ro-overlay|--perms|--protect|--overlay-src|--size|--hostname|--chdir|--unsetenv|--argv0|--cap-add|--cap-drop|--landlock|--allow-connect|--allow-bind|--seccomp-policy|--seccomp|--add-seccomp-fd|--mem|--mem-high|--swap|--cpu|--cpu-weight|--pids|--cpuset|--io-weight|--slice|--timeout|--report|--stats-json)
+            --profile|--uid|--gid|--remount-ro|--tmpfs|--proc|--dev|--mqueue|--dir|--tmp-overlay|--ro-overlay|--perms|--protect|--overlay-src|--size|--hostname|--chdir|--unsetenv|--argv0|--cap-add|--cap-drop|--landlock|--allow-host|--allow-connect|--allow-bind|--seccomp-policy|--seccomp|--add-seccomp-fd|--mem|--mem-high|--swap|--cpu|--cpu-weight|--pids|--cpuset|--io-weight|--slice|--timeout|--report|--stats-json)
                 n=1
                 ;;
             --bind|--bind-try|--ro-bind|--ro-bind-try|--dev-bind|--dev-bind-try|--symlink|--file|--bind-data|--ro-bind-data|--chmod|--bind-fd|--ro-bind-fd|--setenv)

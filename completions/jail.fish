@@ -123,6 +123,7 @@ ALL\t''"
 complete -c jail -l landlock -d 'Landlock: off, best-effort (default) or strict' -r -f -a "off\t''
 best-effort\t''
 strict\t''"
+complete -c jail -l allow-host -d 'Reach HOST (or *.domain) through jail\'s proxy; nothing else leaves (repeatable)' -r -f -a "(__fish_print_hostnames)"
 complete -c jail -l allow-connect -d 'Allow TCP connections to PORT only (repeatable; Landlock ABI 4)' -r -f
 complete -c jail -l allow-bind -d 'Allow binding TCP PORT only (repeatable; Landlock ABI 4)' -r -f
 complete -c jail -l seccomp-policy -d 'Seccomp: default (built-in policy), off, or a Docker/OCI JSON profile file' -r -F

@@ -944,3 +944,54 @@ fn refused_syscalls_are_named_at_exit_with_the_option_that_allows_them() {
     let r = h.run(&["--", "true"]).ok();
     assert_eq!(r.err, "");
 }
+
+/// A tiny HTTP server on the host's loopback answering every request with `body`.
+fn http_server(body: &'static str) -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            use std::io::{Read, Write};
+            let mut buf = [0u8; 4096];
+            let _ = c.read(&mut buf);
+            let _ = write!(c, "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+        }
+    });
+    port
+}
+
+#[test]
+fn only_allowed_hosts_answer_through_the_proxy_and_nothing_connects_directly() {
+    let Some(h) = harness() else { return };
+    let (a, b) = (http_server("server-a"), http_server("server-b"));
+    let code = "import sys, socket, urllib.request\n\
+                for p in sys.argv[1:]:\n    u = 'http://127.0.0.1:%s/' % p\n\
+                \x20   try: print(p, urllib.request.urlopen(u, timeout=10).read().decode())\n\
+                \x20   except Exception as e: print(p, 'error', getattr(e, 'code', e))\n\
+                for p in sys.argv[1:]:\n\
+                \x20   try: socket.create_connection(('127.0.0.1', int(p)), timeout=5); print(p, 'direct connected')\n\
+                \x20   except OSError: print(p, 'direct refused')";
+    let allow = format!("127.0.0.1:{a}");
+    let (pa, pb) = (a.to_string(), b.to_string());
+    let r = h.run(&["--allow-host", &allow, "--", "/usr/bin/python3", "-c", code, &pa, &pb]).ok();
+    assert_eq!(
+        r.lines(),
+        [
+            format!("{a} server-a"),
+            format!("{b} error 403"),
+            format!("{a} direct refused"),
+            format!("{b} direct refused")
+        ]
+    );
+    assert_eq!(r.err, format!("jail: --allow-host: refused a connection to 127.0.0.1:{b}: not in the allow list\n"));
+    // For supervisors: the refusal in the JSON report.
+    let r = h.run(&["--allow-host", &allow, "--report=json", "--", "/usr/bin/python3", "-c", code, &pb]).ok();
+    let json = r.err.lines().last().unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(json).expect("a JSON report");
+    assert_eq!(v["refused_hosts"][0]["port"], b);
+    assert_eq!(v["refused_hosts"][0]["host"], "127.0.0.1");
+    // The proxy needs the sandbox's own network.
+    let r = h.run(&["--allow-host", &allow, "--share-net", "--", "true"]);
+    assert_eq!(r.code, 125);
+    assert!(r.err.contains("--allow-host needs the sandbox's own network"), "{}", r.err);
+}

@@ -27,6 +27,15 @@ pub struct Denied {
     pub allow: &'static str,
 }
 
+/// A connection `--allow-host` refused: where to, and how often.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefusedHost {
+    pub host: String,
+    pub port: u16,
+    pub count: u64,
+    pub rule: &'static str,
+}
+
 /// Usage of one run: how it ended, then what it used, and what was refused.
 #[derive(Debug, Clone, Serialize)]
 pub struct Stats {
@@ -37,6 +46,8 @@ pub struct Stats {
     #[serde(flatten)]
     pub usage: Usage,
     pub denied: Vec<Denied>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused_hosts: Vec<RefusedHost>,
 }
 
 /// `key value` lines (cpu.stat, memory.events): the value of `key`.
@@ -143,6 +154,7 @@ mod tests {
             wall_usec: 5,
             usage: Usage::default(),
             denied: Vec::new(),
+            refused_hosts: Vec::new(),
         };
         let v: serde_json::Value = serde_json::to_value(&s).unwrap();
         for k in [

@@ -295,6 +295,24 @@ pub fn command() -> Command {
             .help_heading(CONFINE),
     )
     .arg(
+        Arg::new("allow-host")
+            .long("allow-host")
+            .value_name("HOST[:PORT]")
+            .action(ArgAction::Append)
+            .help("Reach HOST (or *.domain) through jail's proxy; nothing else leaves (repeatable)")
+            .long_help(
+                "Let the sandbox reach HOST[:PORT] (any port without one; *.example.org for every \
+                 name below example.org; an address in brackets for IPv6) and nothing else: it \
+                 keeps its own network with only loopback, where jail's proxy listens on \
+                 127.0.0.1:3128 (HTTP CONNECT, plain HTTP and SOCKS5) and HTTP_PROXY, HTTPS_PROXY \
+                 and ALL_PROXY (both cases) point at it. jail checks each name against the list \
+                 before resolving it outside; a refused host gets HTTP 403 and a line on jail's \
+                 stderr. Programs that ignore the proxy variables reach nothing.",
+            )
+            .help_heading(CONFINE)
+            .value_hint(ValueHint::Hostname),
+    )
+    .arg(
         Arg::new("allow-connect")
             .long("allow-connect")
             .value_name("PORT")
@@ -761,6 +779,7 @@ fn request(m: &ArgMatches) -> Result<Request, String> {
         stats: m.get_flag("stats"),
         stats_fd: m.get_one::<i32>("stats-json").copied(),
         protect: m.get_many::<PathBuf>("protect").map(|v| v.cloned().collect()).unwrap_or_default(),
+        allow_hosts: m.get_many::<String>("allow-host").map(|v| v.cloned().collect()).unwrap_or_default(),
         report: m.get_one::<String>("report").map(|r| match r.as_str() {
             "json" => crate::spec::Report::Json,
             "none" => crate::spec::Report::None,

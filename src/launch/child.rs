@@ -35,6 +35,7 @@ pub fn main(
     stops_w: OwnedFd,
     old_mask: SigSet,
     seccomp: &Seccomp,
+    proxy: Option<OwnedFd>,
 ) -> ! {
     // Unless init is pid 1 of the command's pid namespace, it is the sandbox's subreaper.
     let share_pid = !spec.namespaces.pid || spec.joins.pidns.is_some();
@@ -71,7 +72,7 @@ pub fn main(
         // the kernel ends it with this namespace.
         match crate::sys::linux::fork_with(libc::CLONE_NEWPID) {
             Ok(None) => {
-                let (caller_umask, ruleset, _) = build(spec, &report_w, limit.as_ref());
+                let (caller_umask, ruleset, _) = build(spec, &report_w, limit.as_ref(), proxy.as_ref());
                 exec::Command::new(spec, &report_w, old_mask, caller_umask, ruleset, seccomp).exec()
             }
             Ok(Some(cmd)) => {
@@ -92,7 +93,7 @@ pub fn main(
             Err(e) => report::setup_failed(&report_w, &format!("clone(CLONE_NEWPID): {}", errno_text(e))),
         }
     }
-    let (caller_umask, ruleset, held) = build(spec, &report_w, limit.as_ref());
+    let (caller_umask, ruleset, held) = build(spec, &report_w, limit.as_ref(), proxy.as_ref());
     // Init takes its Landlock domain before the fork, so the command's own domain nests inside
     // it: init may still signal the command, the command cannot signal init.
     let for_command = match ruleset.as_ref().map(|r| r.try_clone()).transpose() {
@@ -149,9 +150,10 @@ fn build(
     spec: &Spec,
     report_w: &OwnedFd,
     limit: Option<&UsernsLimit>,
+    proxy: Option<&OwnedFd>,
 ) -> (Mode, Option<landlock::RulesetCreated>, Vec<std::os::fd::RawFd>) {
     let caller_umask = umask(Mode::empty());
-    if let Err(e) = setup(spec) {
+    if let Err(e) = setup(spec, proxy) {
         let msg = match (spec.personality, e.downcast_ref::<crate::rootfs::StepError>()) {
             (crate::spec::Personality::Bwrap, Some(step)) => step.bwrap_text(),
             _ => format!("{e:#}"),
@@ -288,7 +290,7 @@ pub struct Seccomp {
     pub init: Option<seccompiler::BpfProgram>,
 }
 
-fn setup(spec: &Spec) -> Result<()> {
+fn setup(spec: &Spec, proxy: Option<&OwnedFd>) -> Result<()> {
     // Every mount private: nothing the sandbox mounts reaches the host, and nothing the host
     // mounts later appears inside (a slave would receive it, writable, under a read-only bind).
     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_PRIVATE | MsFlags::MS_REC, None::<&str>)
@@ -329,6 +331,10 @@ fn setup(spec: &Spec) -> Result<()> {
     }
     if spec.namespaces.net {
         loopback_up().context("bringing up lo")?;
+    }
+    if let (Some(p), Some(sock)) = (&spec.proxy, proxy) {
+        // The proxy's listening socket lives on this namespace's loopback; jail serves it.
+        super::proxy::hand_listener(sock, p.port)?;
     }
     Ok(())
 }

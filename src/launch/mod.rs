@@ -28,6 +28,7 @@ mod exec;
 mod init;
 mod parent;
 mod placeholder;
+mod proxy;
 #[cfg(test)]
 mod recorder;
 mod report;

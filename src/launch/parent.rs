@@ -109,6 +109,12 @@ fn announce(pid: Pid, spec: &Spec) -> Result<()> {
     Ok(())
 }
 
+fn seqpacket_pair() -> Result<(OwnedFd, OwnedFd)> {
+    use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+    socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
+        .map_err(|e| anyhow!("socketpair(AF_UNIX, SOCK_SEQPACKET): {}", errno_text(e)))
+}
+
 fn status_code(ws: WaitStatus) -> Option<i32> {
     match ws {
         WaitStatus::Exited(_, c) => Some(c),
@@ -199,6 +205,7 @@ pub fn launch(spec: &Spec) -> Result<i32> {
     // init writes the signal number here when the command stops.
     let (stops_r, stops_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
 
+    let proxy_pair = spec.proxy.as_ref().map(|_| seqpacket_pair()).transpose()?;
     let mut flags = spec.namespaces.clone_flags();
     if spec.joins.pidns.is_some() {
         // The sandbox enters the given pid namespace (and makes its own inside it) itself.
@@ -210,7 +217,8 @@ pub fn launch(spec: &Spec) -> Result<i32> {
             drop(sync_w);
             drop(report_r);
             drop(stops_r);
-            child::main(spec, sync_r, report_w, stops_w, old_mask, &seccomp)
+            let proxy_child = proxy_pair.map(|(_, child_end)| child_end);
+            child::main(spec, sync_r, report_w, stops_w, old_mask, &seccomp, proxy_child)
         }
         Err(e) => bail!("clone({}): {}{}", flag_names(spec), errno_text(e), diagnose::userns_hint(e)),
     };
@@ -244,6 +252,14 @@ pub fn launch(spec: &Spec) -> Result<i32> {
     // Kept open until jail exits: the child reads a hang-up as "jail died before my death
     // signal was armed" (see child::main).
     let _alive = sync_w;
+    let proxy = match proxy_pair {
+        Some((jail_end, child_end)) => {
+            drop(child_end);
+            let plan = spec.proxy.clone().unwrap_or_else(|| unreachable!("a proxy pair only with a proxy plan"));
+            super::proxy::receive_listener(&jail_end).map(|l| super::proxy::start(l, plan))
+        }
+        None => None,
+    };
     let listener = match seccomp.notify.take() {
         Some((jail_end, sandbox_end)) => {
             drop(sandbox_end);
@@ -277,11 +293,26 @@ pub fn launch(spec: &Spec) -> Result<i32> {
         ));
     }
     waited.denials.say(spec.report);
-    Ok(finish(spec, status, &waited, started, cgroup.as_ref()))
+    let refused_hosts = proxy.map(|p| p.refused()).unwrap_or_default();
+    if spec.report == crate::spec::Report::Json && !refused_hosts.is_empty() {
+        #[derive(serde::Serialize)]
+        struct Report<'a> {
+            refused_hosts: &'a [crate::cgroup::stats::RefusedHost],
+        }
+        eprintln!("{}", serde_json::to_string(&Report { refused_hosts: &refused_hosts }).unwrap_or_default());
+    }
+    Ok(finish(spec, status, &waited, &refused_hosts, started, cgroup.as_ref()))
 }
 
 /// Reports what happened (OOM, timeout, usage) and picks jail's exit status.
-fn finish(spec: &Spec, status: i32, waited: &Waited, started: Instant, cgroup: Option<&crate::cgroup::Cgroup>) -> i32 {
+fn finish(
+    spec: &Spec,
+    status: i32,
+    waited: &Waited,
+    refused_hosts: &[crate::cgroup::stats::RefusedHost],
+    started: Instant,
+    cgroup: Option<&crate::cgroup::Cgroup>,
+) -> i32 {
     let timed_out = waited.timed_out;
     use crate::cgroup::stats::{read_usage, Reason, Stats};
     let usage = cgroup.map(|c| read_usage(&c.dir, &c.payload())).unwrap_or_default();
@@ -318,7 +349,15 @@ fn finish(spec: &Spec, status: i32, waited: &Waited, started: Instant, cgroup: O
         usage.cpu_user_usec = usage.cpu_user_usec.or(rusage.map(|r| tv(r.user_time())));
         usage.cpu_system_usec = usage.cpu_system_usec.or(rusage.map(|r| tv(r.system_time())));
         let wall_usec = started.elapsed().as_micros() as u64;
-        let stats = Stats { exit_code, signal, reason, wall_usec, usage, denied: waited.denials.list() };
+        let stats = Stats {
+            exit_code,
+            signal,
+            reason,
+            wall_usec,
+            usage,
+            denied: waited.denials.list(),
+            refused_hosts: refused_hosts.to_vec(),
+        };
         if spec.stats {
             eprint!("{}", stats.human());
         }

@@ -11,6 +11,7 @@ pub mod seccomp;
 pub mod syscalls;
 pub use defaults::same_path;
 mod idmap;
+pub mod network;
 pub mod render;
 
 use std::ffi::OsString;
@@ -378,6 +379,8 @@ pub struct Request {
     pub protect: Vec<PathBuf>,
     /// `--report`: how jail tells what it refused.
     pub report: Option<Report>,
+    /// `--allow-host HOST[:PORT]`, in argv order.
+    pub allow_hosts: Vec<String>,
     /// `--profile FILE`s read, with the words each gave (for `--dry-run`).
     pub profiles: Vec<(PathBuf, Vec<String>)>,
     pub share_net: bool,
@@ -457,6 +460,9 @@ pub struct Spec {
     pub profiles: Vec<(PathBuf, Vec<String>)>,
     #[serde(skip_serializing_if = "is_text")]
     pub report: Report,
+    /// `--allow-host`: egress only to these hosts, through jail's proxy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<network::Proxy>,
     /// Directories made on the host for missing `--protect` paths, removed afterwards.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub placeholders: Vec<Placeholder>,
@@ -603,6 +609,13 @@ impl Spec {
             (IdMap::single(uid, caller_uid), IdMap::single(gid, caller_gid))
         };
 
+        let proxy = network::plan(&req.allow_hosts, namespaces.net)?;
+        if let Some(p) = &proxy {
+            // First, so the command line's own --setenv/--unsetenv come after.
+            let mut ops = p.environment();
+            ops.append(&mut req.env);
+            req.env = ops;
+        }
         let env = build_env(req.clearenv, &req.env, &host.env);
         let default_landlock = if bwrap { LandlockMode::Off } else { LandlockMode::BestEffort };
         let landlock = landlock::Plan {
@@ -631,6 +644,7 @@ impl Spec {
             placeholders,
             profiles: req.profiles,
             report: req.report.unwrap_or_default(),
+            proxy,
             uid,
             gid,
             uid_map,

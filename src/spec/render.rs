@@ -132,8 +132,20 @@ impl Spec {
         if let Some(fd) = self.joins.userns2 {
             let _ = writeln!(s, "joins:        user namespace of fd {fd} once the root is built");
         }
-        if ns.net {
-            let _ = writeln!(s, "network:      loopback only (lo up)");
+        match (&self.proxy, ns.net) {
+            (Some(p), _) => {
+                let hosts: Vec<String> = p.allow.iter().map(ToString::to_string).collect();
+                let _ = writeln!(
+                    s,
+                    "network:      loopback only; jail's proxy on 127.0.0.1:{} (HTTP, CONNECT, SOCKS5) reaches only: {}",
+                    p.port,
+                    hosts.join(" ")
+                );
+            }
+            (None, true) => {
+                let _ = writeln!(s, "network:      loopback only (lo up)");
+            }
+            (None, false) => {}
         }
         let _ = writeln!(s, "uid:          {} (map {})", self.uid, map_text(&self.uid_map));
         let _ = writeln!(s, "gid:          {} (map {})", self.gid, map_text(&self.gid_map));
