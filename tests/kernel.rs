@@ -852,6 +852,16 @@ fn protected_paths_stay_read_only_in_a_writable_bind_and_the_host_tree_is_left_a
     nix_kill(child.id(), 15);
     let _ = child.wait();
     assert_eq!(tree_state(&proj, "out"), before, "SIGTERM left placeholders");
+    // Even SIGKILL, which jail cannot catch: the placeholders' own process removes them.
+    let mut child = h.spawn(&slow);
+    assert_eq!(wait_for_line(&mut child, "up").last().map(String::as_str), Some("up"));
+    nix_kill(child.id(), 9);
+    let _ = child.wait();
+    let t = Instant::now();
+    while tree_state(&proj, "out") != before {
+        assert!(t.elapsed() < Duration::from_secs(10), "SIGKILL left placeholders: {:?}", tree_state(&proj, "out"));
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // A symbolic link on the way is refused before anything is made.
     std::os::unix::fs::symlink("/etc", proj.join("out/link")).unwrap();
     let linked = prot("out/link/newdir");

@@ -197,8 +197,8 @@ pub fn launch(spec: &Spec) -> Result<i32> {
             bail!("--userns {fd}: joining the user namespace failed: setns: {}", errno_text(e));
         }
     }
-    // Removed again when this function returns, whichever way it does.
-    let _placeholders = super::placeholder::make(&spec.placeholders)?;
+    // Removed again when jail ends, whichever way it does (by a janitor process of their own).
+    let _placeholders = super::placeholder::guard(super::placeholder::make(&spec.placeholders)?)?;
     let started = Instant::now();
     let (sync_r, sync_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
     let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;

@@ -1,7 +1,9 @@
 //! `--protect` of a missing path inside a writable bind: jail makes an empty directory there
 //! on the host for the read-only mount to cover, and removes it (and any parent it made) when
 //! the sandbox ends, restoring the times of the directory it was made in. Made beneath the
-//! bind's source only, never through a symbolic link: the tree may be hostile.
+//! bind's source only, never through a symbolic link: the tree may be hostile. The removal is
+//! left to a small process of its own that waits for jail to end, so it happens however jail
+//! ends, SIGKILL included; on a normal end jail waits for it.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -96,6 +98,52 @@ pub fn make(list: &[Placeholder]) -> Result<Placeholders> {
         }
     }
     Ok(out)
+}
+
+/// The process that removes the placeholders; dropping this ends jail's wait for it.
+pub struct Janitor {
+    /// Closed when jail ends, whichever way: the janitor's signal to clean up.
+    alive: Option<OwnedFd>,
+    pid: nix::unistd::Pid,
+}
+
+impl Drop for Janitor {
+    fn drop(&mut self) {
+        drop(self.alive.take());
+        let _ = nix::sys::wait::waitpid(self.pid, None);
+    }
+}
+
+/// Hands what was made to a janitor process; None when nothing was made.
+pub fn guard(made: Placeholders) -> Result<Option<Janitor>> {
+    if made.made.is_empty() {
+        return Ok(None);
+    }
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| anyhow!("pipe2: {}", errno_text(e)))?;
+    // SAFETY: jail is single-threaded here (the sandbox does not exist yet).
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => {
+            drop(w);
+            // Out of the terminal's reach (^C, ^Z and hang-ups go to jail and the sandbox),
+            // holding nothing of the caller's but stderr, for the messages.
+            let _ = nix::unistd::setsid();
+            // SAFETY: close_range with integer arguments only; dup2 of valid descriptors.
+            unsafe {
+                libc::syscall(libc::SYS_close_range, 0u32, 1u32, 0u32);
+            }
+            let mut byte = [0u8; 1];
+            while matches!(nix::unistd::read(r.as_raw_fd(), &mut byte), Err(Errno::EINTR)) {}
+            drop(made);
+            // SAFETY: _exit ends the janitor without running the parent's copied state.
+            unsafe { libc::_exit(0) }
+        }
+        Ok(nix::unistd::ForkResult::Parent { child }) => {
+            // The janitor owns the removal now.
+            std::mem::forget(made);
+            Ok(Some(Janitor { alive: Some(w), pid: child }))
+        }
+        Err(e) => Err(anyhow!("fork (placeholder janitor): {}", errno_text(e))),
+    }
 }
 
 impl Drop for Placeholders {
