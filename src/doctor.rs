@@ -68,11 +68,75 @@ fn userns_works() -> Result<(), nix::errno::Errno> {
 }
 
 /// What the options given to `jail doctor` ask of the host, beyond the defaults.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Wants {
     pub limits: bool,
     pub map_subids: bool,
     pub strict_landlock: bool,
+    /// `--allow-host` entries: each name should resolve here, where the proxy connects from.
+    pub allow_hosts: Vec<String>,
+    /// `--protect` paths, as the host sees them.
+    pub protect: Vec<std::path::PathBuf>,
+}
+
+/// The network lines: the policy, and whether each allowed name resolves on this host.
+fn network(r: &mut Report, w: &Wants) {
+    if w.allow_hosts.is_empty() {
+        r.ok("network", "the sandbox's own, loopback only; --allow-host HOST reaches named hosts through jail's proxy");
+        return;
+    }
+    r.ok(
+        "network",
+        &format!(
+            "the sandbox's own, loopback only, with jail's proxy on 127.0.0.1:{} for: {}",
+            crate::spec::network::PROXY_PORT,
+            w.allow_hosts.join(" ")
+        ),
+    );
+    for entry in &w.allow_hosts {
+        let what = format!("--allow-host {entry}");
+        let rule = match crate::spec::network::HostRule::parse(entry) {
+            Ok(rule) => rule,
+            Err(e) => {
+                r.missing(&what, &format!("{e:#}"), "write HOST, HOST:PORT or *.DOMAIN", true);
+                continue;
+            }
+        };
+        if rule.host.starts_with("*.") {
+            r.ok(&what, "every name below it, each checked when the sandbox asks for it");
+            continue;
+        }
+        match std::net::ToSocketAddrs::to_socket_addrs(&(rule.host.as_str(), rule.port.unwrap_or(443))) {
+            Ok(mut addrs) => match addrs.next() {
+                Some(a) => r.ok(&what, &format!("resolves here to {}", a.ip())),
+                None => r.missing(&what, "resolves to no address here", "check the name, or this host's DNS", true),
+            },
+            Err(e) => {
+                r.missing(&what, &format!("does not resolve here: {e}"), "check the name, or this host's DNS", true)
+            }
+        }
+    }
+}
+
+/// The `--protect` lines: what each path is now on the host.
+fn protected(r: &mut Report, w: &Wants) {
+    for p in &w.protect {
+        let what = format!("--protect {}", p.display());
+        match std::fs::symlink_metadata(p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                r.missing(&what, "a symbolic link", "protect the path it points to", true)
+            }
+            Ok(m) => r.ok(
+                &what,
+                if m.is_dir() { "a directory: it and everything below it read-only" } else { "a file: read-only" },
+            ),
+            Err(_) => r.ok(
+                &what,
+                "missing: in a writable bind jail makes an empty placeholder directory there for the \
+                 sandbox's life, so nothing can be created at it, and removes it afterwards",
+            ),
+        }
+    }
 }
 
 pub fn run(w: Wants) -> i32 {
@@ -200,6 +264,8 @@ pub fn run(w: Wants) -> i32 {
         "nested user namespaces",
         "refused inside the sandbox by default (clone/unshare CLONE_NEWUSER: EPERM); --allow-userns opts in",
     );
+    network(&mut r, &w);
+    protected(&mut r, &w);
 
     for l in &r.lines {
         println!("{l}");

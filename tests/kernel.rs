@@ -1005,3 +1005,35 @@ fn only_allowed_hosts_answer_through_the_proxy_and_nothing_connects_directly() {
     assert_eq!(r.code, 125);
     assert!(r.err.contains("--allow-host needs the sandbox's own network"), "{}", r.err);
 }
+
+#[test]
+fn doctor_shows_the_network_policy_and_the_protected_paths() {
+    let Some(h) = harness() else { return };
+    let d = h.dir();
+    let missing = d.join("not-yet");
+    let m = missing.display().to_string();
+    let r = h.run(&[
+        "doctor",
+        "--allow-host",
+        "localhost:80",
+        "--allow-host",
+        "*.example.org",
+        "--protect",
+        &m,
+        "--protect",
+        "/etc",
+    ]);
+    let line = |start: &str| r.out.lines().find(|l| l.starts_with(start)).map(str::to_string).unwrap_or_default();
+    assert!(
+        line("ok       network: ").contains("proxy on 127.0.0.1:3128 for: localhost:80 *.example.org"),
+        "{}",
+        r.out
+    );
+    assert!(line("ok       --allow-host localhost:80: resolves here to ").len() > 40, "{}", r.out);
+    assert!(line("ok       --allow-host *.example.org: every name below it").len() > 20, "{}", r.out);
+    assert!(line(&format!("ok       --protect {m}: missing")).contains("placeholder"), "{}", r.out);
+    assert!(line("ok       --protect /etc: a directory").len() > 20, "{}", r.out);
+    let r = h.run(&["doctor", "--allow-host", "not a host"]);
+    assert_eq!(r.code, 125, "{r:?}");
+    assert!(r.out.contains("MISSING  --allow-host not a host: --allow-host not a host: not a host name"), "{}", r.out);
+}

@@ -534,6 +534,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, UsageError> {
                 limits: request.limits.any(),
                 map_subids: request.map_subids,
                 strict_landlock: request.landlock == Some(crate::spec::LandlockMode::Strict),
+                allow_hosts: request.allow_hosts.clone(),
+                protect: request.protect.clone(),
             })),
             other => Ok(other),
         };

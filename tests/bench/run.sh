@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks (not tests): jail against bubblewrap in the same run, as ratios.
-#   startup     jail -- true  vs  bwrap with the same namespaces and a similar view
+#   startup     jail -- true (also without reports, with an idle --allow-host proxy, and as
+#               bwrap) vs bwrap with the same namespaces and a similar view
 #   binds       N read-only binds (jail stays linear; bwrap re-reads mountinfo per bind)
 #   seccomp     a syscall-heavy job under no filter, a one-instruction allow-all filter, and
 #               jail's default policy
@@ -24,14 +25,20 @@ J=("${as[@]}" ./jail)
 B=("${as[@]}" bwrap)
 
 echo "== startup (hyperfine, mean)"
+# jail's default, the same without the refusal report and with an idle --allow-host proxy,
+# jail as bwrap, and bwrap itself on the same command line.
+view="--unshare-all --die-with-parent --ro-bind / / --proc /proc --dev /dev --tmpfs /tmp -- true"
 hyperfine -N --warmup 10 --runs 200 --export-json startup.json \
 	"${J[*]} -- true" \
-	"${B[*]} --unshare-all --die-with-parent --ro-bind / / --proc /proc --dev /dev --tmpfs /tmp -- true" >/dev/null
+	"${J[*]} --report=none -- true" \
+	"${J[*]} --allow-host example.org -- true" \
+	"${as[*]} ./jail --bwrap $view" \
+	"${B[*]} $view" >/dev/null
 python3 - startup.json <<'PY'
 import json, sys
-r = json.load(open(sys.argv[1]))["results"]
-j, b = r[0]["mean"] * 1e3, r[1]["mean"] * 1e3
-print(f"jail {j:.2f} ms, bwrap {b:.2f} ms, jail/bwrap = {j / b:.2f}")
+r = [x["mean"] * 1e3 for x in json.load(open(sys.argv[1]))["results"]]
+print(f"jail {r[0]:.2f} ms (--report=none {r[1]:.2f}, idle --allow-host proxy {r[2]:.2f} ms: +{r[2] - r[0]:.2f})")
+print(f"as bwrap {r[3]:.2f} ms, bwrap {r[4]:.2f} ms: jail-as-bwrap/bwrap = {r[3] / r[4]:.2f}, jail/bwrap = {r[0] / r[4]:.2f}")
 PY
 
 echo "== read-only binds"
