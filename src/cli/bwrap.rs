@@ -163,6 +163,19 @@ const OPTIONS: &[(&str, &str)] = &[
     ("--chmod OCTAL PATH", "Change the mode of PATH"),
 ];
 
+/// The options that take one descriptor, and where it goes in the request.
+type FdSlot = fn(&mut Request) -> &mut Option<RawFd>;
+const FD_OPTIONS: &[(&str, FdSlot)] = &[
+    ("--userns", |r| &mut r.joins.userns),
+    ("--userns2", |r| &mut r.joins.userns2),
+    ("--pidns", |r| &mut r.joins.pidns),
+    ("--sync-fd", |r| &mut r.protocol.sync_fd),
+    ("--block-fd", |r| &mut r.protocol.block_fd),
+    ("--userns-block-fd", |r| &mut r.protocol.userns_block_fd),
+    ("--info-fd", |r| &mut r.protocol.info_fd),
+    ("--json-status-fd", |r| &mut r.protocol.json_status_fd),
+];
+
 /// Default mode of a created file, bubblewrap's: `--file` 0666, the data binds 0600.
 fn default_perms(flag: &str) -> Option<u32> {
     match flag {
@@ -217,6 +230,12 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, UsageError> {
                 seen.push(flag);
             }
         };
+        if let Some((flag, slot)) = FD_OPTIONS.iter().find(|(f, _)| *f == name) {
+            let v = take(1, "an argument")?;
+            once(flag);
+            *slot(&mut r) = Some(fd(&v[0])?);
+            continue;
+        }
         match name.as_str() {
             "--help" => return Ok(Parsed::Print(usage(&argv0))),
             "--version" => {
@@ -263,21 +282,6 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, UsageError> {
             "--unshare-net" => r.share_net = false,
             "--unshare-uts" => r.share_uts = false,
             "--unshare-cgroup" | "--unshare-cgroup-try" => r.share_cgroup = false,
-            "--userns" => {
-                let v = take(1, "an argument")?;
-                once("--userns");
-                r.joins.userns = Some(fd(&v[0])?);
-            }
-            "--userns2" => {
-                let v = take(1, "an argument")?;
-                once("--userns2");
-                r.joins.userns2 = Some(fd(&v[0])?);
-            }
-            "--pidns" => {
-                let v = take(1, "an argument")?;
-                once("--pidns");
-                r.joins.pidns = Some(fd(&v[0])?);
-            }
             "--disable-userns" => r.disable_userns = true,
             "--assert-userns-disabled" => r.assert_userns_disabled = true,
             "--uid" => {
@@ -315,31 +319,6 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, UsageError> {
             "--lock-file" => {
                 let v = take(1, "an argument")?;
                 r.protocol.lock_files.push(PathBuf::from(&v[0]));
-            }
-            "--sync-fd" => {
-                let v = take(1, "an argument")?;
-                once("--sync-fd");
-                r.protocol.sync_fd = Some(fd(&v[0])?);
-            }
-            "--block-fd" => {
-                let v = take(1, "an argument")?;
-                once("--block-fd");
-                r.protocol.block_fd = Some(fd(&v[0])?);
-            }
-            "--userns-block-fd" => {
-                let v = take(1, "an argument")?;
-                once("--userns-block-fd");
-                r.protocol.userns_block_fd = Some(fd(&v[0])?);
-            }
-            "--info-fd" => {
-                let v = take(1, "an argument")?;
-                once("--info-fd");
-                r.protocol.info_fd = Some(fd(&v[0])?);
-            }
-            "--json-status-fd" => {
-                let v = take(1, "an argument")?;
-                once("--json-status-fd");
-                r.protocol.json_status_fd = Some(fd(&v[0])?);
             }
             "--exec-label" => {
                 let v = take(1, "an argument")?;

@@ -85,25 +85,21 @@ fn announce(pid: Pid, spec: &Spec) -> Result<()> {
         return Ok(());
     }
     let ids = namespace_ids(pid, spec);
-    if let Some(fd) = p.info_fd {
-        let mut s = format!("{{\n    \"child-pid\": {pid}");
+    // --info-fd gets an indented object and is closed; --json-status-fd a line, kept for the
+    // exit code.
+    for (fd, flag, pretty) in [(p.info_fd, "--info-fd", true), (p.json_status_fd, "--json-status-fd", false)] {
+        let Some(fd) = fd else { continue };
+        let (sep, open, close) = if pretty { (",\n    ", "{\n    ", "\n}\n") } else { (", ", "{ ", " }\n") };
+        let mut s = format!("{open}\"child-pid\": {pid}");
         for (name, id) in &ids {
-            s.push_str(&format!(",\n    \"{name}-namespace\": {id}"));
+            s.push_str(&format!("{sep}\"{name}-namespace\": {id}"));
         }
-        s.push_str("\n}\n");
+        s.push_str(close);
         if !status_line(fd, &s) {
-            bail!("--info-fd {fd}: write failed");
+            bail!("{flag} {fd}: write failed");
         }
-        let _ = nix::unistd::close(fd);
-    }
-    if let Some(fd) = p.json_status_fd {
-        let mut s = format!("{{ \"child-pid\": {pid}");
-        for (name, id) in &ids {
-            s.push_str(&format!(", \"{name}-namespace\": {id}"));
-        }
-        s.push_str(" }\n");
-        if !status_line(fd, &s) {
-            bail!("--json-status-fd {fd}: write failed");
+        if pretty {
+            let _ = nix::unistd::close(fd);
         }
     }
     Ok(())
