@@ -993,7 +993,14 @@ fn only_allowed_hosts_answer_through_the_proxy_and_nothing_connects_directly() {
             format!("{b} direct refused")
         ]
     );
-    assert_eq!(r.err, format!("jail: --allow-host: refused a connection to 127.0.0.1:{b}: not in the allow list\n"));
+    // Said when it happens, and again at exit with the option that allows it.
+    assert_eq!(
+        r.err,
+        format!(
+            "jail: --allow-host: refused a connection to 127.0.0.1:{b}: not in the allow list\n\
+             jail: --allow-host refused 127.0.0.1:{b} once (not in the allow list); to allow it: --allow-host 127.0.0.1:{b}\n"
+        )
+    );
     // For supervisors: the refusal in the JSON report.
     let r = h.run(&["--allow-host", &allow, "--report=json", "--", "/usr/bin/python3", "-c", code, &pb]).ok();
     let json = r.err.lines().last().unwrap_or_default();

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::cgroup::stats::Denied;
+use crate::cgroup::stats::{Denied, RefusedHost};
 use crate::spec::Report;
 
 #[derive(Debug, Default)]
@@ -41,20 +41,35 @@ impl Denials {
         v
     }
 
-    /// Says what was refused, as `report` asks.
-    pub fn say(&self, report: Report) {
+    /// Says what was refused (these calls, and the connections `--allow-host` refused), as
+    /// `report` asks: one line each, or one JSON object.
+    pub fn say(&self, report: Report, hosts: &[RefusedHost]) {
         let list = self.list();
-        if list.is_empty() {
+        if list.is_empty() && hosts.is_empty() {
             return;
         }
+        let times = |n: u64| if n == 1 { "once".to_string() } else { format!("{n} times") };
         match report {
             Report::None => {}
             Report::Text => {
                 for d in &list {
-                    let times = if d.count == 1 { "once".to_string() } else { format!("{} times", d.count) };
                     crate::say::warn(&format!(
-                        "seccomp refused {} {times} ({}, EPERM); to allow it: {}",
-                        d.syscall, d.rule, d.allow
+                        "seccomp refused {} {} ({}, EPERM); to allow it: {}",
+                        d.syscall,
+                        times(d.count),
+                        d.rule,
+                        d.allow
+                    ));
+                }
+                for h in hosts {
+                    let target = if h.host.contains(':') {
+                        format!("[{}]:{}", h.host, h.port)
+                    } else {
+                        format!("{}:{}", h.host, h.port)
+                    };
+                    crate::say::warn(&format!(
+                        "--allow-host refused {target} {} (not in the allow list); to allow it: --allow-host {target}",
+                        times(h.count)
                     ));
                 }
             }
@@ -62,8 +77,12 @@ impl Denials {
                 #[derive(serde::Serialize)]
                 struct Report<'a> {
                     denied: &'a [Denied],
+                    refused_hosts: &'a [RefusedHost],
                 }
-                eprintln!("{}", serde_json::to_string(&Report { denied: &list }).unwrap_or_default());
+                eprintln!(
+                    "{}",
+                    serde_json::to_string(&Report { denied: &list, refused_hosts: hosts }).unwrap_or_default()
+                );
             }
         }
     }

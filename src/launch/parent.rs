@@ -288,15 +288,8 @@ pub fn launch(spec: &Spec) -> Result<i32> {
             sigsys_sources(spec)
         ));
     }
-    waited.denials.say(spec.report);
     let refused_hosts = proxy.map(|p| p.refused()).unwrap_or_default();
-    if spec.report == crate::spec::Report::Json && !refused_hosts.is_empty() {
-        #[derive(serde::Serialize)]
-        struct Report<'a> {
-            refused_hosts: &'a [crate::cgroup::stats::RefusedHost],
-        }
-        eprintln!("{}", serde_json::to_string(&Report { refused_hosts: &refused_hosts }).unwrap_or_default());
-    }
+    waited.denials.say(spec.report, &refused_hosts);
     Ok(finish(spec, status, &waited, &refused_hosts, started, cgroup.as_ref()))
 }
 
