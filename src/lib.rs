@@ -27,6 +27,7 @@ mod rootfs;
 mod say;
 mod spec;
 mod sys;
+mod tree;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -53,6 +54,17 @@ pub fn run(args: Vec<OsString>) -> i32 {
         }
         Ok(cli::Parsed::Run { request, dry_run }) => (request, dry_run.or(bwrap_dry_run)),
         Ok(cli::Parsed::Doctor(wants)) => return doctor::run(wants),
+        Ok(cli::Parsed::Rootfs(tree::Action::Unpack { archive, dir })) => return tree::unpack(&archive, &dir),
+        Ok(cli::Parsed::Rootfs(tree::Action::Import { archive, dir })) => {
+            let exe = match std::env::current_exe() {
+                Ok(e) => e,
+                Err(e) => return fail(&format!("rootfs import: where am I: {e}")),
+            };
+            match tree::prepare(&archive, &dir) {
+                Ok((archive, dir)) => (Box::new(tree::import_request(&archive, &dir, &exe)), None),
+                Err(e) => return fail(&format!("{e:#}")),
+            }
+        }
         Err(cli::UsageError(msg)) => return fail(&msg),
     };
     let spec = match host::probe().and_then(|h| spec::Spec::from_request(*request, &h, &host::Live)) {

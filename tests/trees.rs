@@ -85,3 +85,125 @@ fn bookworm_su_works_with_subordinate_ids() {
         .ok();
     assert_eq!(r.out.trim(), "0:42");
 }
+
+/// A tarball made the way `docker export` or a distribution's minirootfs is: owners, modes,
+/// links, a device node, and one member that tries to leave the tree.
+const MAKE_TARBALL: &str = r##"
+import io, sys, tarfile, time
+def add(t, name, data=b"", **kw):
+    ti = tarfile.TarInfo(name); ti.size = len(data); ti.mtime = time.time()
+    for k, v in kw.items(): setattr(ti, k, v)
+    t.addfile(ti, io.BytesIO(data) if data else None)
+with tarfile.open(sys.argv[1], "w:gz") as t:
+    for d in ["etc", "bin", "dev", "proc", "tmp", "home", "usr", "lib", "lib64"]:
+        add(t, d, type=tarfile.DIRTYPE, mode=0o755)
+    add(t, "home/u", type=tarfile.DIRTYPE, mode=0o700, uid=1000, gid=1000)
+    add(t, "etc/passwd", b"root:x:0:0::/root:/bin/sh\n", mode=0o644)
+    add(t, "home/u/notes", b"hi\n", mode=0o600, uid=1000, gid=1000)
+    add(t, "bin/su", b"#!/bin/sh\n", mode=0o4755)
+    add(t, "bin/su-again", type=tarfile.LNKTYPE, linkname="bin/su")
+    add(t, "bin/link", type=tarfile.SYMTYPE, linkname="/bin/su")
+    add(t, "dev/null", type=tarfile.CHRTYPE, devmajor=1, devminor=3, mode=0o666)
+    add(t, "../escaped", b"x", mode=0o644)
+"##;
+
+#[test]
+fn rootfs_import_unpacks_a_tarball_owned_as_map_subids_maps_it() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(h) = harness() else { return };
+    let d = h.dir();
+    let tarball = d.join("root.tar.gz");
+    let made =
+        std::process::Command::new("/usr/bin/python3").arg("-c").arg(MAKE_TARBALL).arg(&tarball).status().unwrap();
+    assert!(made.success());
+    let tree = d.join("tree");
+    let (a, t) = (tarball.display().to_string(), tree.display().to_string());
+    let r = h.run(&["rootfs", "import", &a, &t]).ok();
+    assert!(
+        r.err.contains("skipped 1 device node(s), which only root can make (jail's --dev provides /dev): dev/null"),
+        "{}",
+        r.err
+    );
+    assert!(r.err.contains("refused 1 member(s) that lead outside the tree: ../escaped"), "{}", r.err);
+    assert!(!d.join("escaped").exists(), "a member escaped the tree");
+    // Root's files are the caller's; uid 1000 inside is the caller's subordinate id 999.
+    let meta = |p: &str| std::fs::symlink_metadata(tree.join(p)).unwrap();
+    assert_eq!(meta("etc/passwd").uid(), h.uid);
+    let name = std::fs::read_to_string("/etc/passwd")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.get(2) == Some(&h.uid.to_string().as_str())).then(|| f[0].to_string())
+        })
+        .unwrap_or_default();
+    let sub_start = std::fs::read_to_string("/etc/subuid")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() == 3 && (f[0] == name || f[0] == h.uid.to_string())).then(|| f[1].parse::<u32>().ok())?
+        })
+        .expect("a subordinate range for the test user");
+    assert_eq!(meta("home/u/notes").uid(), sub_start + 999);
+    assert_eq!(meta("home/u").mode() & 0o7777, 0o700);
+    assert_eq!(meta("bin/su").mode() & 0o7777, 0o4755, "the setuid bit is kept");
+    assert_eq!(meta("bin/su").ino(), meta("bin/su-again").ino(), "the hard link is kept");
+    assert_eq!(std::fs::read_link(tree.join("bin/link")).unwrap(), std::path::Path::new("/bin/su"));
+    assert!(!tree.join("dev/null").exists());
+    // Inside, with --map-subids, the owners are the archive's again.
+    let r = h
+        .run(&[
+            "--map-subids",
+            "--uid",
+            "0",
+            "--gid",
+            "0",
+            "--ro-bind",
+            &t,
+            "/",
+            "--ro-bind",
+            "/usr",
+            "/usr",
+            "--ro-bind",
+            "/lib",
+            "/lib",
+            "--ro-bind",
+            "/lib64",
+            "/lib64",
+            "--",
+            "/usr/bin/stat",
+            "-c",
+            "%n %u %a",
+            "/etc/passwd",
+            "/home/u",
+            "/bin/su",
+        ])
+        .ok();
+    assert_eq!(r.lines(), ["/etc/passwd 0 644", "/home/u 1000 700", "/bin/su 0 4755"]);
+    // Only into a new or empty directory.
+    let r = h.run(&["rootfs", "import", &a, &t]);
+    assert_eq!(r.code, 125);
+    assert!(r.err.contains("is not empty"), "{}", r.err);
+}
+
+#[test]
+fn rootfs_import_of_the_busybox_tree_runs_at_root() {
+    let Some(h) = harness() else { return };
+    let Some(src) = tree("busybox") else { return };
+    let d = h.dir();
+    let tarball = d.join("busybox.tar.zst");
+    let made = std::process::Command::new("tar")
+        .args(["--zstd", "--numeric-owner", "-cf"])
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&src)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let t = d.join("tree").display().to_string();
+    h.run(&["rootfs", "import", &tarball.display().to_string(), &t]).ok();
+    let r = h.run(&["--ro-bind", &t, "/", "--", "sh", "-c", "ls /bin/busybox && echo in-tree"]).ok();
+    assert_eq!(r.lines(), ["/bin/busybox", "in-tree"]);
+}

@@ -31,6 +31,8 @@ pub enum Parsed {
     Print(String),
     /// `jail doctor [OPTIONS]`: what the options ask of the host.
     Doctor(crate::doctor::Wants),
+    /// `jail rootfs ...`: make a root filesystem tree.
+    Rootfs(crate::tree::Action),
 }
 
 const NS: &str = "Namespaces (all new by default)";
@@ -97,6 +99,9 @@ pub fn command() -> Command {
             "Examples:\n  jail -- sh\n  jail --ro-bind ./rootfs / --hostname box bash\n  jail --dry-run -- make\n\n\
              jail doctor [OPTIONS] checks this host for jail's defaults and for what OPTIONS ask \
              (limits, --map-subids, --landlock=strict); it exits 125 when something is missing.\n\n\
+             jail rootfs import ARCHIVE DIR unpacks a root filesystem tarball into DIR without \
+             root, owned as --map-subids maps ids (0 is you, 1 and up your subordinate range), for \
+             jail --ro-bind DIR / --map-subids --uid 0 ...; device nodes are skipped.\n\n\
              Called as bwrap (a link or copy of that name, such as /usr/libexec/jail/bwrap), or as \
              jail --bwrap ..., jail takes bubblewrap 0.11's command line with bubblewrap's meaning; \
              jail --dry-run --bwrap ... prints the plan such a command line makes.",
@@ -540,6 +545,10 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, UsageError> {
             other => Ok(other),
         };
     }
+    // `jail rootfs ...`: trees for --ro-bind DIR /, made without root.
+    if args.get(1).is_some_and(|a| a == "rootfs") {
+        return crate::tree::parse(&args[2..]).map(Parsed::Rootfs).map_err(UsageError);
+    }
     // clap reads the arguments by reference; the raw words stay for the --dry-run check.
     let raw = &args;
     let m = match command().try_get_matches_from(raw.iter()) {
@@ -803,6 +812,7 @@ mod tests {
             Ok(Parsed::Run { request, .. }) => Ok(*request),
             Ok(Parsed::Print(_)) => Err("printed".into()),
             Ok(Parsed::Doctor(_)) => Err("doctor".into()),
+            Ok(Parsed::Rootfs(_)) => Err("rootfs".into()),
             Err(UsageError(e)) => Err(e),
         }
     }
