@@ -1,19 +1,26 @@
 //! jail: a rootless sandbox.
 //!
 //! ```text
-//! argv ─clap─▶ Request ─Spec::from_request─▶ Spec ─┬─ --dry-run: print it, exit 0
-//!                                                  └─ launch::launch(&Spec)
+//! argv ─┬─ jail's options (clap, --profile FILE first) ─┐
+//!       └─ as bwrap: bubblewrap 0.11's command line ─────┴▶ Request
+//! Request + Host (probed once) + HostFiles ─Spec::from_request─▶ Spec
+//!       ├─ --dry-run: print it, exit 0
+//!       └─ launch::launch(&Spec)
 //! ```
 //!
-//! - [`cli`]: clap definitions and argv-order recovery; no side effects.
+//! - [`cli`]: the two front ends (jail's clap options with `--profile`, and
+//!   [`cli::bwrap`]); argv-order recovery; both produce the same `Request`.
 //! - [`spec`]: the validated plan (namespaces, id maps, ordered filesystem steps, env, argv,
-//!   capabilities, limits, Landlock and seccomp plans) and its rendering. It owns every plan
-//!   type and imports nothing that executes a plan; [`host`] probes what it needs of the host.
+//!   capabilities, limits, Landlock, seccomp and network plans) and its rendering. It owns
+//!   every plan type, imports nothing that executes a plan and does no I/O: [`host`] probes
+//!   the host once and answers the plan's questions about files.
 //! - [`launch`]: parent, child, init and exec stages (see the stage list there).
 //! - [`rootfs`]: executes the filesystem steps through [`sys::Sys`].
 //! - [`sys`]: the mount syscalls behind a trait, real and recording.
 //! - [`confine`]: applies capabilities, Landlock and seccomp; [`cgroup`]: applies limits.
-//! - [`error`]: how system errors read in messages; [`exit`]: jail's exit statuses.
+//! - [`error`]: how system errors read in messages; [`exit`]: jail's exit statuses;
+//!   [`say`]: the voice of messages (`jail:` or `bwrap:`).
+//! - [`doctor`]: `jail doctor`; [`tree`]: `jail rootfs`, trees made without root.
 
 mod cgroup;
 pub mod cli;
