@@ -64,4 +64,8 @@ impl HostFiles for Live {
     fn program(&self, name: &str) -> Option<PathBuf> {
         which::which(name).ok()
     }
+
+    fn owner(&self, path: &Path) -> Option<u32> {
+        std::os::unix::fs::MetadataExt::uid(&std::fs::symlink_metadata(path).ok()?).into()
+    }
 }

@@ -62,6 +62,12 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Ok(cli::Parsed::Run { request, dry_run }) => (request, dry_run.or(bwrap_dry_run)),
         Ok(cli::Parsed::Doctor(wants)) => return doctor::run(wants),
         Ok(cli::Parsed::Rootfs(tree::Action::Unpack { archive, dir })) => return tree::unpack(&archive, &dir),
+        Ok(cli::Parsed::Rootfs(tree::Action::Shift { dir, user })) => {
+            return match tree::shift(&dir, user.as_deref()) {
+                Ok(()) => 0,
+                Err(e) => fail(&format!("{e:#}")),
+            };
+        }
         Ok(cli::Parsed::Rootfs(tree::Action::Import { archive, dir })) => {
             let exe = match std::env::current_exe() {
                 Ok(e) => e,

@@ -23,9 +23,11 @@ pub enum Action {
     Import { archive: PathBuf, dir: PathBuf },
     /// What `import` runs inside its sandbox.
     Unpack { archive: PathBuf, dir: PathBuf },
+    /// As root: re-own a tree root built into USER's `--map-subids` mapping.
+    Shift { dir: PathBuf, user: Option<String> },
 }
 
-pub const USAGE: &str = "usage: jail rootfs import ARCHIVE DIR";
+pub const USAGE: &str = "usage: jail rootfs import ARCHIVE DIR | jail rootfs shift DIR [--user USER]";
 
 /// `jail rootfs ...` arguments after `rootfs`.
 pub fn parse(args: &[OsString]) -> Result<Action, String> {
@@ -36,6 +38,10 @@ pub fn parse(args: &[OsString]) -> Result<Action, String> {
         }
         [cmd, archive, dir] if *cmd == "unpack" => {
             Ok(Action::Unpack { archive: PathBuf::from(archive), dir: PathBuf::from(dir) })
+        }
+        [cmd, dir] if *cmd == "shift" => Ok(Action::Shift { dir: PathBuf::from(dir), user: None }),
+        [cmd, dir, flag, user] | [cmd, flag, user, dir] if *cmd == "shift" && *flag == "--user" => {
+            Ok(Action::Shift { dir: PathBuf::from(dir), user: Some(user.to_string_lossy().into_owned()) })
         }
         _ => Err(format!("{USAGE} (an archive: .tar, .tar.gz, .tar.xz, .tar.zst)")),
     }
@@ -194,9 +200,99 @@ pub fn unpack(archive: &Path, dir: &Path) -> i32 {
     0
 }
 
+/// A subordinate range: `start`, `count`.
+type Range = (u32, u32);
+
+/// Where id `id` of a root-built tree goes: 0 to the user, N to the user's subordinate N-1
+/// (as `--map-subids` maps them back); None when the range is too small for it.
+pub fn shifted(id: u32, user: u32, range: Range) -> Option<u32> {
+    match id {
+        0 => Some(user),
+        n if n - 1 < range.1 => Some(range.0 + n - 1),
+        _ => None,
+    }
+}
+
+/// `jail rootfs shift`: as root, re-owns every entry below DIR (not following symlinks, not
+/// leaving its filesystem), keeping setuid/setgid bits that chown clears.
+pub fn shift(dir: &Path, user: Option<&str>) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    if !nix::unistd::geteuid().is_root() {
+        bail!("rootfs shift: needs root (the tree's files belong to root); or make the tree again with jail rootfs import");
+    }
+    let name = match user.map(str::to_string).or_else(|| std::env::var("SUDO_USER").ok()) {
+        Some(n) => n,
+        None => bail!("rootfs shift: whose tree? --user USER (or run it through sudo)"),
+    };
+    let u = nix::unistd::User::from_name(&name)
+        .ok()
+        .flatten()
+        .ok_or_else(|| anyhow!("rootfs shift: --user {name}: no such user"))?;
+    let range_of = |file: &str, id: u32| -> Result<Range> {
+        let text = std::fs::read_to_string(file).map_err(|e| anyhow!("rootfs shift: {file}: {e}"))?;
+        crate::spec::idmap_range(&text, &[name.clone()], id).ok_or_else(|| {
+            anyhow!("rootfs shift: no range for {name} in {file}; add one with usermod --add-subuids/--add-subgids")
+        })
+    };
+    let (uid, gid) = (u.uid.as_raw(), u.gid.as_raw());
+    let (ur, gr) = (range_of("/etc/subuid", uid)?, range_of("/etc/subgid", gid)?);
+    let top = std::fs::symlink_metadata(dir).map_err(|e| anyhow!("rootfs shift: {}: {e}", dir.display()))?;
+    if top.uid() != 0 {
+        bail!(
+            "rootfs shift: {} is owned by uid {}, not root: shifted already, or not a root-built tree",
+            dir.display(),
+            top.uid()
+        );
+    }
+    let (mut done, mut left) = (0u64, Vec::new());
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let m = std::fs::symlink_metadata(&p).map_err(|e| anyhow!("rootfs shift: {}: {e}", p.display()))?;
+        if m.dev() != top.dev() {
+            continue;
+        }
+        let (Some(nu), Some(ng)) = (shifted(m.uid(), uid, ur), shifted(m.gid(), gid, gr)) else {
+            left.push(p.display().to_string());
+            continue;
+        };
+        std::os::unix::fs::lchown(&p, Some(nu), Some(ng))
+            .map_err(|e| anyhow!("rootfs shift: chown {}: {e}", p.display()))?;
+        if !m.file_type().is_symlink() && m.mode() & 0o6000 != 0 {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(m.mode() & 0o7777))
+                .map_err(|e| anyhow!("rootfs shift: chmod {}: {e}", p.display()))?;
+        }
+        done += 1;
+        if m.is_dir() {
+            for e in std::fs::read_dir(&p).map_err(|e| anyhow!("rootfs shift: {}: {e}", p.display()))?.flatten() {
+                stack.push(e.path());
+            }
+        }
+    }
+    crate::say::warn(&format!("rootfs shift: {done} entries of {} now belong to {name}'s mapping", dir.display()));
+    if !left.is_empty() {
+        crate::say::warn(&format!(
+            "rootfs shift: left {} with ids beyond {name}'s subordinate range: {}",
+            left.len(),
+            list(&left)
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_shift_to_the_user_and_the_range_as_map_subids_maps_them_back() {
+        assert_eq!(shifted(0, 1000, (100000, 65536)), Some(1000));
+        assert_eq!(shifted(1, 1000, (100000, 65536)), Some(100000));
+        assert_eq!(shifted(65536, 1000, (100000, 65536)), Some(165535));
+        assert_eq!(shifted(65537, 1000, (100000, 65536)), None);
+        let a = |v: &[&str]| parse(&v.iter().map(OsString::from).collect::<Vec<_>>());
+        assert_eq!(a(&["shift", "d", "--user", "u"]), Ok(Action::Shift { dir: "d".into(), user: Some("u".into()) }));
+    }
 
     #[test]
     fn tars_complaints_are_sorted_into_what_could_not_be_kept() {

@@ -207,3 +207,53 @@ fn rootfs_import_of_the_busybox_tree_runs_at_root() {
     let r = h.run(&["--ro-bind", &t, "/", "--", "sh", "-c", "ls /bin/busybox && echo in-tree"]).ok();
     assert_eq!(r.lines(), ["/bin/busybox", "in-tree"]);
 }
+
+#[test]
+fn rootfs_shift_reowns_a_root_built_tree_into_the_users_mapping() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(h) = harness() else { return };
+    let Some(src) = tree("busybox") else { return };
+    if h.user.is_none() {
+        // jail rootfs shift needs root, which the suite has only when it runs as root.
+        eprintln!("SKIP: rootfs shift needs the suite to run as root");
+        assert!(!common::must_work(), "JAIL_TEST_MUST_WORK=1 but the suite does not run as root");
+        return;
+    }
+    let d = h.dir();
+    let t = d.join("tree");
+    assert!(std::process::Command::new("cp").arg("-a").arg(&src).arg(&t).status().unwrap().success());
+    std::fs::set_permissions(&d, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let ts = t.display().to_string();
+    // The plan says what is wrong with it, and how to fix it.
+    let r = h.run(&["--dry-run", "--map-subids", "--uid", "0", "--ro-bind", &ts, "/", "--", "true"]).ok();
+    assert!(r.err.contains(&format!("jail rootfs shift {ts} --user YOU")), "{}", r.err);
+    // As root.
+    let user = std::env::var("JAIL_TEST_USER").unwrap_or_else(|_| "jailtest".into());
+    let out = common::output(std::process::Command::new(&h.bin).args(["rootfs", "shift", &ts, "--user", &user]));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::symlink_metadata(t.join("bin/busybox")).unwrap().uid(), h.uid);
+    let r = h.run(&["--dry-run", "--map-subids", "--uid", "0", "--ro-bind", &ts, "/", "--", "true"]).ok();
+    assert!(!r.err.contains("rootfs shift"), "{}", r.err);
+    let r = h
+        .run(&[
+            "--map-subids",
+            "--uid",
+            "0",
+            "--gid",
+            "0",
+            "--ro-bind",
+            &ts,
+            "/",
+            "--",
+            "stat",
+            "-c",
+            "%u %g",
+            "/bin/busybox",
+        ])
+        .ok();
+    assert_eq!(r.out, "0 0\n");
+    // Twice would shift again: refused.
+    let out = common::output(std::process::Command::new(&h.bin).args(["rootfs", "shift", &ts, "--user", &user]));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("shifted already"));
+}

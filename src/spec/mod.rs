@@ -357,6 +357,8 @@ pub trait HostFiles {
     fn names(&self, uid: u32, gid: u32) -> (Vec<String>, Vec<String>);
     /// A program on jail's PATH.
     fn program(&self, name: &str) -> Option<PathBuf>;
+    /// The uid that owns `path` (not following a final symlink).
+    fn owner(&self, path: &Path) -> Option<u32>;
 }
 
 /// What the command line asked for, after parsing and before any check or default.
@@ -599,6 +601,9 @@ impl Spec {
 
         let mut fs = fs;
         let placeholders = protect(&req.protect, &mut fs, &cwd, files)?;
+        if req.map_subids && host.uid != 0 {
+            notes.extend(root_built_tree(&fs, files));
+        }
 
         let (caller_uid, caller_gid) = (host.uid, host.gid);
         let uid = req.uid.unwrap_or(caller_uid);
@@ -878,6 +883,24 @@ fn check_op(
     })
 }
 
+/// A tree at `/` that belongs to the host's root: root is not mapped into the sandbox, so its
+/// files show as nobody's there and apt, dpkg and su fail on them. Says how to fix it.
+fn root_built_tree(fs: &[FsStep], files: &dyn HostFiles) -> Option<String> {
+    let src = fs.iter().rev().find_map(|s| match &s.op {
+        FsOp::Bind { src, dest, .. } if same_path(dest, Path::new("/")) => Some(src),
+        _ => None,
+    })?;
+    if same_path(src, Path::new("/")) || files.owner(src) != Some(0) {
+        return None;
+    }
+    let t = src.display();
+    Some(format!(
+        "--ro-bind {t} /: the tree belongs to the host's root, who is not mapped into the sandbox: its \
+         files show as nobody's and apt, dpkg and su fail on them; as root, jail rootfs shift {t} --user YOU \
+         re-owns it into your --map-subids mapping (or make trees with jail rootfs import)"
+    ))
+}
+
 /// Adds the `--protect` steps after every other one, and finds the missing paths that lie in a
 /// writable bind of a host directory: they need a placeholder there to mount over.
 fn protect(paths: &[PathBuf], fs: &mut Vec<FsStep>, cwd: &Path, files: &dyn HostFiles) -> Result<Vec<Placeholder>> {
@@ -1034,6 +1057,9 @@ mod tests {
         }
         fn program(&self, name: &str) -> Option<PathBuf> {
             Some(Path::new("/usr/bin").join(name))
+        }
+        fn owner(&self, path: &Path) -> Option<u32> {
+            self.stat(path).ok().map(|_| if path.starts_with("/r") { 0 } else { 1000 })
         }
     }
 
@@ -1231,6 +1257,23 @@ mod tests {
         );
         let e = error(Request { protect: vec!["rel".into()], ..req() });
         assert!(e.starts_with("--protect rel: the path must be absolute"), "{e}");
+    }
+
+    #[test]
+    fn a_root_built_tree_with_map_subids_gets_a_note_that_points_to_rootfs_shift() {
+        let mut f = files();
+        f.paths.push(("/r/tmp", FileKind::Dir));
+        f.texts = vec![("/etc/subuid", "u:100000:65536\n"), ("/etc/subgid", "g:100000:65536\n")];
+        let tree = (
+            "--ro-bind".to_string(),
+            FsOp::Bind { src: "/r".into(), dest: "/".into(), mode: BindMode::ReadOnly, optional: false },
+        );
+        let r = Request { fs: vec![tree.clone()], map_subids: true, uid: Some(0), ..req() };
+        let s = Spec::from_request(r, &host(), &f).unwrap();
+        assert!(s.notes.iter().any(|n| n.contains("jail rootfs shift /r --user YOU")), "{:?}", s.notes);
+        // Not without --map-subids, and not for the host's own root.
+        let s = Spec::from_request(Request { fs: vec![tree], ..req() }, &host(), &f).unwrap();
+        assert!(s.notes.is_empty());
     }
 
     #[test]
