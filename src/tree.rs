@@ -230,7 +230,7 @@ pub fn shift(dir: &Path, user: Option<&str>) -> Result<()> {
         .ok_or_else(|| anyhow!("rootfs shift: --user {name}: no such user"))?;
     let range_of = |file: &str, id: u32| -> Result<Range> {
         let text = std::fs::read_to_string(file).map_err(|e| anyhow!("rootfs shift: {file}: {e}"))?;
-        crate::spec::idmap_range(&text, &[name.clone()], id).ok_or_else(|| {
+        crate::spec::idmap_range(&text, std::slice::from_ref(&name), id).ok_or_else(|| {
             anyhow!("rootfs shift: no range for {name} in {file}; add one with usermod --add-subuids/--add-subgids")
         })
     };
