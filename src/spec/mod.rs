@@ -627,7 +627,14 @@ impl Spec {
             mode: req.landlock.unwrap_or(default_landlock),
             kernel_abi: host.landlock_abi,
             rules: landlock::rules_for(&fs),
-            connect: (!req.allow_connect.is_empty()).then(|| req.allow_connect.clone()),
+            // The proxy is reached over TCP on the sandbox's loopback: a port list must let it.
+            connect: (!req.allow_connect.is_empty()).then(|| {
+                let mut ports = req.allow_connect.clone();
+                if let Some(p) = proxy.as_ref().filter(|p| !ports.contains(&p.port)) {
+                    ports.push(p.port);
+                }
+                ports
+            }),
             bind: (!req.allow_bind.is_empty()).then(|| req.allow_bind.clone()),
         };
         if landlock.mode == LandlockMode::Off && (landlock.connect.is_some() || landlock.bind.is_some()) {
@@ -1274,6 +1281,14 @@ mod tests {
         // Not without --map-subids, and not for the host's own root.
         let s = Spec::from_request(Request { fs: vec![tree], ..req() }, &host(), &f).unwrap();
         assert!(s.notes.is_empty());
+    }
+
+    #[test]
+    fn a_tcp_port_list_lets_the_proxy_through() {
+        let r = Request { allow_hosts: vec!["a.org".into()], allow_connect: vec![443], ..req() };
+        let s = plan(r).unwrap();
+        assert_eq!(s.landlock.connect, Some(vec![443, network::PROXY_PORT]));
+        assert!(s.env.set.iter().any(|(k, v)| k == "HTTPS_PROXY" && v == "http://127.0.0.1:3128"));
     }
 
     #[test]
