@@ -1,7 +1,8 @@
 //! `jail rootfs`: root filesystem trees for a normal user, without root.
 //!
 //! `jail rootfs import ARCHIVE DIR` unpacks a root filesystem tarball (plain, gzip, xz, zstd,
-//! bzip2: GNU tar recognises them) into DIR, owned the way `--map-subids` maps ids: 0 is the
+//! bzip2: GNU tar recognises them), or an image (`docker save`, an OCI image layout as a
+//! directory or a tarball: layers in order, whiteouts applied) into DIR, owned the way `--map-subids` maps ids: 0 is the
 //! caller, 1 and up the caller's subordinate range. It does so inside a jail sandbox of its
 //! own, as uid 0 of a user namespace with those ids mapped, where DIR is the only writable
 //! host directory: so hard links, symlinks, owners and setuid bits are kept as an unprivileged
@@ -79,8 +80,9 @@ pub fn import_request(archive: &Path, dir: &Path, exe: &Path) -> Request {
 /// Checks what `import` is given and makes DIR; returns both as absolute paths.
 pub fn prepare(archive: &Path, dir: &Path) -> Result<(PathBuf, PathBuf)> {
     let archive = std::path::absolute(archive).map_err(|e| anyhow!("rootfs import: {}: {e}", archive.display()))?;
-    if !archive.is_file() {
-        bail!("rootfs import: {}: not an archive file", archive.display());
+    let oci_layout = archive.join("oci-layout").is_file();
+    if !archive.is_file() && !oci_layout {
+        bail!("rootfs import: {}: not an archive file or an OCI image layout", archive.display());
     }
     match std::fs::read_dir(dir) {
         Ok(mut entries) => {
@@ -147,24 +149,183 @@ fn list(names: &[String]) -> String {
     s
 }
 
-/// Inside the sandbox: runs tar and says what it could not keep. Returns the exit status.
-pub fn unpack(archive: &Path, dir: &Path) -> i32 {
-    let out = std::process::Command::new("tar")
-        .args(["--extract", "--numeric-owner", "--same-owner", "--preserve-permissions"])
-        .args(["--xattrs", "--xattrs-include=*", "--delay-directory-restore"])
+/// Runs tar to extract `archive` into `dir`, leaving out whiteouts when `layer`.
+fn extract(archive: &Path, dir: &Path, layer: bool) -> Result<(Outcome, std::process::ExitStatus)> {
+    let mut tar = std::process::Command::new("tar");
+    tar.args(["--extract", "--numeric-owner", "--same-owner", "--preserve-permissions"]).args([
+        "--xattrs",
+        "--xattrs-include=*",
+        "--delay-directory-restore",
+    ]);
+    if layer {
+        tar.arg("--exclude=.wh.*");
+    }
+    let out = tar
         .arg("--file")
         .arg(archive)
         .arg("--directory")
         .arg(dir)
-        .output();
-    let out = match out {
+        .output()
+        .map_err(|e| anyhow!("rootfs import: run tar: {e} (Debian package tar)"))?;
+    Ok((sort_messages(&String::from_utf8_lossy(&out.stderr)), out.status))
+}
+
+/// The names in a tar archive (whatever its compression).
+fn members(archive: &Path) -> Result<Vec<String>> {
+    let out = std::process::Command::new("tar")
+        .args(["--list", "--quoting-style=literal", "--file"])
+        .arg(archive)
+        .output()
+        .map_err(|e| anyhow!("rootfs import: run tar: {e}"))?;
+    if !out.status.success() {
+        bail!("rootfs import: {}: cannot list it: {}", archive.display(), String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim_start_matches("./").to_string()).collect())
+}
+
+/// A member's path below the tree, if it stays below it.
+fn below(name: &str) -> Option<PathBuf> {
+    let p = Path::new(name.trim_end_matches('/'));
+    p.components().all(|c| matches!(c, std::path::Component::Normal(_))).then(|| p.to_path_buf())
+}
+
+/// Applies a layer's whiteouts to what the layers before it left in `dir`: `.wh.NAME` removes
+/// NAME, `.wh..wh..opq` empties its directory. Returns how many it applied.
+fn whiteouts(layer: &Path, dir: &Path) -> Result<usize> {
+    let mut n = 0;
+    for name in members(layer)? {
+        let Some(rel) = below(&name) else { continue };
+        let Some(base) = rel.file_name().and_then(|b| b.to_str()) else { continue };
+        let Some(hidden) = base.strip_prefix(".wh.") else { continue };
+        let parent = dir.join(rel.parent().unwrap_or(Path::new("")));
+        let targets: Vec<PathBuf> = if hidden == ".wh..opq" {
+            std::fs::read_dir(&parent).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default()
+        } else {
+            vec![parent.join(hidden)]
+        };
+        for t in targets {
+            let gone = match std::fs::symlink_metadata(&t) {
+                Ok(m) if m.is_dir() => std::fs::remove_dir_all(&t),
+                Ok(_) => std::fs::remove_file(&t),
+                Err(_) => Ok(()),
+            };
+            gone.map_err(|e| anyhow!("rootfs import: whiteout {name}: remove {}: {e}", t.display()))?;
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// The blob a descriptor (`{"digest": "sha256:HEX", ...}`) names in an OCI layout.
+fn blob(layout: &Path, desc: &serde_json::Value) -> Result<PathBuf> {
+    let digest = desc["digest"].as_str().ok_or_else(|| anyhow!("rootfs import: a descriptor without a digest"))?;
+    let (algo, hex) = digest.split_once(':').ok_or_else(|| anyhow!("rootfs import: digest {digest:?}"))?;
+    if !hex.chars().all(|c| c.is_ascii_hexdigit()) || !algo.chars().all(|c| c.is_ascii_alphanumeric()) {
+        bail!("rootfs import: digest {digest:?}");
+    }
+    Ok(layout.join("blobs").join(algo).join(hex))
+}
+
+fn json(path: &Path) -> Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow!("rootfs import: {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| anyhow!("rootfs import: {}: {e}", path.display()))
+}
+
+/// An OCI layout's layers, bottom first: index → (an index per platform →) manifest → layers.
+fn oci_layers(layout: &Path) -> Result<Vec<PathBuf>> {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let mut doc = json(&layout.join("index.json"))?;
+    for _ in 0..4 {
+        if let Some(layers) = doc["layers"].as_array() {
+            return layers.iter().map(|l| blob(layout, l)).collect();
+        }
+        let manifests = doc["manifests"].as_array().cloned().unwrap_or_default();
+        let pick = manifests
+            .iter()
+            .find(|m| m["platform"]["architecture"] == arch)
+            .or_else(|| manifests.first())
+            .ok_or_else(|| anyhow!("rootfs import: {}: no image manifest in the layout", layout.display()))?;
+        doc = json(&blob(layout, pick)?)?;
+    }
+    bail!("rootfs import: {}: nested too deep to find the layers", layout.display())
+}
+
+/// The layers of an image archive (`docker save`, an OCI layout, as a directory or a tarball),
+/// bottom first, unpacked into a scratch directory; None for a plain root filesystem tarball.
+fn image_layers(archive: &Path, scratch: &Path) -> Result<Option<Vec<PathBuf>>> {
+    if archive.is_dir() {
+        return oci_layers(archive).map(Some);
+    }
+    let names = members(archive)?;
+    let is_image = names.iter().any(|n| n == "manifest.json") || names.iter().any(|n| n == "oci-layout");
+    if !is_image {
+        return Ok(None);
+    }
+    std::fs::create_dir_all(scratch).map_err(|e| anyhow!("rootfs import: mkdir {}: {e}", scratch.display()))?;
+    let (o, status) = extract(archive, scratch, false)?;
+    if !status.success() || !o.errors.is_empty() {
+        bail!("rootfs import: {}: cannot unpack the image archive: {}", archive.display(), o.errors.join("; "));
+    }
+    // docker save lists its layers in manifest.json (paths in the archive), OCI in index.json.
+    let manifest = scratch.join("manifest.json");
+    if manifest.is_file() {
+        let m = json(&manifest)?;
+        let layers =
+            m[0]["Layers"].as_array().ok_or_else(|| anyhow!("rootfs import: manifest.json lists no Layers"))?;
+        return layers
+            .iter()
+            .map(|l| {
+                let rel = l.as_str().and_then(below).ok_or_else(|| anyhow!("rootfs import: layer path {l}"))?;
+                Ok(scratch.join(rel))
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(Some);
+    }
+    oci_layers(scratch).map(Some)
+}
+
+/// Inside the sandbox: unpacks (an image's layers in order, whiteouts applied) and says what
+/// could not be kept. Returns the exit status.
+pub fn unpack(archive: &Path, dir: &Path) -> i32 {
+    let scratch = dir.join(".jail-image");
+    let result = (|| -> Result<Outcome> {
+        let Some(layers) = image_layers(archive, &scratch)? else {
+            let (o, status) = extract(archive, dir, false)?;
+            if !status.success()
+                && o.devices.is_empty()
+                && o.escaping.is_empty()
+                && o.xattrs.is_empty()
+                && o.errors.is_empty()
+            {
+                bail!("rootfs import: tar failed ({status})");
+            }
+            return Ok(o);
+        };
+        let mut all = Outcome::default();
+        let mut wh = 0;
+        for layer in &layers {
+            wh += whiteouts(layer, dir)?;
+            let (o, _) = extract(layer, dir, true)?;
+            all.devices.extend(o.devices);
+            all.escaping.extend(o.escaping);
+            all.xattrs.extend(o.xattrs);
+            all.errors.extend(o.errors);
+        }
+        crate::say::warn(&format!("rootfs import: {} image layer(s) applied, {wh} whiteout(s)", layers.len()));
+        Ok(all)
+    })();
+    let _ = std::fs::remove_dir_all(&scratch);
+    let o = match result {
         Ok(o) => o,
         Err(e) => {
-            crate::say::error(&format!("rootfs import: run tar: {e} (Debian package tar)"));
+            crate::say::error(&format!("{e:#}"));
             return crate::exit::FAILURE;
         }
     };
-    let o = sort_messages(&String::from_utf8_lossy(&out.stderr));
     if !o.devices.is_empty() {
         crate::say::warn(&format!(
             "rootfs import: skipped {} device node(s), which only root can make (jail's --dev provides /dev): {}",
@@ -191,10 +352,6 @@ pub fn unpack(archive: &Path, dir: &Path) -> i32 {
             eprintln!("{e}");
         }
         crate::say::error("rootfs import: tar failed (its messages are above)");
-        return crate::exit::FAILURE;
-    }
-    if !out.status.success() && o.devices.is_empty() && o.escaping.is_empty() && o.xattrs.is_empty() {
-        crate::say::error(&format!("rootfs import: tar failed ({})", out.status));
         return crate::exit::FAILURE;
     }
     0
@@ -283,6 +440,15 @@ pub fn shift(dir: &Path, user: Option<&str>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn member_paths_must_stay_below_the_tree() {
+        assert_eq!(below("etc/.wh.a"), Some(PathBuf::from("etc/.wh.a")));
+        assert_eq!(below("var/cache/"), Some(PathBuf::from("var/cache")));
+        assert_eq!(below("../x"), None);
+        assert_eq!(below("/etc/x"), None);
+        assert_eq!(below("a/../../x"), None);
+    }
 
     #[test]
     fn ids_shift_to_the_user_and_the_range_as_map_subids_maps_them_back() {

@@ -257,3 +257,60 @@ fn rootfs_shift_reowns_a_root_built_tree_into_the_users_mapping() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("shifted already"));
 }
+
+/// Two image layers, the second deleting a file and emptying a directory of the first, as
+/// `docker save` (manifest.json) and as an OCI image layout directory (index.json, gzip blobs).
+const MAKE_IMAGES: &str = r##"
+import hashlib, io, json, os, sys, tarfile
+def layer(entries, gz=False):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz" if gz else "w") as t:
+        for name, data in entries:
+            ti = tarfile.TarInfo(name)
+            if data is None:
+                ti.type = tarfile.DIRTYPE; ti.mode = 0o755; t.addfile(ti)
+            else:
+                ti.size = len(data); ti.mode = 0o644; t.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+one = [("etc", None), ("etc/a", b"a"), ("etc/b", b"b"), ("var", None), ("var/cache", None), ("var/cache/x", b"x")]
+two = [("etc/.wh.a", b""), ("var/cache/.wh..wh..opq", b""), ("var/cache/y", b"y"), ("etc/c", b"c")]
+out = sys.argv[1]
+with tarfile.open(out + "/docker.tar", "w") as t:
+    for name, data in [("one/layer.tar", layer(one)), ("two/layer.tar", layer(two)),
+                       ("manifest.json", json.dumps([{"Layers": ["one/layer.tar", "two/layer.tar"]}]).encode())]:
+        ti = tarfile.TarInfo(name); ti.size = len(data); t.addfile(ti, io.BytesIO(data))
+lay = out + "/oci"
+os.makedirs(lay + "/blobs/sha256")
+def put(data):
+    h = hashlib.sha256(data).hexdigest()
+    open(lay + "/blobs/sha256/" + h, "wb").write(data)
+    return {"digest": "sha256:" + h, "size": len(data)}
+layers = [put(layer(one, True)), put(layer(two, True))]
+manifest = put(json.dumps({"schemaVersion": 2, "layers": layers}).encode())
+manifest["platform"] = {"architecture": "amd64", "os": "linux"}
+open(lay + "/index.json", "w").write(json.dumps({"schemaVersion": 2, "manifests": [manifest]}))
+open(lay + "/oci-layout", "w").write('{"imageLayoutVersion": "1.0.0"}')
+"##;
+
+#[test]
+fn rootfs_import_applies_image_layers_in_order_with_their_whiteouts() {
+    let Some(h) = harness() else { return };
+    let d = h.dir();
+    let made = std::process::Command::new("/usr/bin/python3").arg("-c").arg(MAKE_IMAGES).arg(&d).status().unwrap();
+    assert!(made.success());
+    let _ = std::process::Command::new("chmod").args(["-R", "a+rX"]).arg(&d).status();
+    for image in ["docker.tar", "oci"] {
+        let t = d.join(format!("tree-{image}"));
+        let r = h.run(&["rootfs", "import", &d.join(image).display().to_string(), &t.display().to_string()]).ok();
+        assert!(r.err.contains("2 image layer(s) applied, 2 whiteout(s)"), "{image}: {}", r.err);
+        let mut got: Vec<String> = Vec::new();
+        for p in ["etc/a", "etc/b", "etc/c", "var/cache/x", "var/cache/y", ".jail-image"] {
+            got.push(format!("{p} {}", t.join(p).exists()));
+        }
+        assert_eq!(
+            got,
+            ["etc/a false", "etc/b true", "etc/c true", "var/cache/x false", "var/cache/y true", ".jail-image false"],
+            "{image}"
+        );
+    }
+}
