@@ -62,6 +62,12 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Ok(cli::Parsed::Run { request, dry_run }) => (request, dry_run.or(bwrap_dry_run)),
         Ok(cli::Parsed::Doctor(wants)) => return doctor::run(wants),
         Ok(cli::Parsed::Rootfs(tree::Action::Unpack { archive, dir })) => return tree::unpack(&archive, &dir),
+        Ok(cli::Parsed::Rootfs(tree::Action::Debian(d))) => {
+            match tree::prepare_dir("rootfs debian", &d.dir).and_then(|dir| tree::debian_request(&d, &dir)) {
+                Ok(r) => (Box::new(r), None),
+                Err(e) => return fail(&format!("{e:#}")),
+            }
+        }
         Ok(cli::Parsed::Rootfs(tree::Action::Shift { dir, user })) => {
             return match tree::shift(&dir, user.as_deref()) {
                 Ok(()) => 0,

@@ -26,9 +26,26 @@ pub enum Action {
     Unpack { archive: PathBuf, dir: PathBuf },
     /// As root: re-own a tree root built into USER's `--map-subids` mapping.
     Shift { dir: PathBuf, user: Option<String> },
+    /// A Debian (or Ubuntu) tree by debootstrap, run in a sandbox of jail's mapping.
+    Debian(Debian),
 }
 
-pub const USAGE: &str = "usage: jail rootfs import ARCHIVE DIR | jail rootfs shift DIR [--user USER]";
+/// `jail rootfs debian DIR [--suite S] [--variant V] [--include PKGS] [--mirror URL]
+/// [--arch ARCH] [--cache-dir DIR]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Debian {
+    pub dir: PathBuf,
+    pub suite: Option<String>,
+    pub variant: Option<String>,
+    pub include: Option<String>,
+    pub mirror: Option<String>,
+    pub arch: Option<String>,
+    pub cache_dir: Option<PathBuf>,
+}
+
+pub const USAGE: &str = "usage: jail rootfs import ARCHIVE DIR | jail rootfs debian DIR [--suite SUITE] \
+                         [--variant VARIANT] [--include PKGS] [--mirror URL] [--arch ARCH] [--cache-dir DIR] | \
+                         jail rootfs shift DIR [--user USER]";
 
 /// `jail rootfs ...` arguments after `rootfs`.
 pub fn parse(args: &[OsString]) -> Result<Action, String> {
@@ -40,12 +57,169 @@ pub fn parse(args: &[OsString]) -> Result<Action, String> {
         [cmd, archive, dir] if *cmd == "unpack" => {
             Ok(Action::Unpack { archive: PathBuf::from(archive), dir: PathBuf::from(dir) })
         }
+        [cmd, rest @ ..] if *cmd == "debian" => debian_args(rest).map(Action::Debian),
         [cmd, dir] if *cmd == "shift" => Ok(Action::Shift { dir: PathBuf::from(dir), user: None }),
         [cmd, dir, flag, user] | [cmd, flag, user, dir] if *cmd == "shift" && *flag == "--user" => {
             Ok(Action::Shift { dir: PathBuf::from(dir), user: Some(user.to_string_lossy().into_owned()) })
         }
         _ => Err(format!("{USAGE} (an archive: .tar, .tar.gz, .tar.xz, .tar.zst)")),
     }
+}
+
+fn debian_args(words: &[&std::ffi::OsStr]) -> Result<Debian, String> {
+    let mut d = Debian::default();
+    let mut it = words.iter();
+    while let Some(w) = it.next() {
+        let w = w.to_string_lossy();
+        let mut value =
+            || it.next().map(|v| v.to_string_lossy().into_owned()).ok_or(format!("{w} takes a value ({USAGE})"));
+        match w.as_ref() {
+            "--suite" => d.suite = Some(value()?),
+            "--variant" => d.variant = Some(value()?),
+            "--include" => d.include = Some(value()?),
+            "--mirror" => d.mirror = Some(value()?),
+            "--arch" => d.arch = Some(value()?),
+            "--cache-dir" => d.cache_dir = Some(value()?.into()),
+            f if f.starts_with('-') => return Err(format!("rootfs debian: unknown option {f} ({USAGE})")),
+            dir if d.dir.as_os_str().is_empty() => d.dir = PathBuf::from(dir),
+            extra => return Err(format!("rootfs debian: one DIR, not also {extra} ({USAGE})")),
+        }
+    }
+    if d.dir.as_os_str().is_empty() {
+        return Err(format!("rootfs debian: which DIR? ({USAGE})"));
+    }
+    Ok(d)
+}
+
+/// The first Debian (or Ubuntu) archive in apt's sources, in apt's order, skipping security
+/// and -updates/-backports style suites: one-line `deb URI SUITE ...` and deb822 `URIs:`.
+pub fn apt_mirror(files: &[(String, String)]) -> Option<String> {
+    let plain = |suite: &str| !suite.contains('-') && !suite.contains('/');
+    for (name, text) in files {
+        if name.ends_with(".sources") {
+            for para in text.split("\n\n") {
+                let field = |k: &str| para.lines().find_map(|l| l.strip_prefix(k).map(|v| v.trim().to_string()));
+                let (Some(uris), Some(suites)) = (field("URIs:"), field("Suites:")) else { continue };
+                if field("Enabled:").is_some_and(|e| e.eq_ignore_ascii_case("no"))
+                    || !field("Types:").unwrap_or_default().split_whitespace().any(|t| t == "deb")
+                {
+                    continue;
+                }
+                if suites.split_whitespace().any(plain) {
+                    if let Some(u) = uris.split_whitespace().find(|u| !u.contains("security")) {
+                        return Some(u.to_string());
+                    }
+                }
+            }
+        } else {
+            for line in text.lines() {
+                let line = line.split('#').next().unwrap_or("").trim();
+                let mut w = line.split_whitespace();
+                if w.next() != Some("deb") {
+                    continue;
+                }
+                let mut uri = w.next()?;
+                if uri.starts_with('[') {
+                    // Options: `[arch=amd64 signed-by=...]` up to the closing bracket.
+                    let mut rest = uri;
+                    while !rest.ends_with(']') {
+                        rest = w.next()?;
+                    }
+                    uri = w.next()?;
+                }
+                if w.next().is_some_and(plain) && !uri.contains("security") {
+                    return Some(uri.to_string());
+                }
+            }
+        }
+    }
+    None
+}
+
+/// apt's source files as apt reads them: sources.list, then sources.list.d in name order.
+fn apt_sources() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Ok(t) = std::fs::read_to_string("/etc/apt/sources.list") {
+        out.push(("sources.list".into(), t));
+    }
+    let mut names: Vec<PathBuf> = std::fs::read_dir("/etc/apt/sources.list.d")
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    names.sort();
+    for p in names {
+        let n = p.display().to_string();
+        if n.ends_with(".list") || n.ends_with(".sources") {
+            if let Ok(t) = std::fs::read_to_string(&p) {
+                out.push((n, t));
+            }
+        }
+    }
+    out
+}
+
+/// The sandbox debootstrap runs in: the host read-only and its network, DIR writable at its
+/// own path, uid 0 with the caller's subordinate ids. debootstrap is told it runs in a
+/// container (`container=lxc`), so it binds device nodes instead of making them, and may
+/// mount in the tree (Landlock would forbid that; seccomp stays on).
+pub fn debian_request(d: &Debian, dir: &Path) -> Result<Request> {
+    let debootstrap = which::which("debootstrap").map_err(|_| {
+        anyhow!(
+            "rootfs debian: debootstrap not found; install the Debian package debootstrap (it runs without root here)"
+        )
+    })?;
+    let mirror = match &d.mirror {
+        Some(m) => m.clone(),
+        None => apt_mirror(&apt_sources())
+            .ok_or_else(|| anyhow!("rootfs debian: no Debian archive in apt's sources: give --mirror URL"))?,
+    };
+    let suite = d.suite.clone().unwrap_or_else(|| {
+        std::fs::read_to_string("/etc/os-release")
+            .ok()
+            .and_then(|t| {
+                t.lines().find_map(|l| l.strip_prefix("VERSION_CODENAME=").map(|v| v.trim_matches('"').to_string()))
+            })
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "stable".into())
+    });
+    let bind = |src: &Path, dest: &Path, mode| {
+        ("--bind".to_string(), FsOp::Bind { src: src.to_path_buf(), dest: dest.to_path_buf(), mode, optional: false })
+    };
+    let mut fs = vec![
+        bind(Path::new("/"), Path::new("/"), BindMode::ReadOnly),
+        ("--proc".into(), FsOp::Proc { dest: "/proc".into() }),
+        ("--dev".into(), FsOp::Dev { dest: "/dev".into() }),
+        ("--tmpfs".into(), FsOp::Tmpfs { dest: "/tmp".into(), size: None, perms: 0o1777 }),
+        bind(dir, dir, BindMode::ReadWrite),
+    ];
+    let mut command: Vec<OsString> = vec![debootstrap.into()];
+    command.push(format!("--variant={}", d.variant.as_deref().unwrap_or("minbase")).into());
+    if let Some(i) = &d.include {
+        command.push(format!("--include={i}").into());
+    }
+    if let Some(a) = &d.arch {
+        command.push(format!("--arch={a}").into());
+    }
+    if let Some(c) = &d.cache_dir {
+        let c = std::fs::canonicalize(c).map_err(|e| anyhow!("rootfs debian: --cache-dir {}: {e}", c.display()))?;
+        fs.push(bind(&c, &c, BindMode::ReadWrite));
+        let mut a = OsString::from("--cache-dir=");
+        a.push(&c);
+        command.push(a);
+    }
+    command.extend([suite.into(), dir.as_os_str().to_owned(), mirror.into()]);
+    Ok(Request {
+        map_subids: true,
+        uid: Some(0),
+        gid: Some(0),
+        caps: vec![(true, "ALL".into())],
+        share_net: true,
+        landlock: Some(crate::spec::LandlockMode::Off),
+        fs,
+        env: vec![("container".into(), Some("lxc".into())), ("HOME".into(), Some("/tmp".into()))],
+        chdir: Some("/".into()),
+        command,
+        ..Default::default()
+    })
 }
 
 /// Where the sandbox sees the archive and the tree.
@@ -84,19 +258,23 @@ pub fn prepare(archive: &Path, dir: &Path) -> Result<(PathBuf, PathBuf)> {
     if !archive.is_file() && !oci_layout {
         bail!("rootfs import: {}: not an archive file or an OCI image layout", archive.display());
     }
+    Ok((archive, prepare_dir("rootfs import", dir)?))
+}
+
+/// DIR, new or empty, made if missing; as an absolute path.
+pub fn prepare_dir(what: &str, dir: &Path) -> Result<PathBuf> {
     match std::fs::read_dir(dir) {
         Ok(mut entries) => {
             if entries.next().is_some() {
-                bail!("rootfs import: {} is not empty: unpack into a new directory", dir.display());
+                bail!("{what}: {} is not empty: make the tree in a new directory", dir.display());
             }
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(dir).map_err(|e| anyhow!("rootfs import: mkdir {}: {e}", dir.display()))?
+            std::fs::create_dir_all(dir).map_err(|e| anyhow!("{what}: mkdir {}: {e}", dir.display()))?
         }
-        Err(e) => bail!("rootfs import: {}: {e}", dir.display()),
+        Err(e) => bail!("{what}: {}: {e}", dir.display()),
     }
-    let dir = std::fs::canonicalize(dir).map_err(|e| anyhow!("rootfs import: {}: {e}", dir.display()))?;
-    Ok((archive, dir))
+    std::fs::canonicalize(dir).map_err(|e| anyhow!("{what}: {}: {e}", dir.display()))
 }
 
 /// What tar could not do, sorted.
@@ -442,6 +620,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_mirror_is_aptsfirst_debian_archive() {
+        let files = vec![(
+            "sources.list".to_string(),
+            "# deb http://old/ x main\ndeb [arch=amd64 signed-by=/k.gpg] http://m1/debian bookworm main\n".to_string(),
+        )];
+        assert_eq!(apt_mirror(&files).as_deref(), Some("http://m1/debian"));
+        let deb822 = "Types: deb\nURIs: http://sec/debian-security\nSuites: bookworm-security\n\n\
+                      Types: deb\nURIs: http://m2/debian\nSuites: bookworm bookworm-updates\nComponents: main\n";
+        assert_eq!(apt_mirror(&[("debian.sources".into(), deb822.into())]).as_deref(), Some("http://m2/debian"));
+        assert_eq!(apt_mirror(&[("x.list".into(), "deb http://m/d bookworm-updates main\n".into())]), None);
+        let a = |v: &[&str]| parse(&v.iter().map(OsString::from).collect::<Vec<_>>());
+        let want = Debian { dir: "d".into(), suite: Some("trixie".into()), ..Default::default() };
+        assert_eq!(a(&["debian", "d", "--suite", "trixie"]), Ok(Action::Debian(want)));
+        assert!(a(&["debian", "--frob"]).is_err());
+    }
+
+    #[test]
     fn member_paths_must_stay_below_the_tree() {
         assert_eq!(below("etc/.wh.a"), Some(PathBuf::from("etc/.wh.a")));
         assert_eq!(below("var/cache/"), Some(PathBuf::from("var/cache")));
@@ -482,7 +677,7 @@ mod tests {
         let a = |v: &[&str]| parse(&v.iter().map(OsString::from).collect::<Vec<_>>());
         assert_eq!(a(&["import", "a.tar", "d"]), Ok(Action::Import { archive: "a.tar".into(), dir: "d".into() }));
         assert!(a(&["import", "a.tar"]).unwrap_err().starts_with(USAGE));
-        assert!(a(&["debian", "d"]).is_err());
+        assert!(a(&["frob", "d"]).is_err());
         let r = import_request(Path::new("/a.tar"), Path::new("/d"), Path::new("/usr/bin/jail"));
         assert!(r.map_subids && r.uid == Some(0));
         assert_eq!(

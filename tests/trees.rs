@@ -314,3 +314,53 @@ fn rootfs_import_applies_image_layers_in_order_with_their_whiteouts() {
         );
     }
 }
+
+#[test]
+fn rootfs_debian_builds_a_tree_without_root_where_apt_dpkg_and_su_work() {
+    let Some(h) = harness() else { return };
+    // The fixture's downloads, so the test fetches only the archive's index.
+    let cache = std::env::var("JAIL_TEST_CACHE").unwrap_or_else(|_| "/var/cache/jail-test".into());
+    let debs = std::path::Path::new(&cache).join("debs");
+    if !debs.is_dir() {
+        assert!(!common::must_work(), "JAIL_TEST_MUST_WORK=1 but no {} (tests/tooling/fixtures.sh)", debs.display());
+        eprintln!("SKIP: no {} (run tests/tooling/fixtures.sh as root)", debs.display());
+        return;
+    }
+    let d = h.dir();
+    let copy = d.join("debs");
+    assert!(std::process::Command::new("cp").arg("-r").arg(&debs).arg(&copy).status().unwrap().success());
+    if h.user.is_some() {
+        let _ = std::process::Command::new("chown").arg("-R").arg(format!("{}:{}", h.uid, h.gid)).arg(&copy).status();
+    }
+    let t = d.join("tree").display().to_string();
+    let r = h.run(&["rootfs", "debian", &t, "--cache-dir", &copy.display().to_string(), "--include", "procps"]);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert!(r.out.contains("I: Base system installed successfully."), "{}", r.out);
+    // As root of the tree, with the caller's subordinate ids: apt, dpkg and su work.
+    let r = h
+        .run(&[
+            "--ro-bind",
+            &t,
+            "/",
+            "--map-subids",
+            "--uid",
+            "0",
+            "--gid",
+            "0",
+            "--cap-add",
+            "ALL",
+            "--",
+            "bash",
+            "-c",
+            "apt-get --version | head -1; dpkg -l | grep -c ^ii; su -s /bin/sh -c id nobody; stat -c %u /usr/bin/su",
+        ])
+        .ok();
+    let l = r.lines();
+    assert!(l[0].starts_with("apt "), "{l:?}");
+    assert!(l[1].parse::<u32>().unwrap() > 50, "{l:?}");
+    assert_eq!(l[2], "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)");
+    assert_eq!(l[3], "0");
+    // As the caller, it reads like any root-owned tree.
+    let r = h.run(&["--ro-bind", &t, "/", "--", "cat", "/etc/debian_version"]).ok();
+    assert!(r.out.trim().starts_with(|c: char| c.is_ascii_digit()), "{}", r.out);
+}
