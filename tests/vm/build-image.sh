@@ -19,7 +19,7 @@ set -euo pipefail
 readonly SUITE=bookworm
 # What a test may need inside the guest; keep it small (every package costs
 # download and debootstrap time on each recipe change).
-readonly PACKAGES=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,linux-image-amd64,udev,kmod,initramfs-tools,procps,util-linux
+readonly PACKAGES=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,linux-image-amd64,udev,kmod,initramfs-tools,procps,util-linux,uidmap
 readonly IMAGE_SIZE=2G
 
 cache=${JAIL_VM_CACHE:-/var/cache/jail-vm}
