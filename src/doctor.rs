@@ -77,6 +77,29 @@ pub struct Wants {
     pub allow_hosts: Vec<String>,
     /// `--protect` paths, as the host sees them.
     pub protect: Vec<std::path::PathBuf>,
+    /// The tree bound at `/`, if any (other than the host's own root).
+    pub root_tree: Option<std::path::PathBuf>,
+}
+
+/// The tree at `/`: whose it is, and whether `--map-subids` can show its owners.
+fn root_tree(r: &mut Report, w: &Wants) {
+    use std::os::unix::fs::MetadataExt;
+    let Some(t) = &w.root_tree else { return };
+    let what = format!("tree {}", t.display());
+    match std::fs::symlink_metadata(t) {
+        Err(e) => r.missing(&what, &e.to_string(), "give the path of a root filesystem tree", true),
+        Ok(m) if m.uid() == 0 && nix::unistd::getuid().as_raw() != 0 => r.missing(
+            &what,
+            "belongs to the host's root, who is not mapped into the sandbox (files show as nobody's; \
+             apt, dpkg and su fail with --map-subids)",
+            &format!(
+                "as root: jail rootfs shift {} --user YOU; or make trees with jail rootfs import/debian",
+                t.display()
+            ),
+            w.map_subids,
+        ),
+        Ok(m) => r.ok(&what, &format!("owned by uid {}, as --map-subids maps it", m.uid())),
+    }
 }
 
 /// The network lines: the policy, and whether each allowed name resolves on this host.
@@ -266,6 +289,7 @@ pub fn run(w: Wants) -> i32 {
     );
     network(&mut r, &w);
     protected(&mut r, &w);
+    root_tree(&mut r, &w);
 
     for l in &r.lines {
         println!("{l}");

@@ -227,6 +227,9 @@ fn rootfs_shift_reowns_a_root_built_tree_into_the_users_mapping() {
     // The plan says what is wrong with it, and how to fix it.
     let r = h.run(&["--dry-run", "--map-subids", "--uid", "0", "--ro-bind", &ts, "/", "--", "true"]).ok();
     assert!(r.err.contains(&format!("jail rootfs shift {ts} --user YOU")), "{}", r.err);
+    let r = h.run(&["doctor", "--map-subids", "--ro-bind", &ts, "/"]);
+    assert_eq!(r.code, 125, "{r:?}");
+    assert!(r.out.contains(&format!("fix: as root: jail rootfs shift {ts} --user YOU")), "{}", r.out);
     // As root.
     let user = std::env::var("JAIL_TEST_USER").unwrap_or_else(|_| "jailtest".into());
     let out = common::output(std::process::Command::new(&h.bin).args(["rootfs", "shift", &ts, "--user", &user]));
@@ -363,4 +366,39 @@ fn rootfs_debian_builds_a_tree_without_root_where_apt_dpkg_and_su_work() {
     // As the caller, it reads like any root-owned tree.
     let r = h.run(&["--ro-bind", &t, "/", "--", "cat", "/etc/debian_version"]).ok();
     assert!(r.out.trim().starts_with(|c: char| c.is_ascii_digit()), "{}", r.out);
+}
+
+#[test]
+fn an_imported_tree_takes_writes_on_a_tmpfs_overlay_and_stays_as_it_was() {
+    let Some(h) = harness() else { return };
+    let Some(src) = tree("busybox") else { return };
+    let d = h.dir();
+    let tarball = d.join("busybox.tar");
+    let made = std::process::Command::new("tar")
+        .args(["--numeric-owner", "-cf"])
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&src)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let t = d.join("tree").display().to_string();
+    h.run(&["rootfs", "import", &tarball.display().to_string(), &t]).ok();
+    // The tree at / read-write for the command, jail's /proc, /dev and /tmp added as for any tree.
+    let r = h
+        .run(&[
+            "--overlay-src",
+            &t,
+            "--tmp-overlay",
+            "/",
+            "--",
+            "sh",
+            "-c",
+            "echo built > /etc/out && cat /etc/out && ls /proc/self/ns | wc -l",
+        ])
+        .ok();
+    assert_eq!(r.lines()[0], "built");
+    assert!(r.lines()[1].trim().parse::<u32>().unwrap() > 5, "{r:?}");
+    assert!(!d.join("tree/etc/out").exists(), "the tree changed");
 }

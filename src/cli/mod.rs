@@ -541,6 +541,15 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, UsageError> {
                 strict_landlock: request.landlock == Some(crate::spec::LandlockMode::Strict),
                 allow_hosts: request.allow_hosts.clone(),
                 protect: request.protect.clone(),
+                root_tree: request.fs.iter().rev().find_map(|(_, op)| match op {
+                    FsOp::Bind { src, dest, .. }
+                        if crate::spec::same_path(dest, std::path::Path::new("/"))
+                            && !crate::spec::same_path(src, std::path::Path::new("/")) =>
+                    {
+                        Some(src.clone())
+                    }
+                    _ => None,
+                }),
             })),
             other => Ok(other),
         };

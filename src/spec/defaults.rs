@@ -47,8 +47,10 @@ pub fn complete(
 }
 
 fn complete_tree(steps: Vec<FsStep>) -> Vec<FsStep> {
-    let mounts_root =
-        |s: &FsStep| matches!(s.op, FsOp::Bind { .. } | FsOp::Tmpfs { .. }) && same_path(s.op.dest(), Path::new("/"));
+    let mounts_root = |s: &FsStep| {
+        matches!(s.op, FsOp::Bind { .. } | FsOp::Tmpfs { .. } | FsOp::Overlay { .. })
+            && same_path(s.op.dest(), Path::new("/"))
+    };
     let Some(root_at) = steps.iter().rposition(mounts_root) else {
         return steps;
     };

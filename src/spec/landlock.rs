@@ -49,7 +49,8 @@ pub struct Plan {
 pub fn rules_for(fs: &[FsStep]) -> Vec<Rule> {
     let mut rules = Vec::new();
     let root_mounted = fs.iter().any(|s| {
-        matches!(s.op, FsOp::Bind { .. } | FsOp::Tmpfs { .. }) && super::same_path(s.op.dest(), Path::new("/"))
+        matches!(s.op, FsOp::Bind { .. } | FsOp::Tmpfs { .. } | FsOp::Overlay { .. })
+            && super::same_path(s.op.dest(), Path::new("/"))
     });
     if !root_mounted {
         // The root is jail's own tmpfs.
