@@ -125,11 +125,12 @@ pub fn guard(made: Placeholders) -> Result<Option<Janitor>> {
         Ok(nix::unistd::ForkResult::Child) => {
             drop(w);
             // Out of the terminal's reach (^C, ^Z and hang-ups go to jail and the sandbox),
-            // holding nothing of the caller's but stderr, for the messages.
+            // holding nothing of the caller's but stderr, for the messages (unless jail was
+            // started without them, and the pipe itself is descriptor 0 or 1).
             let _ = nix::unistd::setsid();
-            // SAFETY: close_range with integer arguments only; dup2 of valid descriptors.
-            unsafe {
-                libc::syscall(libc::SYS_close_range, 0u32, 1u32, 0u32);
+            if r.as_raw_fd() > 1 {
+                // SAFETY: close_range with integer arguments only.
+                unsafe { libc::syscall(libc::SYS_close_range, 0u32, 1u32, 0u32) };
             }
             let mut byte = [0u8; 1];
             while matches!(nix::unistd::read(r.as_raw_fd(), &mut byte), Err(Errno::EINTR)) {}
