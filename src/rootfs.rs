@@ -266,15 +266,9 @@ impl<'a, S: Sys> Builder<'a, S> {
         if is_root(dest) {
             return self.sys.set_attrs(&self.root, ro, true).at(dest);
         }
-        let up = dest.parent().unwrap_or(Path::new("/"));
-        let parent = match self.sys.resolve(&self.root, up) {
-            Err(e) if e.errno == Errno::ENOENT => match self.ensure_dir(up) {
-                Ok(fd) => fd,
-                // Below a read-only mount nothing can be made: protected already.
-                Err(f) if f.errno == Errno::EROFS => return Ok(()),
-                Err(f) => return Err(f),
-            },
-            r => r.at(dest)?,
+        // Below a read-only mount nothing can be made: protected already.
+        let Some(parent) = self.dir_unless_read_only(dest.parent().unwrap_or(Path::new("/")))? else {
+            return Ok(());
         };
         if self.sys.read_link_at(&parent, name_of(dest)?).is_ok() {
             // A link could be replaced by the sandbox, and protecting its target is not
@@ -286,14 +280,7 @@ impl<'a, S: Sys> Builder<'a, S> {
                 hint: Some("a symbolic link: protect the path it points to".into()),
             });
         }
-        let fd = match self.sys.resolve(&self.root, dest) {
-            Err(e) if e.errno == Errno::ENOENT => match self.ensure_dir(dest) {
-                Ok(fd) => fd,
-                Err(f) if f.errno == Errno::EROFS => return Ok(()),
-                Err(f) => return Err(f),
-            },
-            r => r.at(dest)?,
-        };
+        let Some(fd) = self.dir_unless_read_only(dest)? else { return Ok(()) };
         let tree = self.sys.clone_tree(&fd, true).at(dest)?;
         self.sys.set_attrs(&tree, ro, true).at(dest)?;
         self.sys.attach(&tree, &fd).at(dest)
@@ -396,6 +383,19 @@ impl<'a, S: Sys> Builder<'a, S> {
         let pts = [("newinstance", String::new()), ("ptmxmode", "0666".into()), ("mode", "620".into())];
         self.mount_new("devpts", &pts, &dest.join("pts"), Attrs { nosuid: true, noexec: true, ..Attrs::default() })?;
         Ok(())
+    }
+
+    /// What is at `path`, or a new directory there; None when it is missing below a read-only
+    /// mount, where nothing can appear.
+    fn dir_unless_read_only(&mut self, path: &Path) -> R<Option<S::Fd>> {
+        match self.sys.resolve(&self.root, path) {
+            Err(e) if e.errno == Errno::ENOENT => match self.ensure_dir(path) {
+                Ok(fd) => Ok(Some(fd)),
+                Err(f) if f.errno == Errno::EROFS => Ok(None),
+                Err(f) => Err(f),
+            },
+            r => r.at(path).map(Some),
+        }
     }
 
     /// Resolves `path` in the new root, creating missing directories (mode 0755) on the way.

@@ -760,14 +760,16 @@ fn tree_state(dir: &std::path::Path, skip: &str) -> Vec<String> {
     use std::os::unix::fs::MetadataExt;
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
+    // Entries may vanish while this reads (a placeholder being removed): they are left out.
     while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
             let p = e.path();
             if p.file_name().is_some_and(|n| n == skip) {
                 continue;
             }
-            let m = std::fs::symlink_metadata(&p).unwrap();
-            let data = if m.is_file() { std::fs::read(&p).unwrap() } else { Vec::new() };
+            let Ok(m) = std::fs::symlink_metadata(&p) else { continue };
+            let data = if m.is_file() { std::fs::read(&p).unwrap_or_default() } else { Vec::new() };
             out.push(format!(
                 "{} {:o} {} {} {:?}",
                 p.display(),

@@ -285,6 +285,7 @@ pub fn tree(name: &str) -> Option<PathBuf> {
 
 extern "C" {
     fn dup2(old: i32, new: i32) -> i32;
+    fn fcntl(fd: i32, cmd: i32, arg: i32) -> i32;
     fn atexit(cb: extern "C" fn()) -> i32;
     fn signal(sig: i32, handler: usize) -> usize;
 }
@@ -310,10 +311,13 @@ pub fn default_signals(c: &mut Command) {
 /// over on purpose, like `--file 9`, or leaked by a careless parent).
 pub fn hand_over(c: &mut Command, fd: i32, target: i32) {
     use std::os::unix::process::CommandExt;
-    // SAFETY: dup2 is async-signal-safe and touches no memory; it runs in the forked child.
+    // SAFETY: dup2 and fcntl are async-signal-safe and touch no memory; they run in the forked child.
     unsafe {
         c.pre_exec(move || {
-            if dup2(fd, target) < 0 {
+            // dup2 onto itself keeps close-on-exec: clear the flag instead.
+            const F_SETFD: i32 = 2;
+            let ok = if fd == target { fcntl(fd, F_SETFD, 0) >= 0 } else { dup2(fd, target) >= 0 };
+            if !ok {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
