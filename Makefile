@@ -6,6 +6,7 @@
 #                                         completions (add APPARMOR=1 for the AppArmor profile)
 #   make install-apparmor                 the AppArmor profile, as /etc/apparmor.d/jail
 #   make uninstall [PREFIX=...]           removes what install put there
+#   make bench                            benchmarks against bubblewrap, into BENCHMARKS.md
 #   make deb                              target/debian/jail_VERSION_ARCH.deb
 #
 # The RPM spec and the Arch PKGBUILD under packaging/ call "make install" too. Without
@@ -37,7 +38,7 @@ RELEASE_BIN := $(CARGO_TARGET_DIR)/release/jail
 JAIL_BIN ?= $(RELEASE_BIN)
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
-.PHONY: all build install install-apparmor uninstall deb clean-deb FORCE
+.PHONY: all build install install-apparmor uninstall deb clean-deb bench FORCE
 
 all: build
 
@@ -96,5 +97,9 @@ deb: $(JAIL_BIN)
 
 clean-deb:
 	rm -rf $(DEBDIR)
+
+# Benchmarks against bubblewrap on this machine, written to BENCHMARKS.md (see tests/bench/run.sh).
+bench: $(JAIL_BIN)
+	tests/bench/run.sh --markdown BENCHMARKS.md $(JAIL_BIN)
 
 FORCE:
