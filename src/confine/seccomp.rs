@@ -155,8 +155,12 @@ pub fn compile(plan: &Plan, init_program: Option<&BpfProgram>) -> Result<Program
     let mut out = Programs::default();
     match &plan.policy {
         Policy::Default if plan.report_denials => {
-            // The same program, each refusal a notification jail answers with EPERM and counts.
-            let mut p = builtin_program(Level::Default, plan.refuse_userns)?;
+            // init's program (compiled once per launch), each refusal a notification jail
+            // answers with EPERM and counts.
+            let mut p = match init_program {
+                Some(p) => p.clone(),
+                None => builtin_program(Level::Default, plan.refuse_userns)?,
+            };
             for ins in p.iter_mut().filter(|i| i.code == RET && i.k == RET_EPERM) {
                 ins.k = libc::SECCOMP_RET_USER_NOTIF;
             }

@@ -149,18 +149,7 @@ pub fn launch(spec: &Spec) -> Result<i32> {
     // profile fails here, before anything exists.
     let init = crate::confine::seccomp::builtin(&spec.seccomp)?;
     let command = crate::confine::seccomp::compile(&spec.seccomp, init.as_ref())?;
-    let notify = match command.listener {
-        Some(_) => Some(
-            nix::sys::socket::socketpair(
-                nix::sys::socket::AddressFamily::Unix,
-                nix::sys::socket::SockType::SeqPacket,
-                None,
-                nix::sys::socket::SockFlag::SOCK_CLOEXEC,
-            )
-            .map_err(|e| anyhow!("socketpair(AF_UNIX, SOCK_SEQPACKET): {}", errno_text(e)))?,
-        ),
-        None => None,
-    };
+    let notify = command.listener.map(|_| seqpacket_pair()).transpose()?;
     let mut seccomp = child::Seccomp { command, init, notify };
     // jail joins the cgroup first, so the sandbox is born in it (and its cgroup namespace is
     // rooted there); the limits are read back before anything runs.

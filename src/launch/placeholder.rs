@@ -25,27 +25,10 @@ pub struct Placeholders {
     times: Vec<(PathBuf, libc::timespec, libc::timespec)>,
 }
 
+/// `name` beneath `dir`, never through a symbolic link.
 fn open_beneath(dir: &OwnedFd, name: &std::ffi::OsStr) -> Result<OwnedFd, Errno> {
-    let c = CString::new(name.as_bytes()).map_err(|_| Errno::EINVAL)?;
-    // SAFETY: open_how is plain data; all-zero is valid and the fields are set below.
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64;
-    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS;
-    // SAFETY: `c` and `how` outlive the call; the size passed is the struct's.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            dir.as_raw_fd(),
-            c.as_ptr(),
-            &how as *const libc::open_how,
-            std::mem::size_of::<libc::open_how>(),
-        )
-    };
-    if ret < 0 {
-        return Err(Errno::last());
-    }
-    // SAFETY: openat2 just returned this descriptor.
-    Ok(unsafe { OwnedFd::from_raw_fd(ret as i32) })
+    let (flags, resolve) = (libc::O_PATH | libc::O_DIRECTORY, libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS);
+    crate::sys::linux::openat2(dir.as_raw_fd(), Path::new(name), flags, resolve).map_err(|e| e.errno)
 }
 
 fn times_of(path: &Path) -> Option<(libc::timespec, libc::timespec)> {

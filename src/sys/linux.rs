@@ -55,16 +55,21 @@ pub fn resolve_in_root(root: RawFd, path: &Path) -> SysResult<OwnedFd> {
 
 /// `openat2(dirfd, path, flags|O_CLOEXEC, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS)`.
 fn open_in_root(root: RawFd, path: &Path, flags: libc::c_int) -> SysResult<OwnedFd> {
+    openat2(root, path, flags, libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS)
+}
+
+/// `openat2(dirfd, path, flags|O_CLOEXEC, resolve)`.
+pub fn openat2(dir: RawFd, path: &Path, flags: libc::c_int, resolve: u64) -> SysResult<OwnedFd> {
     let p = cstr("openat2", path.as_os_str())?;
     // SAFETY: open_how is plain data; all-zero is valid and the fields are set below.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = (flags | libc::O_CLOEXEC) as u64;
-    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+    how.resolve = resolve;
     // SAFETY: `p` and `how` outlive the call; the size passed is the struct's.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_openat2,
-            root,
+            dir,
             p.as_ptr(),
             &how as *const libc::open_how,
             std::mem::size_of::<libc::open_how>(),
