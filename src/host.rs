@@ -24,7 +24,6 @@ pub fn probe() -> Result<Host> {
         uid: nix::unistd::geteuid().as_raw(),
         gid: nix::unistd::getegid().as_raw(),
         env: std::env::vars_os().collect(),
-        selinux: Path::new("/sys/fs/selinux/enforce").exists(),
         caps: if nix::unistd::geteuid().is_root() {
             caps::read(None, caps::CapSet::Effective)
                 .map(|s| s.iter().map(|c| c.to_string()).collect())
@@ -63,6 +62,10 @@ impl HostFiles for Live {
 
     fn program(&self, name: &str) -> Option<PathBuf> {
         which::which(name).ok()
+    }
+
+    fn selinux(&self) -> bool {
+        Path::new("/sys/fs/selinux/enforce").exists()
     }
 
     fn owner(&self, path: &Path) -> Option<u32> {

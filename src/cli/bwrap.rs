@@ -387,7 +387,9 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, UsageError> {
                 if lower.len() < row.layers {
                     return Err(err(fs_ops::too_few_layers(row)));
                 }
-                check_modifiers(&name, perms, size_mod, row.perms)?;
+                if perms.is_some() && !row.perms {
+                    return Err(err("--perms must be followed by an option that creates a file"));
+                }
                 if size_mod.is_some() && !row.size {
                     return Err(err("--size must be followed by --tmpfs"));
                 }
@@ -421,17 +423,6 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, UsageError> {
         return Err(UsageError(format!("no command given\n{}", usage(&argv0).trim_end())));
     }
     Ok(Parsed::Run { request: Box::new(r), dry_run: None })
-}
-
-/// `--perms` only before an option that creates a file, `--size` only before `--tmpfs`.
-fn check_modifiers(name: &str, perms: Option<u32>, size: Option<u64>, takes_perms: bool) -> Result<(), UsageError> {
-    if perms.is_some() && !takes_perms {
-        return Err(err("--perms must be followed by an option that creates a file"));
-    }
-    if size.is_some() && name != "--tmpfs" {
-        return Err(err("--size must be followed by --tmpfs"));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -332,8 +332,6 @@ pub struct Host {
     pub gid: u32,
     /// The caller's environment.
     pub env: Vec<(OsString, OsString)>,
-    /// SELinux is enabled on the host.
-    pub selinux: bool,
     /// The caller's effective capabilities, when it is uid 0 (else empty).
     pub caps: Vec<String>,
 }
@@ -359,6 +357,8 @@ pub trait HostFiles {
     fn program(&self, name: &str) -> Option<PathBuf>;
     /// The uid that owns `path` (not following a final symlink).
     fn owner(&self, path: &Path) -> Option<u32>;
+    /// SELinux is enabled (asked only when a label is given).
+    fn selinux(&self) -> bool;
 }
 
 /// What the command line asked for, after parsing and before any check or default.
@@ -544,7 +544,7 @@ impl Spec {
         for label in [&req.exec_label, &req.file_label].into_iter().flatten() {
             // Without SELinux a label means nothing, as for bubblewrap; with it, jail cannot
             // apply one, and says so rather than run unlabelled.
-            if host.selinux {
+            if files.selinux() {
                 bail!("SELinux label {label:?}: jail does not apply SELinux labels");
             }
         }
@@ -1030,7 +1030,6 @@ mod tests {
             uid: 1000,
             gid: 1000,
             env: vec![("PATH".into(), "/usr/bin:/bin".into()), ("SECRET".into(), "x".into())],
-            selinux: false,
             caps: Vec::new(),
         }
     }
@@ -1042,6 +1041,7 @@ mod tests {
     /// A host whose files are a table: paths and their kinds, file contents, open descriptors.
     #[derive(Default)]
     struct Files {
+        selinux: bool,
         paths: Vec<(&'static str, FileKind)>,
         texts: Vec<(&'static str, &'static str)>,
         fds: Vec<RawFd>,
@@ -1067,6 +1067,9 @@ mod tests {
         }
         fn owner(&self, path: &Path) -> Option<u32> {
             self.stat(path).ok().map(|_| if path.starts_with("/r") { 0 } else { 1000 })
+        }
+        fn selinux(&self) -> bool {
+            self.selinux
         }
     }
 
@@ -1188,7 +1191,7 @@ mod tests {
                 // Without SELinux a label means nothing, as for bubblewrap.
                 assert!(plan(r.clone()).is_ok());
                 let e =
-                    format!("{:#}", Spec::from_request(r, &Host { selinux: true, ..host() }, &files()).unwrap_err());
+                    format!("{:#}", Spec::from_request(r, &host(), &Files { selinux: true, ..files() }).unwrap_err());
                 assert!(e.contains("does not apply SELinux labels"), "{e}");
                 continue;
             }
