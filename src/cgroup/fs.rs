@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Result};
 
 use super::{Cgroup, Limits, Plan};
+use crate::spec::limits::Level;
 
 const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 
@@ -35,7 +36,7 @@ pub fn own_cgroup() -> Result<String> {
         .ok_or_else(|| anyhow!("/proc/self/cgroup has no cgroup v2 entry"))
 }
 
-fn write(path: &Path, value: &str) -> Result<()> {
+pub fn write(path: &Path, value: &str) -> Result<()> {
     std::fs::write(path, value).map_err(|e| anyhow!("write {:?} to {}: {e}", value, path.display()))
 }
 
@@ -47,7 +48,7 @@ pub fn move_self(dir: &Path) -> Result<()> {
     write(&dir.join("cgroup.procs"), "0")
 }
 
-fn mkdir(dir: &Path) -> Result<()> {
+pub fn mkdir(dir: &Path) -> Result<()> {
     match std::fs::create_dir(dir) {
         Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => bail!("mkdir {}: {e}", dir.display()),
         _ => Ok(()),
@@ -66,31 +67,40 @@ fn missing_controller(c: &str, dir: &Path, backend: &str) -> anyhow::Error {
     anyhow!("the {c} controller is not available in {} ({fix})", dir.display())
 }
 
-/// Creates `supervisor` and `payload`, moves jail into `payload`, enables the controllers the
-/// limits need below the cgroup, and reads every limit back.
+/// Creates `supervisor` and `payload`, moves jail into the one and the sandbox into the other,
+/// enables the controllers the limits need below the cgroup, and reads every scope-level
+/// limit back.
 pub fn lay_out(cg: &Cgroup, limits: &Limits) -> Result<()> {
-    let available = read(&cg.dir.join("cgroup.controllers")).unwrap_or_default();
+    let dir = cg.dir();
+    let available = read(&dir.join("cgroup.controllers")).unwrap_or_default();
     let available: Vec<&str> = available.split_whitespace().collect();
     for c in limits.controllers() {
         if !available.contains(&c) {
-            return Err(missing_controller(c, &cg.dir, cg.backend));
+            return Err(missing_controller(c, dir, cg.backend));
         }
     }
-    mkdir(&cg.dir.join("supervisor"))?;
-    mkdir(&cg.payload())?;
-    move_self(&cg.payload())?;
+    make_leaves(cg)?;
     // Usage per leaf needs the controllers enabled below the scope (which is now empty).
     let enable: Vec<String> =
         ["memory", "pids", "cpu"].iter().filter(|c| available.contains(c)).map(|c| format!("+{c}")).collect();
     if !enable.is_empty() {
-        write(&cg.dir.join("cgroup.subtree_control"), &enable.join(" "))?;
+        write(&dir.join("cgroup.subtree_control"), &enable.join(" "))?;
     }
-    verify(&cg.dir, limits)
+    verify(dir, limits, Level::Scope)
 }
 
-/// Fails unless every limit file holds what was asked.
-pub fn verify(dir: &Path, limits: &Limits) -> Result<()> {
-    for (file, want) in limits.expected_files() {
+/// `supervisor` with jail in it, `payload` with the sandbox.
+fn make_leaves(cg: &Cgroup) -> Result<()> {
+    let dir = cg.dir();
+    mkdir(&dir.join("supervisor"))?;
+    mkdir(&cg.payload())?;
+    move_self(&dir.join("supervisor"))?;
+    write(&cg.payload().join("cgroup.procs"), &cg.child.to_string())
+}
+
+/// Fails unless every limit file at `level` in `dir` holds what was asked.
+pub fn verify(dir: &Path, limits: &Limits, level: Level) -> Result<()> {
+    for (file, want) in limits.expected_files(level) {
         let got = read(&dir.join(file)).unwrap_or_else(|| "(missing)".into());
         if got != want {
             bail!("{}/{file} reads {got:?}, not {want:?}: the limit is not in force", dir.display());
@@ -99,12 +109,9 @@ pub fn verify(dir: &Path, limits: &Limits) -> Result<()> {
     Ok(())
 }
 
-/// Writes the limit files directly, in a subtree jail may write (e.g. a service or container
-/// with Delegate=yes): `<own cgroup>/jail-PID/{supervisor,payload}`. jail first moves itself
-/// into its own leaf, since a cgroup that enables controllers for its children may hold no
-/// processes; any other process left in the delegated cgroup makes that fail, and the message
-/// says so.
-pub fn delegated(plan: &Plan, root: &Path) -> Result<Cgroup> {
+/// jail's own cgroup when it is a subtree jail may write (e.g. a service or container with
+/// Delegate=yes) offering every controller the limits need.
+pub fn check_delegated(plan: &Plan, root: &Path) -> Result<PathBuf> {
     let own = root.join(own_cgroup()?.trim_start_matches('/'));
     if nix::unistd::access(&own.join("cgroup.procs"), nix::unistd::AccessFlags::W_OK).is_err() {
         bail!("jail's cgroup {} is not delegated to this user", own.display());
@@ -115,21 +122,24 @@ pub fn delegated(plan: &Plan, root: &Path) -> Result<Cgroup> {
             return Err(missing_controller(c, &own, "cgroupfs"));
         }
     }
-    let dir = own.join(format!("jail-{}", std::process::id()));
-    mkdir(&dir)?;
-    let cg = Cgroup { dir, backend: "cgroupfs", unit: None, owns_dir: true };
-    mkdir(&cg.dir.join("supervisor"))?;
-    move_self(&cg.dir.join("supervisor"))?;
-    let wanted: Vec<String> = plan.limits.controllers().iter().map(|c| format!("+{c}")).collect();
+    Ok(own)
+}
+
+/// Writes the limit files directly below `own`, in `cg` = `<own>/jail-PID/{supervisor,payload}`.
+/// jail and the sandbox leave `own` first, since a cgroup that enables controllers for its
+/// children may hold no processes; any other process left in the delegated cgroup makes that
+/// fail, and the message says so.
+pub fn delegate_into(cg: &Cgroup, own: &Path, limits: &Limits) -> Result<()> {
+    make_leaves(cg)?;
+    let wanted: Vec<String> = limits.controllers().iter().map(|c| format!("+{c}")).collect();
     if !wanted.is_empty() {
         write(&own.join("cgroup.subtree_control"), &wanted.join(" "))
             .map_err(|e| anyhow!("{e:#} (other processes share jail's delegated cgroup {})", own.display()))?;
     }
-    for (file, value) in plan.limits.files_to_write() {
-        write(&cg.dir.join(file), &value)?;
+    for (file, value) in limits.files_to_write(Level::Scope) {
+        write(&cg.dir().join(file), &value)?;
     }
-    lay_out(&cg, &plan.limits)?;
-    Ok(cg)
+    lay_out(cg, limits)
 }
 
 #[cfg(test)]
@@ -151,7 +161,15 @@ mod tests {
     }
 
     fn cg(dir: PathBuf, backend: &'static str) -> Cgroup {
-        Cgroup { dir, backend, unit: None, owns_dir: false }
+        Cgroup {
+            dir: Some(dir),
+            backend,
+            unit: None,
+            owns_dir: false,
+            child: nix::unistd::Pid::from_raw(4242),
+            pending: None,
+            steps: Vec::new(),
+        }
     }
 
     fn limits() -> Limits {
@@ -164,12 +182,17 @@ mod tests {
             "cpu memory pids",
             &[("memory.max", "50331648"), ("memory.swap.max", "0"), ("cpu.max", "20000 100000"), ("pids.max", "64")],
         );
-        // Writing "0" to the fake cgroup.procs files stands for moving jail.
-        let c = cg(dir.clone(), "systemd");
+        // Writes to the fake cgroup.procs files stand for moving jail ("0") and the sandbox.
+        let mut c = cg(dir.clone(), "systemd");
         lay_out(&c, &limits()).unwrap();
         assert!(dir.join("supervisor").is_dir() && dir.join("payload").is_dir());
         assert_eq!(read(&dir.join("cgroup.subtree_control")).unwrap(), "+memory +pids +cpu");
-        assert_eq!(read(&dir.join("payload/cgroup.procs")).unwrap(), "0");
+        assert_eq!(read(&dir.join("supervisor/cgroup.procs")).unwrap(), "0");
+        assert_eq!(read(&dir.join("payload/cgroup.procs")).unwrap(), "4242");
+        // The quota comes after setup, on the payload leaf.
+        assert_eq!(read(&dir.join("payload/cpu.max")), None);
+        c.apply_after_setup(&limits()).unwrap();
+        assert_eq!(read(&dir.join("payload/cpu.max")).unwrap(), "20000 100000");
     }
 
     #[test]

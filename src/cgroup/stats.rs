@@ -74,15 +74,14 @@ pub struct Usage {
     pub oom_kills: Option<u64>,
 }
 
-/// Usage of the sandbox (`payload`); throttling is counted where cpu.max sits (`scope`).
-pub fn read_usage(scope: &Path, payload: &Path) -> Usage {
+/// Usage of the sandbox, all from its leaf (`payload`), where the CPU quota sits too.
+pub fn read_usage(payload: &Path) -> Usage {
     let cpu = read(&payload.join("cpu.stat")).unwrap_or_default();
-    let scope_cpu = read(&scope.join("cpu.stat")).unwrap_or_default();
     let events = read(&payload.join("memory.events")).unwrap_or_default();
     Usage {
         cpu_user_usec: field(&cpu, "user_usec"),
         cpu_system_usec: field(&cpu, "system_usec"),
-        cpu_throttled_usec: field(&scope_cpu, "throttled_usec"),
+        cpu_throttled_usec: field(&cpu, "throttled_usec"),
         memory_peak_bytes: number(payload, "memory.peak"),
         swap_peak_bytes: number(payload, "memory.swap.peak"),
         pids_peak: number(payload, "pids.peak"),

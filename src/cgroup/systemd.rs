@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::dbus::{Bus, Call, Variant, Writer};
 use anyhow::{anyhow, bail, Context, Result};
-use zbus::zvariant::{OwnedObjectPath, Value};
 
-use super::{fs, Cgroup, Plan};
+use super::{fs, Plan};
 pub use crate::spec::limits::{properties, Prop};
 
 /// The address of the user bus, if there is one to try.
@@ -19,7 +19,7 @@ pub fn user_bus() -> Option<String> {
 }
 
 /// $DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus when that socket exists (as libsystemd
-/// and zbus look it up). Without either, limits fall back to a delegated cgroup.
+/// and D-Bus clients look it up). Without either, limits fall back to a delegated cgroup.
 pub fn bus_address(
     env: Option<String>,
     runtime_dir: Option<PathBuf>,
@@ -32,151 +32,166 @@ pub fn bus_address(
     exists(&sock).then(|| format!("unix:path={}", sock.display()))
 }
 
-fn value(p: &Prop) -> Value<'_> {
+fn variant(p: &Prop) -> Variant {
     match p {
-        Prop::U64(v) => Value::U64(*v),
-        Prop::Bool(b) => Value::Bool(*b),
-        Prop::Str(s) => Value::from(s.as_str()),
-        Prop::Pids(v) => Value::from(v.clone()),
-        Prop::Bytes(v) => Value::from(v.clone()),
+        Prop::U64(v) => Variant::U64(*v),
+        Prop::Bool(b) => Variant::Bool(*b),
+        Prop::Str(s) => Variant::Str(s.clone()),
+        Prop::Pids(v) => Variant::U32s(v.clone()),
+        Prop::Bytes(v) => Variant::Bytes(v.clone()),
     }
 }
 
-/// Starts `jail-PID.scope` in the slice with jail in it, waits for the job and for jail to be
-/// in the new cgroup, then lays out the leaves and checks every limit.
-///
-/// The D-Bus conversation runs in a forked helper: the D-Bus client starts threads, and jail
-/// must stay single-threaded until it clones the sandbox (a fork-like clone of a threaded
-/// process can inherit a lock some other thread held).
-pub fn start(plan: &Plan, root: &Path) -> Result<Cgroup> {
-    let pid = std::process::id();
-    let unit = format!("jail-{pid}.scope");
-    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
-    // SAFETY: jail is single-threaded here; the helper talks D-Bus, writes one line, _exits.
-    match unsafe { nix::unistd::fork() }.context("fork")? {
-        nix::unistd::ForkResult::Child => {
-            drop(r);
-            let msg = match request_scope(plan, pid, &unit) {
-                Ok(()) => String::new(),
-                Err(e) => format!("{e:#}"),
-            };
-            let _ = nix::unistd::write(&w, msg.as_bytes());
-            // SAFETY: ends the helper without running the parent's destructors.
-            unsafe { libc::_exit(0) }
-        }
-        nix::unistd::ForkResult::Parent { child } => {
-            drop(w);
-            let answer = read_with_timeout(r, Duration::from_secs(30));
-            let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
-            let _ = nix::sys::wait::waitpid(child, None);
-            match answer {
-                Some(msg) if msg.is_empty() => {}
-                Some(msg) => bail!("{msg}"),
-                None => bail!("the systemd user manager did not start {unit} within 30 s"),
-            }
-        }
-    }
-    let dir = wait_until_moved(root, &unit)?;
-    let cg = Cgroup { dir, backend: "systemd", unit: Some(unit), owns_dir: false };
-    fs::lay_out(&cg, &plan.limits)?;
-    Ok(cg)
+/// The manager's answer to a scope request, on its way.
+pub struct Answer {
+    bus: Bus,
+    /// (serial, what) of the calls whose replies matter.
+    calls: Vec<(u32, &'static str)>,
+    start: u32,
+    sent: Instant,
 }
 
-/// Reads the helper's answer to EOF, or gives up after `limit`.
-fn read_with_timeout(fd: std::os::fd::OwnedFd, limit: Duration) -> Option<String> {
-    use std::os::fd::AsRawFd;
-    let deadline = Instant::now() + limit;
-    let mut buf = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now()).as_millis() as i32;
-        let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-        // SAFETY: one valid pollfd for the duration of the call.
-        if unsafe { libc::poll(&mut pfd, 1, left) } <= 0 {
-            return None;
-        }
-        let mut chunk = [0u8; 4096];
-        match nix::unistd::read(fd.as_raw_fd(), &mut chunk) {
-            Ok(0) => return Some(String::from_utf8_lossy(&buf).into_owned()),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(nix::errno::Errno::EINTR) => {}
-            Err(_) => return None,
-        }
-    }
-}
+/// How long the user manager may take to start a scope.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
 
 const SYSTEMD: &str = "org.freedesktop.systemd1";
 const MANAGER_PATH: &str = "/org/freedesktop/systemd1";
 const MANAGER: &str = "org.freedesktop.systemd1.Manager";
 
-/// The D-Bus part: StartTransientUnit with `pid` in it, then wait for the job to finish. Plain
-/// method calls and one match rule: a proxy would add name-owner tracking round trips, which
-/// cost more than the rest together on a slow machine.
-fn request_scope(plan: &Plan, pid: u32, unit: &str) -> Result<()> {
-    let conn = zbus::blocking::Connection::session().context("connecting to the systemd user manager's bus")?;
-    let rule = zbus::MatchRule::builder()
-        .msg_type(zbus::message::Type::Signal)
-        .sender(SYSTEMD)?
-        .interface(MANAGER)?
-        .member("JobRemoved")?
-        .build();
-    let mut removed =
-        zbus::blocking::MessageIterator::for_match_rule(rule, &conn, Some(64)).context("AddMatch JobRemoved")?;
-    // The manager only emits signals once someone subscribed.
-    conn.call_method(Some(SYSTEMD), MANAGER_PATH, Some(MANAGER), "Subscribe", &()).context("systemd Subscribe")?;
+fn user_bus_connection() -> Result<Bus> {
+    let address =
+        user_bus().ok_or_else(|| anyhow!("no user bus (no $DBUS_SESSION_BUS_ADDRESS, no $XDG_RUNTIME_DIR/bus)"))?;
+    Bus::connect(&address).context("connecting to the systemd user manager's bus")
+}
 
-    let mut props = properties(&plan.limits, pid)?;
+/// Asks for `unit` with `pids` in it and the scope-level limits: Hello, a match for the job's
+/// end and StartTransientUnit go out in one write, and the sandbox builds its root while the
+/// manager works. (The manager sends JobRemoved to a job's requester without Subscribe.)
+pub fn request(plan: &Plan, pids: &[u32], unit: &str) -> Result<Answer> {
+    request_on(user_bus_connection()?, plan, pids, unit)
+}
+
+fn request_on(mut bus: Bus, plan: &Plan, pids: &[u32], unit: &str) -> Result<Answer> {
+    let rule =
+        format!("type='signal',sender='{SYSTEMD}',path='{MANAGER_PATH}',interface='{MANAGER}',member='JobRemoved'");
+    let matched = bus.add_match(&rule);
+    let mut props = properties(&plan.limits, pids)?;
     props.insert(1, ("Slice", Prop::Str(plan.slice.clone())));
-    let wire: Vec<(&str, Value<'_>)> = props.iter().map(|(k, v)| (*k, value(v))).collect();
-    let aux: Vec<(&str, Vec<(&str, Value<'_>)>)> = Vec::new();
-    let reply = conn
-        .call_method(Some(SYSTEMD), MANAGER_PATH, Some(MANAGER), "StartTransientUnit", &(unit, "fail", wire, aux))
-        .map_err(|e| anyhow!("StartTransientUnit({unit}): {e}"))?;
-    let job: OwnedObjectPath = reply.body().deserialize().context("StartTransientUnit reply")?;
-    loop {
-        let msg = removed
-            .next()
-            .ok_or_else(|| anyhow!("systemd closed the bus while starting {unit}"))?
-            .context("reading JobRemoved")?;
-        let (_id, path, _unit, result): (u32, OwnedObjectPath, String, String) =
-            msg.body().deserialize().context("JobRemoved arguments")?;
-        if path == job {
-            if result != "done" {
-                bail!("systemd could not start {unit}: job result {result:?}");
+    let mut body = Writer::default();
+    body.str(unit);
+    body.str("fail");
+    body.array(8, |w| {
+        for (name, value) in &props {
+            w.open_struct();
+            w.str(name);
+            w.variant(&variant(value));
+        }
+    });
+    // No auxiliary units: a(sa(sv)), empty.
+    body.array(8, |_| {});
+    let start = bus.queue(&Call {
+        destination: SYSTEMD,
+        path: MANAGER_PATH,
+        interface: MANAGER,
+        member: "StartTransientUnit",
+        signature: "ssa(sv)a(sa(sv))",
+        body: body.into_bytes(),
+    });
+    bus.flush()?;
+    let calls = vec![(1, "Hello"), (matched, "AddMatch JobRemoved"), (start, "StartTransientUnit")];
+    Ok(Answer { bus, calls, start, sent: Instant::now() })
+}
+
+impl Answer {
+    /// Waits (bounded) for the job's end: the replies come first, then JobRemoved.
+    pub fn wait(mut self, unit: &str) -> Result<()> {
+        let deadline = self.sent + ANSWER_TIMEOUT;
+        let mut job = None;
+        // Jobs that ended, ours perhaps among them before its path is known.
+        let mut ended: Vec<(String, String)> = Vec::new();
+        loop {
+            let m = self.bus.next(deadline).map_err(|e| {
+                anyhow!("{e:#}: the systemd user manager did not start {unit} within {} s", ANSWER_TIMEOUT.as_secs())
+            })?;
+            if m.is_reply() {
+                let Some((serial, what)) = self.calls.iter().find(|(s, _)| Some(*s) == m.reply_serial).copied() else {
+                    continue;
+                };
+                if let Some(e) = m.error() {
+                    bail!("{what}({unit}): {e}");
+                }
+                if serial == self.start {
+                    job = Some(m.body().str().context("StartTransientUnit's reply")?);
+                }
+            } else if m.is_signal("JobRemoved") {
+                let mut r = m.body();
+                let (_id, path, _unit, result) = (r.u32()?, r.str()?, r.str()?, r.str()?);
+                ended.push((path, result));
             }
-            return Ok(());
+            if let Some(job) = &job {
+                if let Some((_, result)) = ended.iter().find(|(p, _)| p == job) {
+                    if result != "done" {
+                        bail!("systemd could not start {unit}: job result {result:?}");
+                    }
+                    return Ok(());
+                }
+            }
         }
     }
 }
 
-/// Waits until jail's own cgroup is the scope's, and returns the scope's directory.
-fn wait_until_moved(root: &Path, unit: &str) -> Result<PathBuf> {
+/// Waits until jail and the sandbox (`child`) are in the scope (a manager that must ask the
+/// system manager to move them finishes the job first), and returns the scope's directory.
+pub fn wait_until_moved(root: &Path, unit: &str, child: nix::unistd::Pid) -> Result<PathBuf> {
     let deadline = Instant::now() + Duration::from_secs(10);
+    let child_file = format!("/proc/{child}/cgroup");
     loop {
         let own = fs::own_cgroup()?;
-        if own.ends_with(unit) {
+        let theirs = std::fs::read_to_string(&child_file).unwrap_or_default();
+        if own.ends_with(unit) && theirs.lines().any(|l| l.strip_prefix("0::") == Some(&own)) {
             return Ok(root.join(own.trim_start_matches('/')));
         }
         if Instant::now() > deadline {
-            bail!("systemd started {unit} but jail is still in {own}");
+            bail!("systemd started {unit} but jail is still in {own} and the sandbox in {}", theirs.trim());
         }
-        std::thread::sleep(Duration::from_millis(2));
+        std::thread::sleep(Duration::from_micros(500));
     }
 }
 
 /// Asks the user manager for its version: proves the bus and the manager answer.
 pub fn ping() -> Result<String> {
-    let conn = zbus::blocking::Connection::session().context("connect")?;
-    let reply = conn
-        .call_method(Some(SYSTEMD), MANAGER_PATH, Some("org.freedesktop.DBus.Properties"), "Get", &(MANAGER, "Version"))
-        .context("Get Version")?;
-    let v: zbus::zvariant::OwnedValue = reply.body().deserialize().context("Version")?;
-    Ok(String::try_from(v).unwrap_or_default())
+    let mut bus = user_bus_connection()?;
+    let mut body = Writer::default();
+    body.str(MANAGER);
+    body.str("Version");
+    let serial = bus.queue(&Call {
+        destination: SYSTEMD,
+        path: MANAGER_PATH,
+        interface: "org.freedesktop.DBus.Properties",
+        member: "Get",
+        signature: "ss",
+        body: body.into_bytes(),
+    });
+    bus.flush()?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let m = bus.next(deadline)?;
+        if !m.is_reply() {
+            continue;
+        }
+        if let Some(e) = m.error() {
+            bail!("{}: {e}", if m.reply_serial == Some(serial) { "Get Version" } else { "Hello" });
+        }
+        if m.reply_serial == Some(serial) {
+            return m.body().variant_str();
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::limits::{cpu_mask, Limits};
+    use crate::spec::limits::{cpu_mask, Level, Limits};
 
     #[test]
     fn the_exact_properties_sent() {
@@ -189,18 +204,17 @@ mod tests {
             io_weight: Some(50),
             ..Limits::default()
         };
-        let p = properties(&limits, 4242).unwrap();
+        let p = properties(&limits, &[4242, 4243]).unwrap();
         assert_eq!(
             p,
             vec![
                 ("Description", Prop::Str("jail sandbox".into())),
-                ("PIDs", Prop::Pids(vec![4242])),
+                ("PIDs", Prop::Pids(vec![4242, 4243])),
                 ("Delegate", Prop::Bool(true)),
                 ("OOMPolicy", Prop::Str("continue".into())),
                 ("CollectMode", Prop::Str("inactive-or-failed".into())),
                 ("MemoryMax", Prop::U64(50331648)),
                 ("MemorySwapMax", Prop::U64(0)),
-                ("CPUQuotaPerSecUSec", Prop::U64(200000)),
                 ("TasksMax", Prop::U64(64)),
                 ("AllowedCPUs", Prop::Bytes(vec![0b0111_0101])),
                 ("IOWeight", Prop::U64(50)),
@@ -221,6 +235,65 @@ mod tests {
         assert_eq!(bus_address(None, None, yes), None);
     }
 
+    /// A private dbus-daemon (the real one, which validates every message it is sent) and
+    /// its address; killed on drop.
+    struct Daemon(std::process::Child, PathBuf);
+
+    impl Drop for Daemon {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+            let _ = std::fs::remove_file(&self.1);
+            let _ = std::fs::remove_file(self.1.with_extension("conf"));
+        }
+    }
+
+    fn daemon() -> Option<Daemon> {
+        let sock = std::env::temp_dir().join(format!("jail-test-bus-{}", std::process::id()));
+        // A session bus without service activation: a call to a name nobody owns is refused.
+        let config = sock.with_extension("conf");
+        let rest = r#"<auth>EXTERNAL</auth><policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy>"#;
+        let listen = format!("<listen>unix:path={}</listen>", sock.display());
+        std::fs::write(&config, format!("<busconfig><type>session</type>{listen}{rest}</busconfig>")).unwrap();
+        let child = std::process::Command::new("dbus-daemon")
+            .args(["--nofork", "--nopidfile"])
+            .arg(format!("--config-file={}", config.display()))
+            .stdout(std::process::Stdio::null())
+            .spawn();
+        let Ok(child) = child else {
+            assert!(std::env::var_os("JAIL_TEST_MUST_WORK").is_none(), "dbus-daemon not found");
+            eprintln!("SKIP: dbus-daemon not found (tests/tooling/setup-host.sh installs it)");
+            return None;
+        };
+        let mut d = Daemon(child, sock);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !d.1.exists() {
+            assert!(Instant::now() < deadline, "dbus-daemon made no socket within 10 s");
+            assert!(matches!(d.0.try_wait(), Ok(None)), "dbus-daemon exited");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Some(d)
+    }
+
+    #[test]
+    fn a_real_bus_takes_the_pipelined_request_and_routes_it() {
+        let Some(d) = daemon() else { return };
+        let bus = Bus::connect(&format!("unix:path={}", d.1.display())).unwrap();
+        let limits = Limits {
+            mem: Some(48 << 20),
+            swap: Some(0),
+            pids: Some(64),
+            cpuset: Some("0".into()),
+            ..Limits::default()
+        };
+        let plan = Plan { limits, slice: "jail.slice".into() };
+        let answer = request_on(bus, &plan, &[1, 2], "jail-1.scope").unwrap();
+        // Authentication, Hello and AddMatch passed, and the bus parsed the request well enough
+        // to route it: nobody owns systemd's name on this bus.
+        let e = answer.wait("jail-1.scope").unwrap_err().to_string();
+        assert!(e.starts_with("StartTransientUnit(jail-1.scope): org.freedesktop.DBus.Error.ServiceUnknown"), "{e}");
+    }
+
     #[test]
     fn cpu_masks() {
         assert_eq!(cpu_mask("0").unwrap(), [1]);
@@ -232,7 +305,8 @@ mod tests {
     #[test]
     fn one_and_a_half_cpus_is_150_percent() {
         let limits = Limits { cpu_percent: Some(150), ..Limits::default() };
-        assert_eq!(properties(&limits, 1).unwrap()[5], ("CPUQuotaPerSecUSec", Prop::U64(1_500_000)));
-        assert_eq!(limits.expected_files(), [("cpu.max", "150000 100000".to_string())]);
+        // Not a unit property: jail writes it on the payload once the sandbox is built.
+        assert_eq!(properties(&limits, &[1]).unwrap().len(), 5);
+        assert_eq!(limits.expected_files(Level::Payload), [("cpu.max", "150000 100000".to_string())]);
     }
 }

@@ -9,7 +9,7 @@ use nix::sys::signal::SigSet;
 use nix::sys::stat::{umask, Mode};
 use nix::unistd::{chdir, pivot_root};
 
-use super::{diagnose, exec, init, report};
+use super::{diagnose, exec, init, report, sync};
 use crate::confine;
 use crate::exit;
 use crate::rootfs::Builder;
@@ -48,12 +48,12 @@ pub fn main(
     // SAFETY: prctl with integer arguments only.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, death_signal(share_pid)) };
     // The parent writes one byte once the id maps are in place; EOF means it died first.
-    let mut byte = [0u8; 1];
-    if !matches!(nix::unistd::read(sync_r.as_raw_fd(), &mut byte), Ok(1)) || parent_gone(&sync_r) {
+    if !sync::wait_for(&sync_r, sync::MAPPED) || parent_gone(&sync_r) {
         // SAFETY: _exit ends the child at once; nothing has been set up yet.
         unsafe { libc::_exit(exit::FAILURE) }
     }
-    drop(sync_r);
+    // With limits, the parent has two more steps to announce.
+    let limited = spec.cgroup.is_some().then_some(sync_r);
     // Opened while the host's /proc is in view; used once the root is built.
     let limit = match spec.userns_limit.then(UsernsLimit::open).transpose() {
         Ok(l) => l,
@@ -67,13 +67,19 @@ pub fn main(
     }
 
     if spec.as_pid_1 {
+        // The command's process, forked next, must be born in the payload leaf.
+        if let Some(sync) = &limited {
+            moved(spec, sync, &report_w);
+        }
         // The command is pid 1 of a pid namespace of its own, nested in the one whose init
         // (this process) dies with jail: whatever the command does to its own death signal,
         // the kernel ends it with this namespace.
         match crate::sys::linux::fork_with(libc::CLONE_NEWPID) {
             Ok(None) => {
                 let (caller_umask, ruleset, _) = build(spec, &report_w, limit.as_ref(), proxy.as_ref());
-                exec::Command::new(spec, &report_w, old_mask, caller_umask, ruleset, seccomp).exec()
+                let mut command = exec::Command::new(spec, &report_w, old_mask, caller_umask, ruleset, seccomp);
+                command.sync = limited;
+                command.exec()
             }
             Ok(Some(cmd)) => {
                 if let Err(e) = exec::set_no_new_privs() {
@@ -94,6 +100,10 @@ pub fn main(
         }
     }
     let (caller_umask, ruleset, held) = build(spec, &report_w, limit.as_ref(), proxy.as_ref());
+    // init and the command, forked next, must be born in the payload leaf.
+    if let Some(sync) = &limited {
+        moved(spec, sync, &report_w);
+    }
     // Init takes its Landlock domain before the fork, so the command's own domain nests inside
     // it: init may still signal the command, the command cannot signal init.
     let for_command = match ruleset.as_ref().map(|r| r.try_clone()).transpose() {
@@ -117,7 +127,9 @@ pub fn main(
     // SAFETY: fork of a single-threaded process.
     match unsafe { nix::unistd::fork() } {
         Ok(nix::unistd::ForkResult::Child) => {
-            exec::Command::new(spec, &report_w, old_mask, caller_umask, for_command, seccomp).exec()
+            let mut command = exec::Command::new(spec, &report_w, old_mask, caller_umask, for_command, seccomp);
+            command.sync = limited;
+            command.exec()
         }
         Ok(nix::unistd::ForkResult::Parent { child }) => init::run(init::Init {
             cmd: child,
@@ -130,6 +142,20 @@ pub fn main(
             seccomp: seccomp.init.as_ref(),
         }),
         Err(e) => report::setup_failed(&report_w, &format!("fork: {}", errno_text(e))),
+    }
+}
+
+/// With limits: waits until this process is in the payload leaf, then makes the cgroup
+/// namespace there (it could not be made at clone time, in the cgroup jail started in).
+fn moved(spec: &Spec, sync: &OwnedFd, report_w: &OwnedFd) {
+    if !sync::wait_for(sync, sync::MOVED) {
+        // SAFETY: _exit ends this process at once; jail is gone.
+        unsafe { libc::_exit(exit::FAILURE) }
+    }
+    if spec.namespaces.cgroup {
+        if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP) {
+            report::setup_failed(report_w, &format!("unshare(CLONE_NEWCGROUP): {}", errno_text(e)));
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! The last steps before the command runs, in a fixed order that is the security argument:
 //! new session → chdir → environment → close descriptors → capabilities → no_new_privs →
-//! Landlock → seccomp → exec. Seccomp comes last so it cannot block the steps before it;
-//! Landlock needs no_new_privs; capabilities are set while the process may still set them.
+//! Landlock → limits → seccomp → exec. Seccomp comes last so it cannot block the steps before
+//! it; Landlock needs no_new_privs; capabilities are set while the process may still set them;
+//! the payload's CPU quota is set once jail's own work is done.
 
 use std::ffi::{CString, OsStr, OsString};
 use std::os::fd::OwnedFd;
@@ -30,6 +31,9 @@ pub trait Stages {
     fn capabilities(&mut self) -> StageResult;
     fn no_new_privs(&mut self) -> StageResult;
     fn landlock(&mut self) -> StageResult;
+    /// With limits: tells jail the sandbox is ready and waits until the payload's own limits
+    /// hold, so that jail's setup never runs under the command's CPU quota.
+    fn limits(&mut self) -> StageResult;
     fn seccomp(&mut self) -> StageResult;
     /// Returns only on failure.
     fn exec(&mut self) -> StageResult;
@@ -37,7 +41,7 @@ pub trait Stages {
 
 /// Runs the stages in order; returns the failure (exec never returns on success).
 pub fn run_stages<S: Stages>(s: &mut S) -> Failure {
-    let stages: [fn(&mut S) -> StageResult; 9] = [
+    let stages: [fn(&mut S) -> StageResult; 10] = [
         S::new_session,
         S::chdir,
         S::environment,
@@ -45,6 +49,7 @@ pub fn run_stages<S: Stages>(s: &mut S) -> Failure {
         S::capabilities,
         S::no_new_privs,
         S::landlock,
+        S::limits,
         S::seccomp,
         S::exec,
     ];
@@ -73,6 +78,8 @@ pub struct Command<'a> {
     pub seccomp: &'a confine::seccomp::Programs,
     /// The socket to jail's seccomp supervisor, when a program notifies.
     pub notify: Option<&'a OwnedFd>,
+    /// With limits: the sync pipe, for jail's "limits hold".
+    pub sync: Option<OwnedFd>,
     cwd: PathBuf,
     env: Vec<CString>,
 }
@@ -97,7 +104,18 @@ impl<'a> Command<'a> {
     ) -> Self {
         let notify = seccomp.notify.as_ref().map(|(_, sandbox)| sandbox);
         let seccomp = &seccomp.command;
-        Command { spec, report_w, old_mask, umask, ruleset, seccomp, notify, cwd: PathBuf::from("/"), env: Vec::new() }
+        Command {
+            spec,
+            report_w,
+            old_mask,
+            umask,
+            ruleset,
+            seccomp,
+            notify,
+            sync: None,
+            cwd: PathBuf::from("/"),
+            env: Vec::new(),
+        }
     }
 
     /// Runs the stages; on failure reports over the pipe and exits with the stage's status.
@@ -208,6 +226,16 @@ impl Stages for Command<'_> {
         Ok(())
     }
 
+    fn limits(&mut self) -> StageResult {
+        let Some(sync) = self.sync.take() else { return Ok(()) };
+        report::ready(self.report_w);
+        if !super::sync::wait_for(&sync, super::sync::GO) {
+            // SAFETY: _exit ends this process at once; jail is gone.
+            unsafe { libc::_exit(crate::exit::FAILURE) }
+        }
+        Ok(())
+    }
+
     fn seccomp(&mut self) -> StageResult {
         for (i, prog) in self.seccomp.list.iter().enumerate() {
             let loaded = match (self.seccomp.listener == Some(i), self.notify) {
@@ -283,6 +311,9 @@ mod tests {
         fn landlock(&mut self) -> StageResult {
             step(self, "landlock")
         }
+        fn limits(&mut self) -> StageResult {
+            step(self, "limits")
+        }
         fn seccomp(&mut self) -> StageResult {
             step(self, "seccomp")
         }
@@ -305,6 +336,7 @@ mod tests {
                 "capabilities",
                 "no_new_privs",
                 "landlock",
+                "limits",
                 "seccomp",
                 "exec"
             ]

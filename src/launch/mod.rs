@@ -3,21 +3,27 @@
 //! ```text
 //! parent (jail, outside)                    child (pid 1 of the new pid namespace)
 //!  block forwarded signals + SIGCHLD         PR_SET_PDEATHSIG: never outlive jail
-//!  cgroup scope (limits), read back          wait for the id maps; a hang-up on the sync
+//!  limits: cgroup v2 and a backend at hand   wait for the id maps; a hang-up on the sync
 //!  --protect placeholders (+ their janitor)    pipe (kept open by jail) = jail died: exit
 //!  join --userns; clone(new user, mount, ...) make / rprivate: no propagation either way
-//!  write setgroups/uid_map/gid_map           scratch tmpfs, pivot into it, host at /oldroot
-//!  --info-fd / --json-status-fd: child pid   apply the filesystem steps in order
-//!  (--userns-block-fd: the caller maps)      pivot into the new root, detach the old one
-//!  release the child ───────────────────▶   hostname, lo up, --allow-host's listener to jail
-//!  serve --allow-host's proxy                --userns2, --disable-userns, the block fd, locks
-//!  take the seccomp listener (reports)       fork the command; stay as init: reap, forward
-//!  read the setup report (EOF = started)     init: non-dumpable, no fds, no caps, seccomp;
-//!  own process group (+ the terminal)          then lets the setup report close
+//!  limits: ask for the scope (one write)     scratch tmpfs, pivot into it, host at /oldroot
+//!  write setgroups/uid_map/gid_map           apply the filesystem steps in order
+//!  --info-fd / --json-status-fd: child pid   pivot into the new root, detach the old one
+//!  (--userns-block-fd: the caller maps)      hostname, lo up, --allow-host's listener to jail
+//!  release the child ───────────────────▶   --userns2, --disable-userns, the block fd, locks
+//!  limits: scope ready, jail → supervisor,   limits: wait until moved, then make the cgroup
+//!    child → payload, read back ─────────▶     namespace (rooted at payload)
+//!  limits: on "ready", the payload's quota   fork the command; stay as init: reap, forward
+//!    (never during jail's setup) ────────▶   init: non-dumpable, no fds, no caps, seccomp;
+//!  serve --allow-host's proxy                  then lets the setup report close
+//!  take the seccomp listener (reports)
+//!  read the setup report (EOF = started)
+//!  own process group (+ the terminal)
 //!  forward signals, mirror stops, answer
 //!  seccomp notifications, wait; report
 //! command: new session → chdir → env → close fds → capabilities → no_new_privs → Landlock
-//!          → seccomp (hands its listener to jail) → exec (errors go back over the report)
+//!          → limits: "ready", wait for the quota → seccomp (hands its listener to jail)
+//!          → exec (errors go back over the report)
 //! ```
 //!
 //! `--as-pid-1`: the child forks the command into a pid namespace of its own first, so the
@@ -37,6 +43,7 @@ mod proxy;
 mod recorder;
 mod report;
 mod supervise;
+mod sync;
 mod terminal;
 
 pub use parent::launch;

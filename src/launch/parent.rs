@@ -151,22 +151,10 @@ pub fn launch(spec: &Spec) -> Result<i32> {
     let command = crate::confine::seccomp::compile(&spec.seccomp, init.as_ref())?;
     let notify = command.listener.map(|_| seqpacket_pair()).transpose()?;
     let mut seccomp = child::Seccomp { command, init, notify };
-    // jail joins the cgroup first, so the sandbox is born in it (and its cgroup namespace is
-    // rooted there); the limits are read back before anything runs.
-    let t0 = Instant::now();
-    let cgroup = spec
-        .cgroup
-        .as_ref()
-        .map(|plan| crate::cgroup::setup(plan).with_context(|| plan.limits.flags().join(", ")))
-        .transpose()?;
-    if let (true, Some(cg)) = (spec.verbose, &cgroup) {
-        let what = cg.unit.clone().unwrap_or_else(|| cg.dir.display().to_string());
-        crate::say::warn(&format!(
-            "cgroup: {what} ({}) ready, limits read back, in {} ms",
-            cg.backend,
-            t0.elapsed().as_millis()
-        ));
-    }
+    // What needs no sandbox is checked first; the cgroup itself is asked for once the
+    // sandbox exists, and made while it builds its root.
+    let limits_context = || spec.cgroup.as_ref().map_or(String::new(), |p| p.limits.flags().join(", "));
+    let backend = spec.cgroup.as_ref().map(crate::cgroup::prepare).transpose().with_context(limits_context)?;
     if spec.die_with_parent {
         // SAFETY: prctl with integer arguments only.
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
@@ -196,6 +184,11 @@ pub fn launch(spec: &Spec) -> Result<i32> {
         // The sandbox enters the given pid namespace (and makes its own inside it) itself.
         flags &= !libc::CLONE_NEWPID;
     }
+    if backend.is_some() {
+        // Made by the sandbox once it is in its payload leaf, so that it is rooted there.
+        flags &= !libc::CLONE_NEWCGROUP;
+    }
+    let t0 = Instant::now();
     let pid = match crate::sys::linux::fork_with(flags) {
         Ok(Some(pid)) => pid,
         Ok(None) => {
@@ -215,8 +208,13 @@ pub fn launch(spec: &Spec) -> Result<i32> {
     // SAFETY: SIG_IGN installs no handler; this process is single-threaded.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
 
-    let moved = cgroup.as_ref().map(|c| c.leave_payload()).transpose();
-    let terminal = moved.and_then(|_| {
+    // The request goes out first: the manager works while the sandbox is released and builds.
+    let mut cgroup = None;
+    let requested = match (backend, &spec.cgroup) {
+        (Some(b), Some(plan)) => b.start(plan, pid).map(|c| cgroup = Some(c)).with_context(limits_context),
+        _ => Ok(()),
+    };
+    let terminal = requested.and_then(|_| {
         terminal::Terminal::take(pid, spec.new_session).map_err(|e| anyhow!("setpgid({pid}, {pid}): {}", errno_text(e)))
     });
     let mut terminal = match terminal.and_then(|t| announce(pid, spec).map(|_| t)) {
@@ -233,7 +231,34 @@ pub fn launch(spec: &Spec) -> Result<i32> {
         let _ = nix::unistd::read(fd, &mut b);
         let _ = nix::unistd::close(fd);
     }
-    let _ = nix::unistd::write(&sync_w, b"1");
+    let _ = nix::unistd::write(&sync_w, super::sync::MAPPED);
+    let mut early = None;
+    if let (Some(cg), Some(plan)) = (cgroup.as_mut(), &spec.cgroup) {
+        match enter_cgroup(cg, &plan.limits, &sync_w, &report_r) {
+            // Without a failure, a sandbox that ended meanwhile is reaped as usual.
+            Ok(failure) => early = failure,
+            Err(e) => {
+                let _ = kill(pid, Signal::SIGKILL);
+                reap(pid);
+                // A sandbox whose setup failed first can make the scope fail too (its pid was
+                // gone): its own report is the cause.
+                if let Err(Some(failure)) = report::await_ready(&report_r) {
+                    crate::say::error(failure.message());
+                    return Ok(spec.personality.failure_status(failure.status()));
+                }
+                return Err(e.context(limits_context()));
+            }
+        }
+        if spec.verbose {
+            let what = cg.unit.clone().unwrap_or_else(|| cg.dir().display().to_string());
+            crate::say::warn(&format!(
+                "cgroup: {what} ({}) ready, limits read back, {} ms after the sandbox was cloned ({})",
+                cg.backend,
+                t0.elapsed().as_millis(),
+                cg.timeline()
+            ));
+        }
+    }
     // Kept open until jail exits: the child reads a hang-up as "jail died before my death
     // signal was armed" (see child::main).
     let _alive = sync_w;
@@ -255,7 +280,7 @@ pub fn launch(spec: &Spec) -> Result<i32> {
         None => None,
     };
 
-    if let Some(failure) = report::receive(report_r) {
+    if let Some(failure) = early.or_else(|| report::receive(report_r)) {
         let status = reap(pid);
         crate::say::error(failure.message());
         let status = if status == 0 { failure.status() } else { status };
@@ -282,6 +307,27 @@ pub fn launch(spec: &Spec) -> Result<i32> {
     Ok(finish(spec, status, &waited, &refused_hosts, started, cgroup.as_ref()))
 }
 
+/// The sandbox's side of the limits: once the scope is ready with both processes in their
+/// leaves, the sandbox may fork ([`MOVED`](super::sync::MOVED)); once the command's process
+/// has done all of jail's work, the payload's own limits are set and it may run the command
+/// ([`GO`](super::sync::GO)). Returns the sandbox's failure if it reported one first.
+fn enter_cgroup(
+    cg: &mut crate::cgroup::Cgroup,
+    limits: &crate::cgroup::Limits,
+    sync_w: &OwnedFd,
+    report_r: &OwnedFd,
+) -> Result<Option<report::Failure>> {
+    cg.ready(limits)?;
+    let _ = nix::unistd::write(sync_w, super::sync::MOVED);
+    if let Err(failure) = report::await_ready(report_r) {
+        return Ok(failure);
+    }
+    cg.steps.push(("sandbox ready", Instant::now()));
+    cg.apply_after_setup(limits)?;
+    let _ = nix::unistd::write(sync_w, super::sync::GO);
+    Ok(None)
+}
+
 /// Reports what happened (OOM, timeout, usage) and picks jail's exit status.
 fn finish(
     spec: &Spec,
@@ -293,7 +339,7 @@ fn finish(
 ) -> i32 {
     let timed_out = waited.timed_out;
     use crate::cgroup::stats::{read_usage, Reason, Stats};
-    let usage = cgroup.map(|c| read_usage(&c.dir, &c.payload())).unwrap_or_default();
+    let usage = cgroup.map(|c| read_usage(&c.payload())).unwrap_or_default();
     let signal = exit::signal_of(status);
     let oom = usage.oom_kills.unwrap_or(0) > 0;
     let reason = if timed_out {

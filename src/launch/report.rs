@@ -75,6 +75,31 @@ pub fn setup_failed(pipe: &OwnedFd, msg: &str) -> ! {
     fail(pipe, Failure::Setup(msg.to_string()))
 }
 
+/// The tag of "ready to run the command": sent only with limits, whose last step waits for it.
+const READY: u8 = b'R';
+
+/// Tells jail that the command's process has done all of jail's work but seccomp and exec.
+pub fn ready(pipe: &OwnedFd) {
+    let _ = nix::unistd::write(pipe, &[READY]);
+}
+
+/// Waits for [`ready`]: `Err(Some(why))` when setup failed first, `Err(None)` when the
+/// sandbox ended without a word.
+pub fn await_ready(pipe: &OwnedFd) -> Result<(), Option<Failure>> {
+    let mut tag = [0u8; 1];
+    loop {
+        match nix::unistd::read(std::os::fd::AsRawFd::as_raw_fd(pipe), &mut tag) {
+            Ok(1) if tag[0] == READY => return Ok(()),
+            Ok(1) => break,
+            Err(nix::errno::Errno::EINTR) => {}
+            _ => return Err(None),
+        }
+    }
+    let mut buf = tag.to_vec();
+    let _ = std::fs::File::from(pipe.try_clone().map_err(|_| None)?).read_to_end(&mut buf);
+    Err(Failure::decode(&buf))
+}
+
 /// Reads to EOF: `None` when the command was exec'd, else why not.
 pub fn receive(pipe: OwnedFd) -> Option<Failure> {
     let mut buf = Vec::new();
@@ -92,6 +117,14 @@ mod tests {
             assert_eq!(Failure::decode(&f.encode()), Some(f.clone()));
         }
         assert_eq!(Failure::decode(b""), None);
+        // A failure before the sandbox is ready keeps its tag through the wait for "ready".
+        let (r, w) = nix::unistd::pipe().unwrap();
+        ready(&w);
+        send(&w, &Failure::NotFound("x".into()));
+        drop(w);
+        assert_eq!(await_ready(&r), Ok(()));
+        assert_eq!(await_ready(&r), Err(Some(Failure::NotFound("x".into()))));
+        assert_eq!(await_ready(&r), Err(None));
         assert_eq!(Failure::NotFound(String::new()).status(), exit::NOT_FOUND);
     }
 }

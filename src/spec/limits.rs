@@ -21,17 +21,30 @@ pub struct Limits {
     pub io_weight: Option<u64>,
 }
 
+/// Where, and so from when, a limit holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// On the scope (or jail's own delegated cgroup), from before the sandbox's setup on: asked
+    /// of systemd as a unit property, or written by jail in a delegated subtree.
+    Scope,
+    /// On the payload leaf, written by jail once the sandbox is built and before the command
+    /// runs: a CPU quota in force during setup would make jail's own work wait for it.
+    Payload,
+}
+
 /// One limit: its option, the cgroup controller and file it sets, the value written there
-/// (and read back from it), and the systemd unit property that asks for it. Adding a limit is
-/// adding a field, a row and a clap argument.
+/// (and read back from it), where it is set, and the systemd unit property that asks for it
+/// (scope-level rows only). Adding a limit is adding a field, a row and a clap argument.
 pub struct Row {
     pub flag: &'static str,
     pub controller: &'static str,
     pub file: &'static str,
+    pub level: Level,
     /// The file's contents once the limit holds, as read back.
     pub read_back: fn(&Limits) -> Option<String>,
     /// What a delegated-cgroup backend writes (usually the read-back form).
     pub write: fn(&Limits) -> Option<String>,
+    /// Empty for payload-level rows.
     pub property: &'static str,
     pub prop: fn(&Limits) -> Option<Result<Prop>>,
 }
@@ -41,6 +54,7 @@ pub const TABLE: &[Row] = &[
         flag: "--mem",
         controller: "memory",
         file: "memory.max",
+        level: Level::Scope,
         read_back: |l| l.mem.map(|v| v.to_string()),
         write: |l| l.mem.map(|v| v.to_string()),
         property: "MemoryMax",
@@ -50,6 +64,7 @@ pub const TABLE: &[Row] = &[
         flag: "--mem-high",
         controller: "memory",
         file: "memory.high",
+        level: Level::Scope,
         read_back: |l| l.mem_high.map(|v| v.to_string()),
         write: |l| l.mem_high.map(|v| v.to_string()),
         property: "MemoryHigh",
@@ -59,6 +74,7 @@ pub const TABLE: &[Row] = &[
         flag: "--swap",
         controller: "memory",
         file: "memory.swap.max",
+        level: Level::Scope,
         read_back: |l| l.swap.map(|v| v.to_string()),
         write: |l| l.swap.map(|v| v.to_string()),
         property: "MemorySwapMax",
@@ -68,15 +84,18 @@ pub const TABLE: &[Row] = &[
         flag: "--cpu",
         controller: "cpu",
         file: "cpu.max",
+        level: Level::Payload,
         read_back: |l| l.cpu_percent.map(|p| format!("{} 100000", u64::from(p) * 1000)),
         write: |l| l.cpu_percent.map(|p| format!("{} 100000", u64::from(p) * 1000)),
-        property: "CPUQuotaPerSecUSec",
-        prop: |l| l.cpu_percent.map(|p| Ok(Prop::U64(u64::from(p) * 10_000))),
+        // Never sent: the scope's CPUQuota would hold during setup too.
+        property: "",
+        prop: |_| None,
     },
     Row {
         flag: "--cpu-weight",
         controller: "cpu",
         file: "cpu.weight",
+        level: Level::Scope,
         read_back: |l| l.cpu_weight.map(|v| v.to_string()),
         write: |l| l.cpu_weight.map(|v| v.to_string()),
         property: "CPUWeight",
@@ -86,6 +105,7 @@ pub const TABLE: &[Row] = &[
         flag: "--pids",
         controller: "pids",
         file: "pids.max",
+        level: Level::Scope,
         read_back: |l| l.pids.map(|v| v.to_string()),
         write: |l| l.pids.map(|v| v.to_string()),
         property: "TasksMax",
@@ -95,6 +115,7 @@ pub const TABLE: &[Row] = &[
         flag: "--cpuset",
         controller: "cpuset",
         file: "cpuset.cpus",
+        level: Level::Scope,
         read_back: |l| l.cpuset.clone(),
         write: |l| l.cpuset.clone(),
         property: "AllowedCPUs",
@@ -104,6 +125,7 @@ pub const TABLE: &[Row] = &[
         flag: "--io-weight",
         controller: "io",
         file: "io.weight",
+        level: Level::Scope,
         // The kernel shows the default weight with its name; it takes the bare number.
         read_back: |l| l.io_weight.map(|w| format!("default {w}")),
         write: |l| l.io_weight.map(|w| w.to_string()),
@@ -139,14 +161,15 @@ impl Limits {
         v
     }
 
-    /// The files and values that must read back after setup: `(file, expected)`.
-    pub fn expected_files(&self) -> Vec<(&'static str, String)> {
-        self.rows().filter_map(|r| (r.read_back)(self).map(|v| (r.file, v))).collect()
+    /// The files at `level` and the values they must read back: `(file, expected)`.
+    pub fn expected_files(&self, level: Level) -> Vec<(&'static str, String)> {
+        self.rows().filter(|r| r.level == level).filter_map(|r| (r.read_back)(self).map(|v| (r.file, v))).collect()
     }
 
-    /// The files and values a delegated-cgroup backend writes: `(file, value)`.
-    pub fn files_to_write(&self) -> Vec<(&'static str, String)> {
-        self.rows().filter_map(|r| (r.write)(self).map(|v| (r.file, v))).collect()
+    /// The files at `level` that jail writes itself, and their values: `(file, value)`. At
+    /// scope level only a delegated-cgroup backend writes them (systemd sets those).
+    pub fn files_to_write(&self, level: Level) -> Vec<(&'static str, String)> {
+        self.rows().filter(|r| r.level == level).filter_map(|r| (r.write)(self).map(|v| (r.file, v))).collect()
     }
 }
 
@@ -192,11 +215,11 @@ pub fn cpu_mask(list: &str) -> Result<Vec<u8>> {
     Ok(mask)
 }
 
-/// The properties of the scope, in the order they are sent.
-pub fn properties(limits: &Limits, pid: u32) -> Result<Vec<(&'static str, Prop)>> {
+/// The properties of the scope, in the order they are sent; `pids` go into it.
+pub fn properties(limits: &Limits, pids: &[u32]) -> Result<Vec<(&'static str, Prop)>> {
     let mut p = vec![
         ("Description", Prop::Str("jail sandbox".into())),
-        ("PIDs", Prop::Pids(vec![pid])),
+        ("PIDs", Prop::Pids(pids.to_vec())),
         ("Delegate", Prop::Bool(true)),
         // After an OOM kill only the killed process dies; jail stays to report it.
         ("OOMPolicy", Prop::Str("continue".into())),
@@ -212,7 +235,7 @@ pub fn properties(limits: &Limits, pid: u32) -> Result<Vec<(&'static str, Prop)>
 
 /// For `--dry-run`: the properties as `Name=value`.
 pub fn describe(limits: &Limits) -> Vec<String> {
-    let props = properties(limits, 0).unwrap_or_default();
+    let props = properties(limits, &[]).unwrap_or_default();
     let mut out = Vec::new();
     for (k, v) in &props {
         if matches!(*k, "Description" | "PIDs" | "CollectMode") {
@@ -251,19 +274,29 @@ mod tests {
     fn every_limit_has_a_row_and_each_row_one_limit() {
         let l = all();
         assert_eq!(l.flags().len(), TABLE.len());
-        assert_eq!(l.expected_files().len(), TABLE.len());
+        assert_eq!(l.expected_files(Level::Scope).len() + l.expected_files(Level::Payload).len(), TABLE.len());
+        // A row is sent to systemd exactly when it is set on the scope.
+        for r in TABLE {
+            assert_eq!((r.prop)(&l).is_some(), r.level == Level::Scope, "{}", r.flag);
+            assert_eq!(r.property.is_empty(), r.level == Level::Payload, "{}", r.flag);
+        }
         assert_eq!(l.controllers(), ["memory", "cpu", "pids", "cpuset", "io"]);
         // One field set lights exactly one row.
         let one = Limits { pids: Some(6), ..Default::default() };
         assert_eq!(one.flags(), ["--pids"]);
-        assert_eq!(properties(&one, 1).unwrap().len(), 6);
+        assert_eq!(properties(&one, &[1]).unwrap().len(), 6);
     }
 
     #[test]
     fn write_and_read_back_forms_differ_only_where_the_kernel_does() {
         let l = all();
-        let written: Vec<_> = l.files_to_write();
-        let read: Vec<_> = l.expected_files();
+        let both = |f: fn(&Limits, Level) -> Vec<(&'static str, String)>| {
+            let mut v = f(&l, Level::Scope);
+            v.extend(f(&l, Level::Payload));
+            v
+        };
+        let written = both(Limits::files_to_write);
+        let read = both(Limits::expected_files);
         let differ: Vec<&str> = written.iter().zip(&read).filter(|(w, r)| w != r).map(|(w, _)| w.0).collect();
         assert_eq!(differ, ["io.weight"]);
         assert_eq!(Limits { mem: Some(1), swap: Some(0), ..Default::default() }.flags(), ["--mem"]);

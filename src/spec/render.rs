@@ -245,7 +245,14 @@ impl Spec {
                     p.slice
                 );
                 let _ = writeln!(s, "  {}", super::limits::describe(&p.limits).join(" "));
-                let files: Vec<String> = p.limits.expected_files().iter().map(|(f, v)| format!("{f}={v}")).collect();
+                use super::limits::Level;
+                let mut files: Vec<String> =
+                    p.limits.expected_files(Level::Scope).iter().map(|(f, v)| format!("{f}={v}")).collect();
+                let after: Vec<String> =
+                    p.limits.expected_files(Level::Payload).iter().map(|(f, v)| format!("payload/{f}={v}")).collect();
+                if !after.is_empty() {
+                    files.push(format!("then, once the sandbox is built: {}", after.join(" ")));
+                }
                 let _ = writeln!(s, "  read back: {}", files.join(" "));
             }
         }

@@ -14,6 +14,8 @@ PACKAGES=(
 	busybox-static debootstrap uidmap bubblewrap qemu-system-x86 groff-base
 	man-db bash-completion zsh fish python3 e2fsprogs util-linux procps
 	iproute2
+	# the D-Bus client's unit test talks to a private dbus-daemon.
+	dbus-daemon
 	# tests/packaging.sh: make deb, and rpmspec to parse the RPM spec.
 	make rpm
 	# debootstrap verifies the mirror's Release file against this keyring.

@@ -69,13 +69,29 @@ systemctl --user is-active -q "jail-$jpid.scope" && pass "systemd knows jail-$jp
 [[ $cg == */jail.slice/jail-$jpid.scope ]] && pass "scope jail-$jpid.scope in jail.slice" || fail "scope path '$cg'"
 [[ $(cat "$d/memory.max") == 50331648 ]] && pass "memory.max 48M" || fail "memory.max $(cat "$d/memory.max")"
 [[ $(cat "$d/memory.swap.max") == 0 ]] && pass "memory.swap.max 0" || fail "memory.swap.max $(cat "$d/memory.swap.max")"
-[[ $(cat "$d/cpu.max") == "20000 100000" ]] && pass "cpu.max 20%" || fail "cpu.max $(cat "$d/cpu.max")"
+# The quota sits on the payload leaf (set once the sandbox was built), not on the scope.
+[[ $(cat "$d/payload/cpu.max") == "20000 100000" ]] && pass "payload/cpu.max 20%" || fail "payload/cpu.max $(cat "$d/payload/cpu.max")"
+[[ $(cat "$d/cpu.max") == "max 100000" ]] && pass "the scope's cpu.max is open" || fail "scope cpu.max $(cat "$d/cpu.max")"
 [[ $(cat "$d/pids.max") == 64 ]] && pass "pids.max 64" || fail "pids.max $(cat "$d/pids.max")"
 grep -qx "$jpid" "$d/supervisor/cgroup.procs" && pass "jail sits in the supervisor leaf" || fail "supervisor: $(cat "$d/supervisor/cgroup.procs")"
 [[ -n $(cat "$d/payload/cgroup.procs") && -z $(cat "$d/cgroup.procs") ]] && pass "the sandbox sits in the payload leaf" ||
 	fail "payload: '$(cat "$d/payload/cgroup.procs")', scope itself: '$(cat "$d/cgroup.procs")'"
 kill -TERM "$jpid"
 wait "$jpid" 2>/dev/null
+
+# The sandbox's cgroup namespace is rooted at its payload leaf, also with --as-pid-1; with
+# --share-cgroup it sees the host's path, ending in that leaf.
+for how in "" --as-pid-1; do
+	expect "cgroup namespace at the payload ${how:-(init)}" 0 $J $how --mem 48M --cpu 20% --pids 64 -- cat /proc/self/cgroup
+	[[ $out == "0::/" ]] && pass "the sandbox sees 0::/ ${how:-(init)}" || fail "the sandbox sees '$out' ${how}"
+done
+expect "--share-cgroup with limits" 0 $J --share-cgroup --mem 48M -- cat /proc/self/cgroup
+[[ $out == 0::/*/jail-*.scope/payload ]] && pass "--share-cgroup shows the payload leaf" || fail "--share-cgroup shows '$out'"
+# Setup failures inside a limited sandbox are reported as themselves, and leave nothing.
+expect "a failed start under limits" 125 $J --mem 48M --cpu 20% --ro-bind /nonexistent /x -- true
+contains "names the failing step" "/nonexistent"
+expect "a missing command under limits" 127 $J --mem 48M --cpu 20% -- /no/such/command
+no_scopes_left "after failed starts under limits"
 
 # cpuset and io need the Delegate drop-in: without it jail fails closed, naming the fix.
 expect "--cpuset without the drop-in fails closed" 125 $J --cpuset 0 -- true
