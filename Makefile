@@ -6,7 +6,8 @@
 #                                         completions (add APPARMOR=1 for the AppArmor profile)
 #   make install-apparmor                 the AppArmor profile, as /etc/apparmor.d/jail
 #   make uninstall [PREFIX=...]           removes what install put there
-#   make bench                            benchmarks against bubblewrap, into BENCHMARKS.md
+#   make bench                            benchmarks against bwrap and hakoniwa (BENCHMARKS.md)
+#   make bench-vm                         the limits path in the test VM, as root (BENCHMARKS.md)
 #   make deb                              target/debian/jail_VERSION_ARCH.deb
 #
 # The RPM spec and the Arch PKGBUILD under packaging/ call "make install" too. Without
@@ -38,7 +39,7 @@ RELEASE_BIN := $(CARGO_TARGET_DIR)/release/jail
 JAIL_BIN ?= $(RELEASE_BIN)
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
-.PHONY: all build install install-apparmor uninstall deb clean-deb bench FORCE
+.PHONY: all build install install-apparmor uninstall deb clean-deb bench bench-vm FORCE
 
 all: build
 
@@ -98,8 +99,14 @@ deb: $(JAIL_BIN)
 clean-deb:
 	rm -rf $(DEBDIR)
 
-# Benchmarks against bubblewrap on this machine, written to BENCHMARKS.md (see tests/bench/run.sh).
+# Benchmarks against bubblewrap and hakoniwa on this machine (see tests/bench/run.sh), and the
+# limits path in the test VM against systemd-run --user --scope and hakoniwa (tests/bench/vm.sh).
+# Each rewrites only its own section of BENCHMARKS.md. hakoniwa is built into a cache outside
+# the repo (tests/bench/hakoniwa.sh).
 bench: $(JAIL_BIN)
 	tests/bench/run.sh --markdown BENCHMARKS.md $(JAIL_BIN)
+
+bench-vm: $(JAIL_BIN)
+	tests/bench/vm.sh --markdown BENCHMARKS.md $(JAIL_BIN)
 
 FORCE:

@@ -1,12 +1,207 @@
 #!/usr/bin/env bash
-# Benchmark (not a test): launch cost with limits inside the systemd test VM, next to
-# systemd-run --user --scope. Usage: tests/bench/vm.sh [JAIL_BINARY] (root: boots the VM).
+# Benchmark (not a test): the limits path inside the systemd test VM (tests/vm), jail against
+# systemd-run --user --scope and hakoniwa with the same limits, each also without limits.
+# tests/vm/jail/bench.sh runs in the guest and prints per-run wall times; this side turns them
+# into medians, spread and ratios.
+# Usage: tests/bench/vm.sh [--markdown FILE] [--save RAW | --from RAW] [JAIL_BINARY]  (root:
+# boots the VM; default target/release/jail). --markdown rewrites only the VM section of FILE
+# (between its "bench:vm" marker comments), so `make bench`'s host section stays; --save keeps
+# the guest's raw output, --from renders one without booting. `make bench-vm` writes
+# BENCHMARKS.md. Env: JAIL_BENCH_RUNS (runs per case, default 20), JAIL_BENCH_CACHE (see
+# tests/bench/hakoniwa.sh), and tests/vm/run.sh's JAIL_VM_*.
 set -euo pipefail
+trap 'echo "bench-vm: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+md='' save='' from=''
+while [[ ${1:-} == --* ]]; do
+	case $1 in
+	--markdown) md=$(realpath -m "$2") ;;
+	--save) save=$(realpath -m "$2") ;; # keep the guest's raw output there
+	--from) from=$(realpath "$2") ;;    # render a saved raw output, without the VM
+	*) echo "bench-vm: unknown option $1" >&2; exit 2 ;;
+	esac
+	shift 2
+done
 bin=${1:-target/release/jail}
-[[ -x $bin ]] || cargo build --release --locked --quiet
+[[ -n $from || -x $bin ]] || cargo build --release --locked --quiet
+command -v python3 >/dev/null || { echo "bench-vm: python3 not found" >&2; exit 1; }
 dir=$(mktemp -d /var/tmp/jail-vm-bench.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
-cp "$bin" "$dir/jail"
-cp tests/vm/jail/bench.sh "$dir/test.sh"
-tests/vm/run.sh "$dir" 1200
+if [[ -n $from ]]; then
+	cp "$from" "$dir/out"
+else
+	payload=$dir/payload
+	mkdir "$payload"
+	cp "$bin" "$payload/jail"
+	# The guest is Debian 12 like the host: the host's build runs there (it needs libseccomp2,
+	# which the guest's systemd pulls in).
+	if hk=$(tests/bench/hakoniwa.sh); then
+		cp "$hk" "$payload/hakoniwa"
+	else
+		echo "bench-vm: hakoniwa could not be installed; measuring without it" >&2
+	fi
+	cp tests/vm/jail/bench.sh "$payload/test.sh"
+	if [[ -n ${JAIL_BENCH_RUNS:-} ]]; then
+		# The guest gets exactly the runner's environment: pass the count in the payload.
+		sed -i "s/^n=\${JAIL_BENCH_RUNS:-20}/n=$JAIL_BENCH_RUNS/" "$payload/test.sh"
+	fi
+	rc=0
+	tests/vm/run.sh "$payload" 1800 >"$dir/out" 2> >(tee "$dir/err" >&2) || rc=$?
+	wait # for tee
+	if ((rc != 0)); then
+		echo "bench-vm: the VM run failed (exit $rc)" >&2
+		cat "$dir/out" >&2
+		exit 1
+	fi
+	# The accelerator (kvm or tcg) is the host side's to tell; it goes first in the raw output.
+	{ printf 'INFO\taccel\t%s\n' "$(sed -n 's/^vm-run: accel: //p' "$dir/err")"; cat "$dir/out"; } >"$dir/raw"
+	mv "$dir/raw" "$dir/out"
+	[[ -z $save ]] || cp "$dir/out" "$save"
+fi
+host="$(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), Linux $(uname -r)"
+python3 - "$dir/out" "$md" "$host" "${JAIL_VM_SMP:-2}" "${JAIL_VM_MEM:-1024}" <<'PY'
+import re, statistics, subprocess, sys, datetime
+out, md, host, smp, mem = sys.argv[1:6]
+info, res, failed, text, after = {}, {}, {}, [], False
+for line in open(out).read().splitlines():
+    if after:
+        text.append(line)
+    elif line == "---":
+        after = True
+    elif line.startswith("INFO\t"):
+        _, k, v = line.split("\t", 2)
+        info[k] = v
+    elif line.startswith("RESULT\t"):
+        _, k, v = line.split("\t", 2)
+        res[k] = [float(x) for x in v.split(",") if x]
+    elif line.startswith("FAILED\t"):
+        _, k, v = line.split("\t", 2)
+        failed[k] = v
+while text and text[-1] in ("", "0 passed, 0 failed"):
+    text.pop()
+
+def med(k): return statistics.median(res[k])
+def cell(k):
+    if k in failed: return "failed (%s)" % failed[k], ""
+    if k not in res: return "not measured", ""
+    v = res[k]
+    sd = statistics.stdev(v) if len(v) > 1 else 0.0
+    return "%.1f ms" % med(k), "%.1f–%.1f, ± %.1f" % (min(v), max(v), sd)
+def ratio(a, b):
+    return "%.2f" % (med(a) / med(b)) if a in res and b in res else ""
+def target(r, t):
+    if not r: return t + ": not measured"
+    return "%s: %s" % (t, "met" if float(r) <= float(t.split()[-1]) else "missed")
+
+labels = {
+    "true": "`/bin/true` (the fork and exec floor)",
+    "jail": "`jail -- true`",
+    "jail-limits": "`jail --mem 48M --cpu 20% --pids 64 -- true`",
+    "jail-no-cpu": "`jail --mem 48M --pids 64 -- true` (no CPU quota)",
+    "systemd-run": "`systemd-run --user --scope` with MemoryMax=48M MemorySwapMax=0 CPUQuota=20% TasksMax=64",
+    "hakoniwa": "`hakoniwa run --unshare-all -- true`",
+    "hakoniwa-limits": "hakoniwa, the same three limits",
+    "hakoniwa-limits-unconfined": "hakoniwa, the same limits, `--seccomp unconfined`",
+}
+rows = []  # case, median, spread, reference, ratio, target
+def row(k, ref=None, t=""):
+    m, s = cell(k)
+    rr = ratio(k, ref) if ref else ""
+    refcell = ""
+    if ref:
+        rm, rs = cell(ref)
+        refcell = "%s %s" % ({"systemd-run": "systemd-run", "hakoniwa-limits": "hakoniwa limits",
+                               "hakoniwa": "hakoniwa", "jail": "jail"}.get(ref, ref), rm)
+    rows.append((labels[k], m, s, refcell, rr, target(rr, t) if t else ""))
+row("true")
+row("jail", "hakoniwa")
+row("jail-limits", "systemd-run", "≤ 0.5")
+rows.append(("the same, against hakoniwa",) + tuple(rows[-1][1:3]) + (
+    "hakoniwa limits %s" % cell("hakoniwa-limits")[0], ratio("jail-limits", "hakoniwa-limits"), ""))
+row("jail-no-cpu", "systemd-run")
+row("systemd-run")
+row("hakoniwa")
+row("hakoniwa-limits")
+row("hakoniwa-limits-unconfined")
+def cost(a, b):
+    return "%.1f ms" % (med(a) - med(b)) if a in res and b in res else "not measured"
+costs = [("jail", cost("jail-limits", "jail")), ("systemd-run over /bin/true", cost("systemd-run", "true")),
+         ("hakoniwa", cost("hakoniwa-limits", "hakoniwa"))]
+
+def table():
+    yield "| case | median | spread (min–max, ± stddev) | reference | ratio | target |"
+    yield "|---|---|---|---|---|---|"
+    for r in rows:
+        yield "| " + " | ".join(r) + " |"
+
+try:
+    qv = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True, text=True).stdout
+    qemu = "QEMU " + re.search(r"version (\S+)", qv).group(1)
+except Exception:
+    qemu = "QEMU"
+for line in table():
+    print(line)
+print("limits' own cost (limits − none): " + ", ".join("%s %s" % c for c in costs))
+if not md:
+    sys.exit(0)
+jr = ratio("jail-limits", "systemd-run")
+sec = []
+sec.append("## In the test VM: the limits path (`make bench-vm`)")
+sec.append("")
+sec.append("Written by `make bench-vm` (tests/bench/vm.sh) on %s in the test VM: Debian 12, Linux %s,"
+           % (datetime.date.today().isoformat(), info.get("kernel", "?")))
+sec.append("%s; %s (%s), %s vCPUs, %s MiB, on a host with %s;"
+           % (info.get("systemd", "?"), qemu, info.get("accel") or "?", smp, mem, host))
+sec.append("%s%s. Medians of %s wall-clock runs of each case, round-robin with the order"
+           % (info.get("jail", "?"), ", " + info["hakoniwa"] if "hakoniwa" in info else ", hakoniwa not measured",
+              info.get("runs", "?")))
+sec.append("rotating each round, as the user `tester` with its systemd user manager; ratios are jail's median")
+sec.append("over the reference's in the same run. Every hakoniwa case unshares all namespaces, as jail does;")
+sec.append("its default seccomp profile (podman's) is on unless `--seccomp unconfined`. The limits are the")
+sec.append("same in all three (the cgroup files, below).")
+sec.append("")
+sec += list(table())
+sec.append("")
+sec.append("The limits' own cost (median with limits − median without): " + "; ".join("%s %s" % c for c in costs) + ".")
+sec.append("Emulated CPUs are slow: absolute times here are not the host's; compare ratios.")
+ready = [float(x) for x in info.get("scope-ready-ms", "").split(",") if x]
+if jr and float(jr) > 0.5:
+    sec.append("")
+    sec.append("### What remains: the limits path (target ≤ 0.5 of `systemd-run --user --scope`, here %s)" % jr)
+    sec.append("")
+    why = []
+    if "jail" in res and "systemd-run" in res:
+        why.append("jail without any limit takes %s (%s of systemd-run's launch)"
+                   % (cell("jail")[0], ratio("jail", "systemd-run")))
+    if ready:
+        why.append("jail's scope is ready (systemd's job done, the limits read back) in a median %.0f ms "
+                   "of %d `jail -v` runs, against %s for the whole of systemd-run's"
+                   % (statistics.median(ready), len(ready), cell("systemd-run")[0]))
+    if "jail-no-cpu" in res and "jail-limits" in res:
+        w = "without `--cpu` jail's launch takes %s (%s of systemd-run's)" % (
+            cell("jail-no-cpu")[0], ratio("jail-no-cpu", "systemd-run"))
+        if med("jail-no-cpu") < 0.75 * med("jail-limits"):
+            w += (", so much of the rest is jail's own setup after it joins the scope (namespaces, mounts, "
+                  "its filters), which then runs under the scope's CPU quota of 20 % of one emulated CPU")
+        why.append(w)
+    sec.append("Measured here: " + ("; ".join(why) if why else "no breakdown") + ".")
+if text:
+    sec.append("")
+    sec.append("```")
+    sec += text
+    sec.append("```")
+body = "\n".join(sec) + "\n"
+
+# Rewrite only this section of the file, keeping the others (host first, then VM).
+name, order = "vm", ["host", "vm"]
+try:
+    old = open(md).read()
+except FileNotFoundError:
+    old = ""
+secs = {m.group(1): m.group(0).rstrip("\n") + "\n" for m in
+        re.finditer(r"<!-- bench:(\w+) begin -->.*?<!-- bench:\1 end -->", old, re.S)}
+secs[name] = "<!-- bench:%s begin -->\n%s<!-- bench:%s end -->\n" % (name, body, name)
+with open(md, "w") as f:
+    f.write("# Benchmarks\n\n" + "\n".join(secs[k] for k in order if k in secs))
+print("bench-vm: wrote %s" % md, file=sys.stderr)
+PY
