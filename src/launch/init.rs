@@ -147,6 +147,7 @@ pub fn run(init: Init) -> ! {
         }
         std::process::exit(code)
     };
+    let mut trimmed = false;
     loop {
         // Reap everything that has exited; leave when the command has.
         loop {
@@ -158,6 +159,15 @@ pub fn run(init: Init) -> ! {
                 Ok(WaitStatus::Signaled(pid, sig, _)) if pid == cmd => leave(exit::signaled(sig as i32)),
                 Ok(WaitStatus::StillAlive) | Err(_) => break,
                 Ok(_) => continue,
+            }
+        }
+        if !trimmed {
+            // Once the command has run a while, init only waits: it gives back what setup used.
+            let mut pfd = libc::pollfd { fd: std::os::fd::AsRawFd::as_raw_fd(&sfd), events: libc::POLLIN, revents: 0 };
+            // SAFETY: one valid pollfd for the duration of the call.
+            if unsafe { libc::poll(&mut pfd, 1, super::idle::AFTER.as_millis() as i32) } == 0 {
+                super::idle::trim();
+                trimmed = true;
             }
         }
         let Ok(Some(info)) = sfd.read_signal() else { continue };

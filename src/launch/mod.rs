@@ -35,6 +35,7 @@ mod child;
 mod denials;
 mod diagnose;
 mod exec;
+mod idle;
 mod init;
 mod parent;
 mod placeholder;

@@ -435,6 +435,7 @@ fn wait_forwarding(
 ) -> Result<Waited> {
     let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC).context("signalfd")?;
     let mut deadline = spec.timeout.map(|t| Instant::now() + t);
+    let mut trim_at = Some(Instant::now() + super::idle::AFTER);
     let mut timed_out = false;
     let mut seccomp_kills = 0;
     let mut denials = super::denials::Denials::default();
@@ -449,8 +450,14 @@ fn wait_forwarding(
                 return Ok(Waited { status, timed_out, seccomp_kills, denials });
             }
         }
-        let ms = deadline
-            .map_or(-1, |d| d.saturating_duration_since(Instant::now()).as_millis().min(i32::MAX as u128) as i32);
+        let wake = match (deadline, trim_at) {
+            (Some(d), Some(t)) => Some(d.min(t)),
+            (d, t) => d.or(t),
+        };
+        // Rounded up: poll never wakes before the time it waits for.
+        let ms = wake.map_or(-1, |d| {
+            d.saturating_duration_since(Instant::now()).as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
+        });
         let mut pfds = vec![
             libc::pollfd { fd: sfd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
             libc::pollfd { fd: if stops_open { stops.as_raw_fd() } else { -1 }, events: libc::POLLIN, revents: 0 },
@@ -460,6 +467,13 @@ fn wait_forwarding(
         }
         // SAFETY: valid pollfds for the duration of the call.
         let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
+        if n == 0 && deadline.is_none_or(|d| Instant::now() < d) {
+            if trim_at.take().is_some() {
+                // The command runs on: jail only waits from now on.
+                super::idle::trim();
+            }
+            continue;
+        }
         if n == 0 {
             // Time is up: ask politely, then insist.
             let sig = if timed_out { Signal::SIGKILL } else { Signal::SIGTERM };
