@@ -1,18 +1,13 @@
 //! The sandbox's first process: builds the root, then becomes init (or the command).
 
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::Path;
-
-use anyhow::{anyhow, Context, Result};
-use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use anyhow::Result;
 use nix::sys::signal::SigSet;
 use nix::sys::stat::{umask, Mode};
-use nix::unistd::{chdir, pivot_root};
+use std::os::fd::{AsRawFd, OwnedFd};
 
-use super::{diagnose, exec, init, report, sync};
+use super::{exec, init, report, sync};
 use crate::confine;
 use crate::exit;
-use crate::rootfs::Builder;
 use crate::spec::Spec;
 use crate::sys::errno_text;
 use crate::sys::linux::Linux;
@@ -317,73 +312,10 @@ pub struct Seccomp {
 }
 
 fn setup(spec: &Spec, proxy: Option<&OwnedFd>) -> Result<()> {
-    // Every mount private: nothing the sandbox mounts reaches the host, and nothing the host
-    // mounts later appears inside (a slave would receive it, writable, under a read-only bind).
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_PRIVATE | MsFlags::MS_REC, None::<&str>)
-        .map_err(|e| anyhow!("mount(\"/\", MS_PRIVATE|MS_REC): {}{}", errno_text(e), diagnose::userns_hint(e)))?;
-
-    // A scratch root: the host goes to /oldroot (sources), the new root is /newroot.
-    let tmpfs = |dest: &str| {
-        mount(Some("tmpfs"), dest, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=0755"))
-            .map_err(|e| anyhow!("mount(tmpfs, {dest:?}): {}", errno_text(e)))
-    };
-    tmpfs("/tmp")?;
-    for d in ["/tmp/newroot", "/tmp/oldroot"] {
-        nix::unistd::mkdir(d, Mode::from_bits_truncate(0o755))
-            .map_err(|e| anyhow!("mkdir({d:?}): {}", errno_text(e)))?;
-    }
-    tmpfs("/tmp/newroot")?;
-    chdir("/tmp").map_err(|e| anyhow!("chdir(\"/tmp\"): {}", errno_text(e)))?;
-    pivot_root(".", "oldroot").map_err(|e| anyhow!("pivot_root(\"/tmp\", \"oldroot\"): {}", errno_text(e)))?;
-    chdir("/").map_err(|e| anyhow!("chdir(\"/\"): {}", errno_text(e)))?;
-
-    let open = |p: &str| -> Result<OwnedFd> {
-        crate::sys::linux::resolve_in_root(libc::AT_FDCWD, Path::new(p))
-            .map_err(|e| anyhow!("open({p:?}): {}", errno_text(e.errno)))
-    };
-    let base = open("/")?;
-    let host = open("/oldroot")?;
-    let mut sys = Linux;
-    Builder::new(&mut sys, base, host)?.share_pid(!spec.namespaces.pid).run(&spec.fs)?;
-
-    // Enter the new root and drop every path back to the host.
-    chdir("/newroot").map_err(|e| anyhow!("chdir(\"/newroot\"): {}", errno_text(e)))?;
-    pivot_root(".", ".").map_err(|e| anyhow!("pivot_root(new root): {}", errno_text(e)))?;
-    umount2(".", MntFlags::MNT_DETACH).map_err(|e| anyhow!("umount2(old root, MNT_DETACH): {}", errno_text(e)))?;
-    chdir("/").map_err(|e| anyhow!("chdir(\"/\"): {}", errno_text(e)))?;
-
-    if let Some(name) = &spec.hostname {
-        nix::unistd::sethostname(name).map_err(|e| anyhow!("--hostname {name}: sethostname: {}", errno_text(e)))?;
-    }
-    if spec.namespaces.net {
-        loopback_up().context("bringing up lo")?;
-    }
+    super::root::build(&mut Linux, &super::root::Plan::of(spec))?;
     if let (Some(p), Some(sock)) = (&spec.proxy, proxy) {
         // The proxy's listening socket lives on this namespace's loopback; jail serves it.
         super::proxy::hand_listener(sock, p.port)?;
-    }
-    Ok(())
-}
-
-/// Sets IFF_UP on `lo`; the kernel then gives it 127.0.0.1 and ::1.
-fn loopback_up() -> Result<()> {
-    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
-    let sock = socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)
-        .map_err(|e| anyhow!("socket(AF_INET): {}", errno_text(e)))?;
-    // SAFETY: ifreq is plain data; zeroed is a valid value.
-    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
-        *dst = *src as libc::c_char;
-    }
-    // SAFETY: SIOCGIFFLAGS fills `req`, which lives across the call.
-    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } < 0 {
-        return Err(anyhow!("ioctl(lo, SIOCGIFFLAGS): {}", errno_text(nix::errno::Errno::last())));
-    }
-    // SAFETY: the union member for flags was just filled by the kernel.
-    unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
-    // SAFETY: as above; SIOCSIFFLAGS only reads `req`.
-    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } < 0 {
-        return Err(anyhow!("ioctl(lo, SIOCSIFFLAGS): {}", errno_text(nix::errno::Errno::last())));
     }
     Ok(())
 }

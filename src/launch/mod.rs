@@ -43,6 +43,7 @@ mod proxy;
 #[cfg(test)]
 mod recorder;
 mod report;
+mod root;
 mod supervise;
 mod sync;
 mod terminal;

@@ -78,6 +78,13 @@ fn real_call(call: &str) -> &'static str {
         "is_mount_root" => "statx",
         "new_overlay" => "fsconfig",
         "handed" => "fcntl",
+        "make_private" | "mount_tmpfs" => "mount",
+        "pivot_root" => "pivot_root",
+        "detach" => "umount2",
+        "chdir" => "chdir",
+        "open_root" => "openat2",
+        "set_hostname" => "sethostname",
+        "loopback_up" => "ioctl",
         _ => "read",
     }
 }
@@ -189,5 +196,43 @@ impl Sys for Recorder {
         self.check("handed", &fd.to_string())?;
         self.paths.insert(("fd".into(), PathBuf::from(format!("/{fd}"))), Kind::Dir);
         Ok(Handle { name: format!("fd{fd}"), path: PathBuf::from(format!("/{fd}")), tree: "fd".into() })
+    }
+
+    fn make_private(&mut self) -> SysResult<()> {
+        self.check("make_private", "/")
+    }
+
+    fn mount_tmpfs(&mut self, path: &Path) -> SysResult<()> {
+        self.check("mount_tmpfs", &path.display().to_string())
+    }
+
+    fn mkdir(&mut self, path: &Path, mode: u32) -> SysResult<()> {
+        self.check("mkdir", &format!("{} {mode:o}", path.display()))
+    }
+
+    fn chdir(&mut self, path: &Path) -> SysResult<()> {
+        self.check("chdir", &path.display().to_string())
+    }
+
+    fn pivot_root(&mut self, new_root: &Path, put_old: &Path) -> SysResult<()> {
+        self.check("pivot_root", &format!("{} {}", new_root.display(), put_old.display()))
+    }
+
+    fn detach(&mut self, path: &Path) -> SysResult<()> {
+        self.check("detach", &path.display().to_string())
+    }
+
+    /// The scratch root is the tree `base`; the host, put aside below it, the tree `host`.
+    fn open_root(&mut self, path: &Path) -> SysResult<Handle> {
+        self.check("open_root", &path.display().to_string())?;
+        Ok(Recorder::root(if path == Path::new("/oldroot") { "host" } else { "base" }))
+    }
+
+    fn set_hostname(&mut self, name: &str) -> SysResult<()> {
+        self.check("set_hostname", name)
+    }
+
+    fn loopback_up(&mut self) -> SysResult<()> {
+        self.check("loopback_up", "lo")
     }
 }

@@ -340,6 +340,64 @@ impl Sys for Linux {
             _ => Err(SysError::new("fstat", Errno::ESTALE)),
         }
     }
+
+    fn make_private(&mut self) -> SysResult<()> {
+        use nix::mount::{mount, MsFlags};
+        mount(None::<&str>, "/", None::<&str>, MsFlags::MS_PRIVATE | MsFlags::MS_REC, None::<&str>)
+            .map_err(|e| SysError::new("mount", e))
+    }
+
+    fn mount_tmpfs(&mut self, path: &Path) -> SysResult<()> {
+        use nix::mount::{mount, MsFlags};
+        mount(Some("tmpfs"), path, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=0755"))
+            .map_err(|e| SysError::new("mount", e))
+    }
+
+    fn mkdir(&mut self, path: &Path, mode: u32) -> SysResult<()> {
+        nix::unistd::mkdir(path, nix::sys::stat::Mode::from_bits_truncate(mode)).map_err(|e| SysError::new("mkdir", e))
+    }
+
+    fn chdir(&mut self, path: &Path) -> SysResult<()> {
+        nix::unistd::chdir(path).map_err(|e| SysError::new("chdir", e))
+    }
+
+    fn pivot_root(&mut self, new_root: &Path, put_old: &Path) -> SysResult<()> {
+        nix::unistd::pivot_root(new_root, put_old).map_err(|e| SysError::new("pivot_root", e))
+    }
+
+    fn detach(&mut self, path: &Path) -> SysResult<()> {
+        nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH).map_err(|e| SysError::new("umount2", e))
+    }
+
+    fn open_root(&mut self, path: &Path) -> SysResult<OwnedFd> {
+        resolve_in_root(libc::AT_FDCWD, path)
+    }
+
+    fn set_hostname(&mut self, name: &str) -> SysResult<()> {
+        nix::unistd::sethostname(name).map_err(|e| SysError::new("sethostname", e))
+    }
+
+    fn loopback_up(&mut self) -> SysResult<()> {
+        use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+        let sock = socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)
+            .map_err(|e| SysError::new("socket(AF_INET)", e))?;
+        // SAFETY: ifreq is plain data; zeroed is a valid value.
+        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+        for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+            *dst = *src as libc::c_char;
+        }
+        // SAFETY: SIOCGIFFLAGS fills `req`, which lives across the call.
+        if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } < 0 {
+            return Err(SysError::new("ioctl(lo, SIOCGIFFLAGS)", Errno::last()));
+        }
+        // SAFETY: the union member for flags was just filled by the kernel.
+        unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+        // SAFETY: as above; SIOCSIFFLAGS only reads `req`.
+        if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } < 0 {
+            return Err(SysError::new("ioctl(lo, SIOCSIFFLAGS)", Errno::last()));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

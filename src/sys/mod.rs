@@ -1,7 +1,9 @@
-//! The few filesystem and mount syscalls the rootfs builder needs, behind a trait.
+//! The filesystem, mount and namespace syscalls the sandbox's root is built with, behind a
+//! trait: the scratch root and the pivots around it, the filesystem steps, the hostname and
+//! the loopback interface.
 //!
 //! `linux::Linux` issues the real calls (new mount API, `openat2`); `fake::Recorder` records
-//! them so the exact mount sequence and its error paths are unit-tested without privileges.
+//! them so the exact sequence and its error paths are unit-tested without privileges.
 
 #[cfg(test)]
 pub mod fake;
@@ -122,4 +124,21 @@ pub trait Sys {
     /// its mount belongs to the caller's namespace, so the bind goes by its path, checked to
     /// be the same file.
     fn handed(&mut self, host: &Self::Fd, fd: RawFd) -> SysResult<Self::Fd>;
+
+    // Around the builder: the scratch root, by path in the process's own view.
+
+    /// Makes every mount private (`mount("/", MS_PRIVATE|MS_REC)`).
+    fn make_private(&mut self) -> SysResult<()>;
+    /// A fresh tmpfs (mode 0755, nosuid, nodev) on `path` (`mount("tmpfs")`).
+    fn mount_tmpfs(&mut self, path: &Path) -> SysResult<()>;
+    fn mkdir(&mut self, path: &Path, mode: u32) -> SysResult<()>;
+    fn chdir(&mut self, path: &Path) -> SysResult<()>;
+    fn pivot_root(&mut self, new_root: &Path, put_old: &Path) -> SysResult<()>;
+    /// Detaches the mount at `path` with everything below it (`umount2(MNT_DETACH)`).
+    fn detach(&mut self, path: &Path) -> SysResult<()>;
+    /// Opens `path` (from the working directory) as the top of a tree the builder resolves in.
+    fn open_root(&mut self, path: &Path) -> SysResult<Self::Fd>;
+    fn set_hostname(&mut self, name: &str) -> SysResult<()>;
+    /// Sets IFF_UP on `lo`; the kernel then gives it 127.0.0.1 and ::1.
+    fn loopback_up(&mut self) -> SysResult<()>;
 }
