@@ -109,16 +109,14 @@ impl Cgroup {
                 self.step("job done");
                 self.dir = Some(systemd::wait_until_moved(&root, &unit, self.child)?);
                 self.step("in the scope");
-                fs::lay_out(self, limits)?;
+                fs::lay_out(&mut fs::Real, self, limits)?;
                 self.step("leaves made");
                 Ok(())
             }
             Some(Pending::Delegated { own }) => {
-                let dir = own.join(format!("jail-{}", std::process::id()));
-                fs::mkdir(&dir)?;
-                self.dir = Some(dir);
+                self.dir = Some(own.join(format!("jail-{}", std::process::id())));
                 self.owns_dir = true;
-                fs::delegate_into(self, &own, limits)?;
+                fs::delegate_into(&mut fs::Real, self, &own, limits)?;
                 self.step("leaves made");
                 Ok(())
             }
@@ -129,13 +127,17 @@ impl Cgroup {
     /// The limits that must not hold during setup (the CPU quota), on the payload leaf, read
     /// back. Called once the sandbox is built, before its command runs.
     pub fn apply_after_setup(&mut self, limits: &Limits) -> Result<()> {
-        let payload = self.payload();
-        for (file, value) in limits.files_to_write(Level::Payload) {
-            fs::write(&payload.join(file), &value)?;
-        }
-        fs::verify(&payload, limits, Level::Payload)?;
+        self.apply_after_setup_with(&mut fs::Real, limits)?;
         self.step("payload limits set");
         Ok(())
+    }
+
+    fn apply_after_setup_with(&self, files: &mut impl fs::Files, limits: &Limits) -> Result<()> {
+        let payload = self.payload();
+        for (file, value) in limits.files_to_write(Level::Payload) {
+            files.write(&payload.join(file), &value)?;
+        }
+        fs::verify(files, &payload, limits, Level::Payload)
     }
 
     fn step(&mut self, name: &'static str) {
@@ -161,7 +163,7 @@ impl Drop for Cgroup {
         let _ = std::fs::remove_dir(dir.join("payload"));
         if self.owns_dir {
             if let Some(parent) = dir.parent() {
-                let _ = fs::move_self(parent);
+                let _ = fs::move_self(&mut fs::Real, parent);
             }
             let _ = std::fs::remove_dir(dir.join("supervisor"));
             let _ = std::fs::remove_dir(dir);
