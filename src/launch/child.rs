@@ -23,6 +23,94 @@ pub fn death_signal(share_pid: bool) -> libc::c_int {
     }
 }
 
+/// Which process a fork left this one as.
+pub enum Side {
+    Command,
+    Init(nix::unistd::Pid),
+}
+
+/// The first process's steps. Each returns why it failed; the runner reports that and ends.
+pub trait Stages {
+    /// Never outlive jail: the death signal (caught with `--share-pid`, held until init reads it).
+    fn tie_to_jail(&mut self) -> Result<(), String>;
+    /// Waits for the id maps; a hang-up on the sync pipe (jail keeps it open) means jail died.
+    fn await_maps(&mut self) -> Result<(), String>;
+    /// `--disable-userns`: the files it needs, opened while the host's /proc is in view.
+    fn open_userns_limit(&mut self) -> Result<(), String>;
+    /// `--pidns`: enters it (and makes a pid namespace of its own inside it).
+    fn enter_pidns(&mut self) -> Result<(), String>;
+    /// The root, the steps that need the finished root, and Landlock's ruleset.
+    fn build_root(&mut self) -> Result<(), String>;
+    /// With limits: waits to be in the payload leaf, then makes the cgroup namespace there.
+    fn enter_cgroup(&mut self) -> Result<(), String>;
+    fn no_new_privs(&mut self) -> Result<(), String>;
+    /// init's own Landlock domain, taken before the fork so that the command's nests in it:
+    /// init may still signal the command, the command cannot signal init.
+    fn landlock(&mut self) -> Result<(), String>;
+    /// Without a pid namespace of its own, orphans re-parent to init, which ends them.
+    fn subreaper(&mut self) -> Result<(), String>;
+    /// Forks the command's process; with `own_pidns` it is pid 1 of a namespace of its own.
+    fn fork(&mut self, own_pidns: bool) -> Result<Side, String>;
+    /// The command's stages (`exec::Stages`); returns only on failure.
+    fn run_command(&mut self) -> Result<(), String>;
+    /// init's stages and loop (`init::Stages`); never returns for the real process.
+    fn run_init(&mut self, cmd: nix::unistd::Pid) -> Result<(), String>;
+}
+
+/// The order, written once. `--as-pid-1`: the command is forked first, into a pid namespace
+/// of its own nested in the one whose init (this process) dies with jail, and builds the root
+/// itself (its /proc must show its own namespace): whatever the command does to its own death
+/// signal, the kernel ends it with init's namespace.
+pub fn run_stages<S: Stages>(s: &mut S, as_pid_1: bool) -> Result<(), String> {
+    s.tie_to_jail()?;
+    s.await_maps()?;
+    s.open_userns_limit()?;
+    s.enter_pidns()?;
+    if as_pid_1 {
+        s.enter_cgroup()?;
+        return match s.fork(true)? {
+            Side::Command => {
+                s.build_root()?;
+                s.run_command()
+            }
+            Side::Init(cmd) => {
+                s.no_new_privs()?;
+                s.run_init(cmd)
+            }
+        };
+    }
+    s.build_root()?;
+    s.enter_cgroup()?;
+    s.no_new_privs()?;
+    s.landlock()?;
+    s.subreaper()?;
+    match s.fork(false)? {
+        Side::Command => s.run_command(),
+        Side::Init(cmd) => s.run_init(cmd),
+    }
+}
+
+/// What the first process holds while it works through its stages.
+struct First<'a> {
+    spec: &'a Spec,
+    sync: Option<OwnedFd>,
+    report_w: OwnedFd,
+    stops_w: Option<OwnedFd>,
+    old_mask: SigSet,
+    seccomp: &'a Seccomp,
+    proxy: Option<OwnedFd>,
+    /// init is the sandbox's subreaper instead of pid 1 of the command's pid namespace.
+    share_pid: bool,
+    limit: Option<UsernsLimit>,
+    caller_umask: Mode,
+    ruleset: Option<landlock::RulesetCreated>,
+    for_command: Option<landlock::RulesetCreated>,
+    /// Descriptors init holds for the sandbox's life (locks, `--sync-fd`).
+    held: Vec<std::os::fd::RawFd>,
+    /// The command's process, once forked: ended if a later step of init's fails.
+    cmd: Option<nix::unistd::Pid>,
+}
+
 pub fn main(
     spec: &Spec,
     sync_r: OwnedFd,
@@ -32,125 +120,166 @@ pub fn main(
     seccomp: &Seccomp,
     proxy: Option<OwnedFd>,
 ) -> ! {
-    // Unless init is pid 1 of the command's pid namespace, it is the sandbox's subreaper.
-    let share_pid = !spec.namespaces.pid || spec.joins.pidns.is_some();
-    if share_pid {
-        // Held until init reads it from its signalfd: jail's death during setup is not lost.
-        let mut alarm = SigSet::empty();
-        alarm.add(nix::sys::signal::Signal::SIGALRM);
-        let _ = nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_BLOCK, Some(&alarm), None);
-    }
-    // SAFETY: prctl with integer arguments only.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, death_signal(share_pid)) };
-    // The parent writes one byte once the id maps are in place; EOF means it died first.
-    if !sync::wait_for(&sync_r, sync::MAPPED) || parent_gone(&sync_r) {
-        // SAFETY: _exit ends the child at once; nothing has been set up yet.
-        unsafe { libc::_exit(exit::FAILURE) }
-    }
-    // With limits, the parent has two more steps to announce.
-    let limited = spec.cgroup.is_some().then_some(sync_r);
-    // Opened while the host's /proc is in view; used once the root is built.
-    let limit = match spec.userns_limit.then(UsernsLimit::open).transpose() {
-        Ok(l) => l,
-        Err(e) => report::setup_failed(&report_w, &e),
+    let mut first = First {
+        spec,
+        sync: Some(sync_r),
+        report_w,
+        stops_w: Some(stops_w),
+        old_mask,
+        seccomp,
+        proxy,
+        share_pid: !spec.namespaces.pid || spec.joins.pidns.is_some(),
+        limit: None,
+        caller_umask: Mode::empty(),
+        ruleset: None,
+        for_command: None,
+        held: Vec::new(),
+        cmd: None,
     };
+    let e = run_stages(&mut first, spec.as_pid_1).err().unwrap_or_else(|| "the sandbox's stages ended".into());
+    if let Some(cmd) = first.cmd {
+        let _ = nix::sys::signal::kill(cmd, nix::sys::signal::Signal::SIGKILL);
+    }
+    report::setup_failed(&first.report_w, &e)
+}
 
-    if let Some(fd) = spec.joins.pidns {
-        if let Err(e) = enter_pidns(fd, spec.namespaces.pid) {
-            report::setup_failed(&report_w, &e);
-        }
-    }
-
-    if spec.as_pid_1 {
-        // The command's process, forked next, must be born in the payload leaf.
-        if let Some(sync) = &limited {
-            moved(spec, sync, &report_w);
-        }
-        // The command is pid 1 of a pid namespace of its own, nested in the one whose init
-        // (this process) dies with jail: whatever the command does to its own death signal,
-        // the kernel ends it with this namespace.
-        match crate::sys::linux::fork_with(libc::CLONE_NEWPID) {
-            Ok(None) => {
-                let (caller_umask, ruleset, _) = build(spec, &report_w, limit.as_ref(), proxy.as_ref());
-                let mut command = exec::Command::new(spec, &report_w, old_mask, caller_umask, ruleset, seccomp);
-                command.sync = limited;
-                command.exec()
-            }
-            Ok(Some(cmd)) => {
-                if let Err(e) = exec::set_no_new_privs() {
-                    init::die(cmd, &e);
-                }
-                init::run(init::Init {
-                    cmd,
-                    stops: stops_w,
-                    report: report_w,
-                    held: &[],
-                    new_session: spec.new_session,
-                    subreaper: false,
-                    dumpable: spec.init_dumpable(),
-                    seccomp: seccomp.init.as_ref(),
-                })
-            }
-            Err(e) => report::setup_failed(&report_w, &format!("clone(CLONE_NEWPID): {}", errno_text(e))),
-        }
-    }
-    let (caller_umask, ruleset, held) = build(spec, &report_w, limit.as_ref(), proxy.as_ref());
-    // init and the command, forked next, must be born in the payload leaf.
-    if let Some(sync) = &limited {
-        moved(spec, sync, &report_w);
-    }
-    // Init takes its Landlock domain before the fork, so the command's own domain nests inside
-    // it: init may still signal the command, the command cannot signal init.
-    let for_command = match ruleset.as_ref().map(|r| r.try_clone()).transpose() {
-        Ok(r) => r,
-        Err(e) => report::setup_failed(&report_w, &format!("landlock: dup ruleset: {e}")),
-    };
-    if let Err(e) = exec::set_no_new_privs() {
-        report::setup_failed(&report_w, &e);
-    }
-    if let Some(rs) = ruleset {
-        if let Err(e) = confine::landlock::restrict(rs, &spec.landlock) {
-            report::setup_failed(&report_w, &format!("{e:#}"));
-        }
-    }
-    // Without a pid namespace, orphans of the sandbox re-parent to init, which ends them.
-    // SAFETY: prctl with integer arguments only.
-    if share_pid && unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) } != 0 {
-        let e = nix::errno::Errno::last();
-        report::setup_failed(&report_w, &format!("prctl(PR_SET_CHILD_SUBREAPER): {}", errno_text(e)));
-    }
-    // SAFETY: fork of a single-threaded process.
-    match unsafe { nix::unistd::fork() } {
-        Ok(nix::unistd::ForkResult::Child) => {
-            let mut command = exec::Command::new(spec, &report_w, old_mask, caller_umask, for_command, seccomp);
-            command.sync = limited;
-            command.exec()
-        }
-        Ok(nix::unistd::ForkResult::Parent { child }) => init::run(init::Init {
-            cmd: child,
-            stops: stops_w,
-            report: report_w,
-            held: &held,
-            new_session: spec.new_session,
-            subreaper: share_pid,
-            dumpable: spec.init_dumpable(),
-            seccomp: seccomp.init.as_ref(),
-        }),
-        Err(e) => report::setup_failed(&report_w, &format!("fork: {}", errno_text(e))),
+impl First<'_> {
+    fn command(&mut self) -> exec::Command<'_> {
+        let mut c = exec::Command::new(
+            self.spec,
+            &self.report_w,
+            self.old_mask,
+            self.caller_umask,
+            self.for_command.take().or(self.ruleset.take()),
+            self.seccomp,
+        );
+        // With limits the command waits for jail's "limits hold" before it runs.
+        c.sync = self.sync.take().filter(|_| self.spec.cgroup.is_some());
+        c
     }
 }
 
-/// With limits: waits until this process is in the payload leaf, then makes the cgroup
-/// namespace there (it could not be made at clone time, in the cgroup jail started in).
-fn moved(spec: &Spec, sync: &OwnedFd, report_w: &OwnedFd) {
-    if !sync::wait_for(sync, sync::MOVED) {
-        // SAFETY: _exit ends this process at once; jail is gone.
-        unsafe { libc::_exit(exit::FAILURE) }
-    }
-    if spec.namespaces.cgroup {
-        if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP) {
-            report::setup_failed(report_w, &format!("unshare(CLONE_NEWCGROUP): {}", errno_text(e)));
+impl Stages for First<'_> {
+    fn tie_to_jail(&mut self) -> Result<(), String> {
+        if self.share_pid {
+            let mut alarm = SigSet::empty();
+            alarm.add(nix::sys::signal::Signal::SIGALRM);
+            let _ = nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_BLOCK, Some(&alarm), None);
         }
+        // SAFETY: prctl with integer arguments only.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, death_signal(self.share_pid)) };
+        Ok(())
+    }
+
+    fn await_maps(&mut self) -> Result<(), String> {
+        let Some(sync) = &self.sync else { return Ok(()) };
+        if !sync::wait_for(sync, sync::MAPPED) || parent_gone(sync) {
+            // SAFETY: _exit ends the child at once; nothing has been set up yet.
+            unsafe { libc::_exit(exit::FAILURE) }
+        }
+        // Only limits have more steps to wait for.
+        if self.spec.cgroup.is_none() {
+            self.sync = None;
+        }
+        Ok(())
+    }
+
+    fn open_userns_limit(&mut self) -> Result<(), String> {
+        self.limit = self.spec.userns_limit.then(UsernsLimit::open).transpose()?;
+        Ok(())
+    }
+
+    fn enter_pidns(&mut self) -> Result<(), String> {
+        match self.spec.joins.pidns {
+            Some(fd) => enter_pidns(fd, self.spec.namespaces.pid),
+            None => Ok(()),
+        }
+    }
+
+    fn build_root(&mut self) -> Result<(), String> {
+        let spec = self.spec;
+        self.caller_umask = umask(Mode::empty());
+        setup(spec, self.proxy.as_ref()).map_err(|e| {
+            match (spec.personality, e.downcast_ref::<crate::rootfs::StepError>()) {
+                (crate::spec::Personality::Bwrap, Some(step)) => step.bwrap_text(),
+                _ => format!("{e:#}"),
+            }
+        })?;
+        self.held = after_root(spec, self.limit.as_ref())?;
+        self.ruleset = confine::landlock::prepare(&spec.landlock).map_err(|e| format!("{e:#}"))?;
+        Ok(())
+    }
+
+    fn enter_cgroup(&mut self) -> Result<(), String> {
+        let Some(sync) = &self.sync else { return Ok(()) };
+        if !sync::wait_for(sync, sync::MOVED) {
+            // SAFETY: _exit ends this process at once; jail is gone.
+            unsafe { libc::_exit(exit::FAILURE) }
+        }
+        if self.spec.namespaces.cgroup {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+                .map_err(|e| format!("unshare(CLONE_NEWCGROUP): {}", errno_text(e)))?;
+        }
+        Ok(())
+    }
+
+    fn no_new_privs(&mut self) -> Result<(), String> {
+        exec::set_no_new_privs()
+    }
+
+    fn landlock(&mut self) -> Result<(), String> {
+        let Some(rs) = self.ruleset.take() else { return Ok(()) };
+        self.for_command = Some(rs.try_clone().map_err(|e| format!("landlock: dup ruleset: {e}"))?);
+        confine::landlock::restrict(rs, &self.spec.landlock).map(|_| ()).map_err(|e| format!("{e:#}"))
+    }
+
+    fn subreaper(&mut self) -> Result<(), String> {
+        // SAFETY: prctl with integer arguments only.
+        if self.share_pid && unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) } != 0 {
+            return Err(format!("prctl(PR_SET_CHILD_SUBREAPER): {}", errno_text(nix::errno::Errno::last())));
+        }
+        Ok(())
+    }
+
+    fn fork(&mut self, own_pidns: bool) -> Result<Side, String> {
+        let forked = if own_pidns {
+            crate::sys::linux::fork_with(libc::CLONE_NEWPID)
+                .map_err(|e| format!("clone(CLONE_NEWPID): {}", errno_text(e)))
+        } else {
+            // SAFETY: fork of a single-threaded process.
+            match unsafe { nix::unistd::fork() } {
+                Ok(nix::unistd::ForkResult::Child) => Ok(None),
+                Ok(nix::unistd::ForkResult::Parent { child }) => Ok(Some(child)),
+                Err(e) => Err(format!("fork: {}", errno_text(e))),
+            }
+        };
+        Ok(match forked? {
+            None => Side::Command,
+            Some(cmd) => {
+                self.cmd = Some(cmd);
+                Side::Init(cmd)
+            }
+        })
+    }
+
+    fn run_command(&mut self) -> Result<(), String> {
+        self.command().exec()
+    }
+
+    fn run_init(&mut self, cmd: nix::unistd::Pid) -> Result<(), String> {
+        let stops = self.stops_w.take().ok_or("init: no stop pipe")?;
+        let report = self.report_w.try_clone().map_err(|e| format!("init: dup report pipe: {e}"))?;
+        init::run(init::Init {
+            cmd,
+            stops,
+            report,
+            held: &self.held,
+            new_session: self.spec.new_session,
+            // As pid 1 of the outer namespace (--as-pid-1) init needs no subreaper's care.
+            subreaper: self.share_pid && !self.spec.as_pid_1,
+            dumpable: self.spec.init_dumpable(),
+            seccomp: self.seccomp.init.as_ref(),
+        })
     }
 }
 
@@ -162,33 +291,6 @@ fn parent_gone(sync_r: &OwnedFd) -> bool {
     // SAFETY: one valid pollfd for the duration of the call.
     let n = unsafe { libc::poll(&mut pfd, 1, 0) };
     n < 0 || pfd.revents & (libc::POLLHUP | libc::POLLERR) != 0
-}
-
-/// Builds the root, takes the steps that need it (user namespace rules, locks, the block
-/// descriptor) and prepares Landlock; reports and exits on failure. Returns the caller's umask
-/// (cleared meanwhile), the ruleset, and the descriptors init must hold (locks, `--sync-fd`).
-fn build(
-    spec: &Spec,
-    report_w: &OwnedFd,
-    limit: Option<&UsernsLimit>,
-    proxy: Option<&OwnedFd>,
-) -> (Mode, Option<landlock::RulesetCreated>, Vec<std::os::fd::RawFd>) {
-    let caller_umask = umask(Mode::empty());
-    if let Err(e) = setup(spec, proxy) {
-        let msg = match (spec.personality, e.downcast_ref::<crate::rootfs::StepError>()) {
-            (crate::spec::Personality::Bwrap, Some(step)) => step.bwrap_text(),
-            _ => format!("{e:#}"),
-        };
-        report::setup_failed(report_w, &msg);
-    }
-    let held = match after_root(spec, limit) {
-        Ok(h) => h,
-        Err(e) => report::setup_failed(report_w, &e),
-    };
-    match confine::landlock::prepare(&spec.landlock) {
-        Ok(r) => (caller_umask, r, held),
-        Err(e) => report::setup_failed(report_w, &format!("{e:#}")),
-    }
 }
 
 /// Enters the pid namespace open at `fd` for the processes forked from here on, and with
@@ -318,4 +420,93 @@ fn setup(spec: &Spec, proxy: Option<&OwnedFd>) -> Result<()> {
         super::proxy::hand_listener(sock, p.port)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::launch::recorder::Recorder;
+
+    /// The recorder, and which side of the fork it plays.
+    struct Fake {
+        r: Recorder,
+        init: bool,
+    }
+
+    impl Stages for Fake {
+        fn tie_to_jail(&mut self) -> Result<(), String> {
+            self.r.step("tie_to_jail")
+        }
+        fn await_maps(&mut self) -> Result<(), String> {
+            self.r.step("await_maps")
+        }
+        fn open_userns_limit(&mut self) -> Result<(), String> {
+            self.r.step("open_userns_limit")
+        }
+        fn enter_pidns(&mut self) -> Result<(), String> {
+            self.r.step("enter_pidns")
+        }
+        fn build_root(&mut self) -> Result<(), String> {
+            self.r.step("build_root")
+        }
+        fn enter_cgroup(&mut self) -> Result<(), String> {
+            self.r.step("enter_cgroup")
+        }
+        fn no_new_privs(&mut self) -> Result<(), String> {
+            self.r.step("no_new_privs")
+        }
+        fn landlock(&mut self) -> Result<(), String> {
+            self.r.step("landlock")
+        }
+        fn subreaper(&mut self) -> Result<(), String> {
+            self.r.step("subreaper")
+        }
+        fn fork(&mut self, own_pidns: bool) -> Result<Side, String> {
+            self.r.step(if own_pidns { "fork(own pid namespace)" } else { "fork" })?;
+            Ok(if self.init { Side::Init(nix::unistd::Pid::from_raw(2)) } else { Side::Command })
+        }
+        fn run_command(&mut self) -> Result<(), String> {
+            self.r.step("run_command")
+        }
+        fn run_init(&mut self, _: nix::unistd::Pid) -> Result<(), String> {
+            self.r.step("run_init")
+        }
+    }
+
+    fn order(as_pid_1: bool, init: bool) -> Vec<&'static str> {
+        let mut f = Fake { r: Recorder::default(), init };
+        run_stages(&mut f, as_pid_1).unwrap();
+        f.r.calls
+    }
+
+    #[test]
+    fn the_root_is_built_and_confined_before_the_fork_and_both_sides_take_their_own_stages() {
+        let before = ["tie_to_jail", "await_maps", "open_userns_limit", "enter_pidns"];
+        let common =
+            [&before[..], &["build_root", "enter_cgroup", "no_new_privs", "landlock", "subreaper", "fork"]].concat();
+        assert_eq!(order(false, false), [&common[..], &["run_command"]].concat());
+        assert_eq!(order(false, true), [&common[..], &["run_init"]].concat());
+    }
+
+    #[test]
+    fn as_pid_1_forks_first_into_the_payload_and_the_command_builds_the_root() {
+        let before = [
+            "tie_to_jail",
+            "await_maps",
+            "open_userns_limit",
+            "enter_pidns",
+            "enter_cgroup",
+            "fork(own pid namespace)",
+        ];
+        assert_eq!(order(true, false), [&before[..], &["build_root", "run_command"]].concat());
+        assert_eq!(order(true, true), [&before[..], &["no_new_privs", "run_init"]].concat());
+    }
+
+    #[test]
+    fn a_failing_stage_ends_the_list_there() {
+        let mut f = Fake { r: Recorder { fail_at: Some("build_root"), ..Default::default() }, init: false };
+        assert_eq!(run_stages(&mut f, false), Err("build_root".into()));
+        assert_eq!(f.r.calls.last(), Some(&"build_root"));
+        assert!(!f.r.calls.contains(&"fork"));
+    }
 }
