@@ -1,4 +1,8 @@
-//! Runs a [`Spec`](crate::spec::Spec). The stages, in order, and why:
+//! Runs a [`Spec`](crate::spec::Spec). Each process's order is a stage list written once, with
+//! a one-line reason per step, and unit-tested as a sequence with a recording fake: jail's
+//! own (`parent::Stages`), the sandbox's first process (`child::Stages`), the root it builds
+//! (`root::build`, through `Sys`), init's (`init::Stages`) and the command's (`exec::Stages`).
+//! Together, and why:
 //!
 //! ```text
 //! parent (jail, outside)                    child (pid 1 of the new pid namespace)

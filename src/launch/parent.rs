@@ -133,34 +133,198 @@ fn reap(pid: Pid) -> i32 {
     }
 }
 
+/// jail's own steps, outside the sandbox, in [`run_stages`]'s order.
+pub trait Stages {
+    // Before the sandbox exists: a failure here leaves nothing behind.
+
+    /// Blocks the forwarded signals and SIGCHLD: none is lost while the sandbox starts, and
+    /// the sandbox begins with them blocked (its init reads them from a signalfd).
+    fn block_signals(&mut self) -> Result<()>;
+    /// Compiles the filters (and reads profiles and descriptors) while the host is in view:
+    /// a bad profile fails before anything exists.
+    fn compile_seccomp(&mut self) -> Result<()>;
+    /// Limits: cgroup v2 and a backend at hand, before anything is asked for.
+    fn prepare_cgroup(&mut self) -> Result<()>;
+    /// `--die-with-parent`: jail dies with its caller, and the sandbox with jail.
+    fn die_with_parent(&mut self) -> Result<()>;
+    /// `--userns`: jail enters it itself, so the sandbox is cloned inside it.
+    fn join_userns(&mut self) -> Result<()>;
+    /// `--protect` placeholders, removed again by a janitor however jail ends.
+    fn make_placeholders(&mut self) -> Result<()>;
+    fn clone_sandbox(&mut self) -> Result<()>;
+
+    // The sandbox exists and waits: a failure from here on ends it.
+
+    /// Limits: the scope request goes out first, so the manager works while the sandbox builds.
+    fn request_cgroup(&mut self) -> Result<()>;
+    /// The sandbox's own process group (and the terminal's foreground, when jail had it).
+    fn take_terminal(&mut self) -> Result<()>;
+    /// Writes the id maps, then tells a supervisor the sandbox exists (`--info-fd`,
+    /// `--json-status-fd`).
+    fn announce(&mut self) -> Result<()>;
+    /// `--userns-block-fd`: the caller writes the maps itself, then lets the sandbox go on.
+    fn await_caller_maps(&mut self) -> Result<()>;
+    /// The sandbox may build its root.
+    fn release(&mut self) -> Result<()>;
+    /// Limits: both processes into their leaves, then the payload's quota once the command's
+    /// process is ready. `Some(status)` when the sandbox failed first.
+    fn enter_cgroup(&mut self) -> Result<Option<i32>>;
+    /// `--allow-host`: serves the proxy on the listener the sandbox hands over.
+    fn serve_proxy(&mut self) -> Result<()>;
+    /// The seccomp listener (refusal reports, profiles that kill), from the command.
+    fn take_listener(&mut self) -> Result<()>;
+    /// Reads the setup report: EOF means the command runs; `Some(status)` when it does not.
+    fn await_start(&mut self) -> Result<Option<i32>>;
+    /// Forwards signals, mirrors stops, answers seccomp, waits; reports and returns the status.
+    fn supervise(&mut self) -> Result<i32>;
+    /// After a failure: kills and reaps the sandbox, if not reaped already.
+    fn end_sandbox(&mut self);
+}
+
+/// The order, written once.
+pub fn run_stages<S: Stages>(s: &mut S) -> Result<i32> {
+    s.block_signals()?;
+    s.compile_seccomp()?;
+    s.prepare_cgroup()?;
+    s.die_with_parent()?;
+    s.join_userns()?;
+    s.make_placeholders()?;
+    s.clone_sandbox()?;
+    let r = with_sandbox(s);
+    if r.is_err() {
+        s.end_sandbox();
+    }
+    r
+}
+
+fn with_sandbox<S: Stages>(s: &mut S) -> Result<i32> {
+    s.request_cgroup()?;
+    s.take_terminal()?;
+    s.announce()?;
+    s.await_caller_maps()?;
+    s.release()?;
+    if let Some(status) = s.enter_cgroup()? {
+        return Ok(status);
+    }
+    s.serve_proxy()?;
+    s.take_listener()?;
+    if let Some(status) = s.await_start()? {
+        return Ok(status);
+    }
+    s.supervise()
+}
+
 /// Creates the sandbox, runs the command in it, and returns the exit status for jail.
 pub fn launch(spec: &Spec) -> Result<i32> {
-    let mut mask = SigSet::empty();
-    for s in FORWARDED {
-        mask.add(s);
-    }
-    mask.add(Signal::SIGCHLD);
-    let mut old_mask = SigSet::empty();
-    // Blocked before clone: no signal is lost while the sandbox starts, and the child begins
-    // with them blocked (its init reads them from a signalfd).
-    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), Some(&mut old_mask)).context("sigprocmask")?;
+    run_stages(&mut Launch::new(spec))
+}
 
-    // Compiled (and profile files and descriptors read) while the host is in view; a bad
-    // profile fails here, before anything exists.
-    let init = crate::confine::seccomp::builtin(&spec.seccomp)?;
-    let command = crate::confine::seccomp::compile(&spec.seccomp, init.as_ref())?;
-    let notify = command.listener.map(|_| seqpacket_pair()).transpose()?;
-    let mut seccomp = child::Seccomp { command, init, notify };
-    // What needs no sandbox is checked first; the cgroup itself is asked for once the
-    // sandbox exists, and made while it builds its root.
-    let limits_context = || spec.cgroup.as_ref().map_or(String::new(), |p| p.limits.flags().join(", "));
-    let backend = spec.cgroup.as_ref().map(crate::cgroup::prepare).transpose().with_context(limits_context)?;
-    if spec.die_with_parent {
-        // SAFETY: prctl with integer arguments only.
-        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+/// What jail holds while it works through its stages.
+struct Launch<'a> {
+    spec: &'a Spec,
+    mask: SigSet,
+    old_mask: SigSet,
+    seccomp: Option<child::Seccomp>,
+    backend: Option<crate::cgroup::Backend>,
+    _placeholders: Option<super::placeholder::Janitor>,
+    /// From just before the clone: the wall time `--stats` reports.
+    started: Instant,
+    sync_w: Option<OwnedFd>,
+    report_r: Option<OwnedFd>,
+    stops_r: Option<OwnedFd>,
+    /// jail's end of the proxy's socket pair.
+    proxy_end: Option<OwnedFd>,
+    pid: Option<Pid>,
+    reaped: bool,
+    cgroup: Option<crate::cgroup::Cgroup>,
+    terminal: Option<terminal::Terminal>,
+    /// A failure the sandbox reported while jail waited for it to be ready.
+    early: Option<report::Failure>,
+    proxy: Option<super::proxy::Running>,
+    listener: Option<OwnedFd>,
+}
+
+impl<'a> Launch<'a> {
+    fn new(spec: &'a Spec) -> Self {
+        Launch {
+            spec,
+            mask: SigSet::empty(),
+            old_mask: SigSet::empty(),
+            seccomp: None,
+            backend: None,
+            _placeholders: None,
+            started: Instant::now(),
+            sync_w: None,
+            report_r: None,
+            stops_r: None,
+            proxy_end: None,
+            pid: None,
+            reaped: false,
+            cgroup: None,
+            terminal: None,
+            early: None,
+            proxy: None,
+            listener: None,
+        }
     }
-    if let Some(fd) = spec.joins.userns {
-        // jail enters the namespace itself, so the sandbox is cloned inside it.
+
+    fn pid(&self) -> Pid {
+        self.pid.unwrap_or_else(|| unreachable!("the sandbox's stages come after the clone"))
+    }
+
+    fn limits_context(&self) -> String {
+        self.spec.cgroup.as_ref().map_or(String::new(), |p| p.limits.flags().join(", "))
+    }
+
+    /// Reaps the sandbox's first process, once.
+    fn reap(&mut self) -> i32 {
+        self.reaped = true;
+        reap(self.pid())
+    }
+
+    /// Reports a failure the sandbox sent, and picks jail's status for it.
+    fn failed(&mut self, failure: report::Failure) -> i32 {
+        let status = self.reap();
+        crate::say::error(failure.message());
+        let status = if status == 0 { failure.status() } else { status };
+        self.spec.personality.failure_status(status)
+    }
+}
+
+impl Stages for Launch<'_> {
+    fn block_signals(&mut self) -> Result<()> {
+        for s in FORWARDED {
+            self.mask.add(s);
+        }
+        self.mask.add(Signal::SIGCHLD);
+        nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&self.mask), Some(&mut self.old_mask))
+            .context("sigprocmask")
+    }
+
+    fn compile_seccomp(&mut self) -> Result<()> {
+        let init = crate::confine::seccomp::builtin(&self.spec.seccomp)?;
+        let command = crate::confine::seccomp::compile(&self.spec.seccomp, init.as_ref())?;
+        let notify = command.listener.map(|_| seqpacket_pair()).transpose()?;
+        self.seccomp = Some(child::Seccomp { command, init, notify });
+        Ok(())
+    }
+
+    fn prepare_cgroup(&mut self) -> Result<()> {
+        self.backend =
+            self.spec.cgroup.as_ref().map(crate::cgroup::prepare).transpose().with_context(|| self.limits_context())?;
+        Ok(())
+    }
+
+    fn die_with_parent(&mut self) -> Result<()> {
+        if self.spec.die_with_parent {
+            // SAFETY: prctl with integer arguments only.
+            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+        }
+        Ok(())
+    }
+
+    fn join_userns(&mut self) -> Result<()> {
+        let Some(fd) = self.spec.joins.userns else { return Ok(()) };
         // SAFETY: setns on a descriptor the caller handed in; jail is single-threaded.
         if unsafe { libc::setns(fd, libc::CLONE_NEWUSER) } != 0 {
             let e = Errno::last();
@@ -169,142 +333,183 @@ pub fn launch(spec: &Spec) -> Result<i32> {
             }
             bail!("--userns {fd}: joining the user namespace failed: setns: {}", errno_text(e));
         }
+        Ok(())
     }
-    // Removed again when jail ends, whichever way it does (by a janitor process of their own).
-    let _placeholders = super::placeholder::guard(super::placeholder::make(&spec.placeholders)?)?;
-    let started = Instant::now();
-    let (sync_r, sync_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
-    let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
-    // init writes the signal number here when the command stops.
-    let (stops_r, stops_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
 
-    let proxy_pair = spec.proxy.as_ref().map(|_| seqpacket_pair()).transpose()?;
-    let mut flags = spec.namespaces.clone_flags();
-    if spec.joins.pidns.is_some() {
-        // The sandbox enters the given pid namespace (and makes its own inside it) itself.
-        flags &= !libc::CLONE_NEWPID;
+    fn make_placeholders(&mut self) -> Result<()> {
+        self._placeholders = super::placeholder::guard(super::placeholder::make(&self.spec.placeholders)?)?;
+        Ok(())
     }
-    if backend.is_some() {
-        // Made by the sandbox once it is in its payload leaf, so that it is rooted there.
-        flags &= !libc::CLONE_NEWCGROUP;
-    }
-    let t0 = Instant::now();
-    let pid = match crate::sys::linux::fork_with(flags) {
-        Ok(Some(pid)) => pid,
-        Ok(None) => {
-            drop(sync_w);
-            drop(report_r);
-            drop(stops_r);
-            let proxy_child = proxy_pair.map(|(_, child_end)| child_end);
-            child::main(spec, sync_r, report_w, stops_w, old_mask, &seccomp, proxy_child)
-        }
-        Err(e) => bail!("clone({}): {}{}", flag_names(spec), errno_text(e), diagnose::userns_hint(e)),
-    };
-    drop(sync_r);
-    drop(report_w);
-    drop(stops_w);
-    // The sandbox was cloned with the dispositions jail received. jail itself takes EPIPE on
-    // its own writes (messages, --stats-json) instead of dying of SIGPIPE mid-supervision.
-    // SAFETY: SIG_IGN installs no handler; this process is single-threaded.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
 
-    // The request goes out first: the manager works while the sandbox is released and builds.
-    let mut cgroup = None;
-    let requested = match (backend, &spec.cgroup) {
-        (Some(b), Some(plan)) => b.start(plan, pid).map(|c| cgroup = Some(c)).with_context(limits_context),
-        _ => Ok(()),
-    };
-    let terminal = requested.and_then(|_| {
-        terminal::Terminal::take(pid, spec.new_session).map_err(|e| anyhow!("setpgid({pid}, {pid}): {}", errno_text(e)))
-    });
-    let mut terminal = match terminal.and_then(|t| announce(pid, spec).map(|_| t)) {
-        Ok(t) => t,
-        Err(e) => {
-            let _ = kill(pid, Signal::SIGKILL);
-            reap(pid);
-            return Err(e);
+    fn clone_sandbox(&mut self) -> Result<()> {
+        let spec = self.spec;
+        self.started = Instant::now();
+        let (sync_r, sync_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
+        let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
+        // init writes the signal number here when the command stops.
+        let (stops_r, stops_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
+        let proxy_pair = spec.proxy.as_ref().map(|_| seqpacket_pair()).transpose()?;
+        let mut flags = spec.namespaces.clone_flags();
+        if spec.joins.pidns.is_some() {
+            // The sandbox enters the given pid namespace (and makes its own inside it) itself.
+            flags &= !libc::CLONE_NEWPID;
         }
-    };
-    if let Some(fd) = spec.protocol.userns_block_fd {
-        // The caller writes the id maps now, then lets the sandbox go on.
-        let mut b = [0u8; 1];
-        let _ = nix::unistd::read(fd, &mut b);
-        let _ = nix::unistd::close(fd);
+        if self.backend.is_some() {
+            // Made by the sandbox once it is in its payload leaf, so that it is rooted there.
+            flags &= !libc::CLONE_NEWCGROUP;
+        }
+        let seccomp = self.seccomp.as_ref().ok_or_else(|| anyhow!("seccomp programs not compiled"))?;
+        match crate::sys::linux::fork_with(flags) {
+            Ok(Some(pid)) => self.pid = Some(pid),
+            Ok(None) => {
+                drop(sync_w);
+                drop(report_r);
+                drop(stops_r);
+                let proxy_child = proxy_pair.map(|(_, child_end)| child_end);
+                child::main(spec, sync_r, report_w, stops_w, self.old_mask, seccomp, proxy_child)
+            }
+            Err(e) => bail!("clone({}): {}{}", flag_names(spec), errno_text(e), diagnose::userns_hint(e)),
+        }
+        self.sync_w = Some(sync_w);
+        self.report_r = Some(report_r);
+        self.stops_r = Some(stops_r);
+        self.proxy_end = proxy_pair.map(|(jail_end, _)| jail_end);
+        // The sandbox was cloned with the dispositions jail received. jail itself takes EPIPE on
+        // its own writes (messages, --stats-json) instead of dying of SIGPIPE mid-supervision.
+        // SAFETY: SIG_IGN installs no handler; this process is single-threaded.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+        Ok(())
     }
-    let _ = nix::unistd::write(&sync_w, super::sync::MAPPED);
-    let mut early = None;
-    if let (Some(cg), Some(plan)) = (cgroup.as_mut(), &spec.cgroup) {
-        match enter_cgroup(cg, &plan.limits, &sync_w, &report_r) {
+
+    fn request_cgroup(&mut self) -> Result<()> {
+        if let (Some(b), Some(plan)) = (self.backend.take(), &self.spec.cgroup) {
+            self.cgroup = Some(b.start(plan, self.pid()).with_context(|| self.limits_context())?);
+        }
+        Ok(())
+    }
+
+    fn take_terminal(&mut self) -> Result<()> {
+        let pid = self.pid();
+        let t = terminal::Terminal::take(pid, self.spec.new_session)
+            .map_err(|e| anyhow!("setpgid({pid}, {pid}): {}", errno_text(e)))?;
+        self.terminal = Some(t);
+        Ok(())
+    }
+
+    fn announce(&mut self) -> Result<()> {
+        announce(self.pid(), self.spec)
+    }
+
+    fn await_caller_maps(&mut self) -> Result<()> {
+        if let Some(fd) = self.spec.protocol.userns_block_fd {
+            let mut b = [0u8; 1];
+            let _ = nix::unistd::read(fd, &mut b);
+            let _ = nix::unistd::close(fd);
+        }
+        Ok(())
+    }
+
+    fn release(&mut self) -> Result<()> {
+        // Kept open until jail exits: the sandbox reads a hang-up as "jail died".
+        if let Some(w) = &self.sync_w {
+            let _ = nix::unistd::write(w, super::sync::MAPPED);
+        }
+        Ok(())
+    }
+
+    fn enter_cgroup(&mut self) -> Result<Option<i32>> {
+        let (Some(cg), Some(plan), Some(sync_w), Some(report_r)) =
+            (self.cgroup.as_mut(), &self.spec.cgroup, &self.sync_w, &self.report_r)
+        else {
+            return Ok(None);
+        };
+        let pid = self.pid.unwrap_or_else(|| unreachable!("after the clone"));
+        match enter_cgroup(cg, &plan.limits, sync_w, report_r) {
             // Without a failure, a sandbox that ended meanwhile is reaped as usual.
-            Ok(failure) => early = failure,
+            Ok(failure) => self.early = failure,
             Err(e) => {
                 let _ = kill(pid, Signal::SIGKILL);
+                self.reaped = true;
                 reap(pid);
                 // A sandbox whose setup failed first can make the scope fail too (its pid was
                 // gone): its own report is the cause.
-                if let Err(Some(failure)) = report::await_ready(&report_r) {
-                    crate::say::error(failure.message());
-                    return Ok(spec.personality.failure_status(failure.status()));
+                if let Some(r) = &self.report_r {
+                    if let Err(Some(failure)) = report::await_ready(r) {
+                        crate::say::error(failure.message());
+                        return Ok(Some(self.spec.personality.failure_status(failure.status())));
+                    }
                 }
-                return Err(e.context(limits_context()));
+                return Err(e.context(self.limits_context()));
             }
         }
-        if spec.verbose {
+        if let (true, Some(cg)) = (self.spec.verbose, &self.cgroup) {
             let what = cg.unit.clone().unwrap_or_else(|| cg.dir().display().to_string());
             crate::say::warn(&format!(
                 "cgroup: {what} ({}) ready, limits read back, {} ms after the sandbox was cloned ({})",
                 cg.backend,
-                t0.elapsed().as_millis(),
+                self.started.elapsed().as_millis(),
                 cg.timeline()
             ));
         }
+        Ok(None)
     }
-    // Kept open until jail exits: the child reads a hang-up as "jail died before my death
-    // signal was armed" (see child::main).
-    let _alive = sync_w;
-    let proxy = match proxy_pair {
-        Some((jail_end, child_end)) => {
-            drop(child_end);
-            let plan = spec.proxy.clone().unwrap_or_else(|| unreachable!("a proxy pair only with a proxy plan"));
-            super::proxy::receive_listener(&jail_end).map(|l| super::proxy::start(l, plan))
-        }
-        None => None,
-    };
-    let listener = match seccomp.notify.take() {
-        Some((jail_end, sandbox_end)) => {
-            drop(sandbox_end);
-            supervise::receive(&jail_end).inspect_err(|_| {
-                let _ = kill(pid, Signal::SIGKILL);
-            })?
-        }
-        None => None,
-    };
 
-    if let Some(failure) = early.or_else(|| report::receive(report_r)) {
-        let status = reap(pid);
-        crate::say::error(failure.message());
-        let status = if status == 0 { failure.status() } else { status };
-        return Ok(spec.personality.failure_status(status));
+    fn serve_proxy(&mut self) -> Result<()> {
+        if let (Some(end), Some(plan)) = (self.proxy_end.take(), &self.spec.proxy) {
+            self.proxy = super::proxy::receive_listener(&end).map(|l| super::proxy::start(l, plan.clone()));
+        }
+        Ok(())
     }
-    let waited = wait_forwarding(pid, mask, spec, listener, &stops_r, &mut terminal)?;
-    if let Some(fd) = spec.protocol.json_status_fd {
-        // Only a command that ran has an exit code to report.
-        status_line(fd, &format!("{{ \"exit-code\": {} }}\n", waited.status));
+
+    fn take_listener(&mut self) -> Result<()> {
+        if let Some((jail_end, sandbox_end)) = self.seccomp.as_mut().and_then(|s| s.notify.take()) {
+            drop(sandbox_end);
+            self.listener = supervise::receive(&jail_end)?;
+        }
+        Ok(())
     }
-    terminal.give_back();
-    let mut status = waited.status;
-    if waited.seccomp_kills > 0 && status == exit::signaled(libc::SIGKILL) {
-        // What the kernel's kill would have said.
-        status = exit::signaled(libc::SIGSYS);
-    } else if status == exit::signaled(libc::SIGSYS) {
-        crate::say::error(&format!(
-            "the command was killed by SIGSYS, the signal seccomp kills with ({})",
-            sigsys_sources(spec)
-        ));
+
+    fn await_start(&mut self) -> Result<Option<i32>> {
+        let failure = match self.early.take() {
+            Some(f) => Some(f),
+            None => self.report_r.take().and_then(report::receive),
+        };
+        Ok(failure.map(|f| self.failed(f)))
     }
-    let refused_hosts = proxy.map(|p| p.refused()).unwrap_or_default();
-    waited.denials.say(spec.report, &refused_hosts);
-    Ok(finish(spec, status, &waited, &refused_hosts, started, cgroup.as_ref()))
+
+    fn supervise(&mut self) -> Result<i32> {
+        let spec = self.spec;
+        let pid = self.pid();
+        let stops = self.stops_r.take().ok_or_else(|| anyhow!("no stop pipe"))?;
+        let mut terminal = self.terminal.take().ok_or_else(|| anyhow!("no terminal state"))?;
+        let waited = wait_forwarding(pid, self.mask, spec, self.listener.take(), &stops, &mut terminal)?;
+        self.reaped = true;
+        if let Some(fd) = spec.protocol.json_status_fd {
+            // Only a command that ran has an exit code to report.
+            status_line(fd, &format!("{{ \"exit-code\": {} }}\n", waited.status));
+        }
+        terminal.give_back();
+        let mut status = waited.status;
+        if waited.seccomp_kills > 0 && status == exit::signaled(libc::SIGKILL) {
+            // What the kernel's kill would have said.
+            status = exit::signaled(libc::SIGSYS);
+        } else if status == exit::signaled(libc::SIGSYS) {
+            crate::say::error(&format!(
+                "the command was killed by SIGSYS, the signal seccomp kills with ({})",
+                sigsys_sources(spec)
+            ));
+        }
+        let refused_hosts = self.proxy.take().map(|p| p.refused()).unwrap_or_default();
+        waited.denials.say(spec.report, &refused_hosts);
+        Ok(finish(spec, status, &waited, &refused_hosts, self.started, self.cgroup.as_ref()))
+    }
+
+    fn end_sandbox(&mut self) {
+        if let (Some(pid), false) = (self.pid, self.reaped) {
+            let _ = kill(pid, Signal::SIGKILL);
+            self.reap();
+        }
+    }
 }
 
 /// The sandbox's side of the limits: once the scope is ready with both processes in their
@@ -543,4 +748,140 @@ fn flag_names(spec: &Spec) -> String {
         }
     }
     v.join("|")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::launch::recorder::Recorder;
+
+    /// The recorder; `stop_at` names a stage that ends the launch with a status (the sandbox
+    /// reported a failure), as `fail_at` names one that fails.
+    struct Fake {
+        r: Recorder,
+        stop_at: Option<&'static str>,
+        ended: bool,
+    }
+
+    impl Fake {
+        fn step(&mut self, name: &'static str) -> Result<()> {
+            self.r.step(name).map_err(|e| anyhow!(e))
+        }
+        fn stop(&mut self, name: &'static str) -> Result<Option<i32>> {
+            self.step(name)?;
+            Ok((self.stop_at == Some(name)).then_some(125))
+        }
+    }
+
+    impl Stages for Fake {
+        fn block_signals(&mut self) -> Result<()> {
+            self.step("block_signals")
+        }
+        fn compile_seccomp(&mut self) -> Result<()> {
+            self.step("compile_seccomp")
+        }
+        fn prepare_cgroup(&mut self) -> Result<()> {
+            self.step("prepare_cgroup")
+        }
+        fn die_with_parent(&mut self) -> Result<()> {
+            self.step("die_with_parent")
+        }
+        fn join_userns(&mut self) -> Result<()> {
+            self.step("join_userns")
+        }
+        fn make_placeholders(&mut self) -> Result<()> {
+            self.step("make_placeholders")
+        }
+        fn clone_sandbox(&mut self) -> Result<()> {
+            self.step("clone_sandbox")
+        }
+        fn request_cgroup(&mut self) -> Result<()> {
+            self.step("request_cgroup")
+        }
+        fn take_terminal(&mut self) -> Result<()> {
+            self.step("take_terminal")
+        }
+        fn announce(&mut self) -> Result<()> {
+            self.step("announce")
+        }
+        fn await_caller_maps(&mut self) -> Result<()> {
+            self.step("await_caller_maps")
+        }
+        fn release(&mut self) -> Result<()> {
+            self.step("release")
+        }
+        fn enter_cgroup(&mut self) -> Result<Option<i32>> {
+            self.stop("enter_cgroup")
+        }
+        fn serve_proxy(&mut self) -> Result<()> {
+            self.step("serve_proxy")
+        }
+        fn take_listener(&mut self) -> Result<()> {
+            self.step("take_listener")
+        }
+        fn await_start(&mut self) -> Result<Option<i32>> {
+            self.stop("await_start")
+        }
+        fn supervise(&mut self) -> Result<i32> {
+            self.step("supervise").map(|_| 0)
+        }
+        fn end_sandbox(&mut self) {
+            self.ended = true;
+        }
+    }
+
+    fn fake(fail_at: Option<&'static str>, stop_at: Option<&'static str>) -> Fake {
+        Fake { r: Recorder { fail_at, ..Default::default() }, stop_at, ended: false }
+    }
+
+    const BEFORE: [&str; 7] = [
+        "block_signals",
+        "compile_seccomp",
+        "prepare_cgroup",
+        "die_with_parent",
+        "join_userns",
+        "make_placeholders",
+        "clone_sandbox",
+    ];
+
+    #[test]
+    fn everything_that_can_fail_alone_comes_before_the_clone_and_the_cgroup_is_asked_for_first_after_it() {
+        let mut f = fake(None, None);
+        assert_eq!(run_stages(&mut f).unwrap(), 0);
+        let after = [
+            "request_cgroup",
+            "take_terminal",
+            "announce",
+            "await_caller_maps",
+            "release",
+            "enter_cgroup",
+            "serve_proxy",
+            "take_listener",
+            "await_start",
+            "supervise",
+        ];
+        assert_eq!(f.r.calls, [&BEFORE[..], &after[..]].concat());
+        assert!(!f.ended);
+    }
+
+    #[test]
+    fn a_failure_before_the_clone_leaves_no_sandbox_to_end_and_one_after_it_ends_the_sandbox() {
+        let mut f = fake(Some("make_placeholders"), None);
+        assert!(run_stages(&mut f).is_err());
+        assert!(!f.r.calls.contains(&"clone_sandbox") && !f.ended);
+        let mut f = fake(Some("announce"), None);
+        assert!(run_stages(&mut f).is_err());
+        assert!(f.ended, "a sandbox that exists is ended on failure");
+        assert!(!f.r.calls.contains(&"release"), "a sandbox is never released after a failure");
+    }
+
+    #[test]
+    fn a_sandbox_that_reports_a_failure_ends_the_launch_with_its_status() {
+        let mut f = fake(None, Some("enter_cgroup"));
+        assert_eq!(run_stages(&mut f).unwrap(), 125);
+        assert_eq!(f.r.calls.last(), Some(&"enter_cgroup"));
+        let mut f = fake(None, Some("await_start"));
+        assert_eq!(run_stages(&mut f).unwrap(), 125);
+        assert!(!f.r.calls.contains(&"supervise") && !f.ended);
+    }
 }
