@@ -784,7 +784,7 @@ fn request(m: &ArgMatches) -> Result<Request, String> {
         disable_userns: m.get_flag("disable-userns"),
         allow_userns: m.get_flag("allow-userns"),
         verbose: m.get_flag("verbose"),
-        limits: crate::cgroup::Limits {
+        limits: crate::spec::limits::Limits {
             mem: m.get_one::<u64>("mem").copied(),
             mem_high: m.get_one::<u64>("mem-high").copied(),
             swap: m.get_one::<u64>("swap").copied(),

@@ -92,11 +92,52 @@ fn builtin_program(level: Level, refuse_userns: bool) -> Result<BpfProgram> {
         prog.push(seccompiler::sock_filter { code: 0x06, jt: 0, jf: 0, k: 0x7fff_0000 });
         return Ok(prog);
     }
-    let filter = SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(libc::EPERM as u32), arch()?)
-        .map_err(|e| anyhow!("seccomp filter: {e}"))?;
-    let body: BpfProgram = filter.try_into().map_err(|e| anyhow!("seccomp compile: {e}"))?;
-    prog.extend(body);
+    prog.extend(dispatched(rules)?);
     Ok(prog)
+}
+
+/// Rules per bucket of the built-in program.
+const BUCKET: usize = 6;
+
+/// The rules as one program per bucket of consecutive syscall numbers, behind a dispatch on
+/// the number. The same verdicts as one chain of all the rules, but a call walks one bucket:
+/// the kernel emulates the program for every syscall number when it loads it (to cache the
+/// constant verdicts), and one chain of the forty-odd rules made each load cost 137 µs here, twice
+/// per launch (in buckets of 6: 58 µs).
+fn dispatched(rules: BTreeMap<i64, Vec<SeccompRule>>) -> Result<BpfProgram> {
+    use seccompiler::sock_filter as I;
+    const LD_W_ABS: u16 = 0x20;
+    const JGE_K: u16 = 0x35;
+    const JA: u16 = 0x05;
+    let mut buckets: Vec<(i64, BpfProgram)> = Vec::new();
+    let entries: Vec<(i64, Vec<SeccompRule>)> = rules.into_iter().collect();
+    for chunk in entries.chunks(BUCKET) {
+        let low = chunk[0].0;
+        let map: BTreeMap<i64, Vec<SeccompRule>> = chunk.iter().cloned().collect();
+        let filter = SeccompFilter::new(map, SeccompAction::Allow, SeccompAction::Errno(libc::EPERM as u32), arch()?)
+            .map_err(|e| anyhow!("seccomp filter: {e}"))?;
+        buckets.push((low, filter.try_into().map_err(|e| anyhow!("seccomp compile: {e}"))?));
+    }
+    // ld nr; then for each bucket but the first, highest first: "nr >= its lowest? jump to
+    // it"; the first bucket follows the dispatch and takes every number below the second's.
+    let dispatch = 1 + 2 * (buckets.len() - 1);
+    let mut starts = Vec::new();
+    let mut at = dispatch;
+    for (_, b) in &buckets {
+        starts.push(at);
+        at += b.len();
+    }
+    let mut out = vec![I { code: LD_W_ABS, jt: 0, jf: 0, k: 0 }];
+    for i in (1..buckets.len()).rev() {
+        let low = u32::try_from(buckets[i].0).map_err(|_| anyhow!("seccomp: syscall number {}", buckets[i].0))?;
+        out.push(I { code: JGE_K, jt: 0, jf: 1, k: low });
+        let ja_at = out.len();
+        out.push(I { code: JA, jt: 0, jf: 0, k: (starts[i] - (ja_at + 1)) as u32 });
+    }
+    for (_, b) in buckets {
+        out.extend(b);
+    }
+    Ok(out)
 }
 
 /// Checks seccompiler's filters cannot express: a foreign architecture, numbers above the
@@ -458,6 +499,110 @@ pub mod profile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn run(prog: &BpfProgram, nr: u32, args: [u64; 6]) -> u32 {
+        exec(prog, nr, args).0
+    }
+
+    /// Runs a classic BPF program on a seccomp_data for x86_64 (the few opcodes used): the
+    /// verdict, and how many instructions it took.
+    fn exec(prog: &BpfProgram, nr: u32, args: [u64; 6]) -> (u32, usize) {
+        let mut data = Vec::new();
+        data.extend(nr.to_le_bytes());
+        data.extend(AUDIT_ARCH_X86_64.to_le_bytes());
+        data.extend(0u64.to_le_bytes());
+        for a in args {
+            data.extend(a.to_le_bytes());
+        }
+        let word = |k: u32| u32::from_le_bytes(data[k as usize..k as usize + 4].try_into().unwrap());
+        let (mut a, mut pc, mut steps) = (0u32, 0usize, 0usize);
+        loop {
+            let i = &prog[pc];
+            pc += 1;
+            steps += 1;
+            let jump = |cond: bool| if cond { i.jt as usize } else { i.jf as usize };
+            match i.code {
+                0x20 => a = word(i.k),
+                0x54 => a &= i.k,
+                0x05 => pc += i.k as usize,
+                0x15 => pc += jump(a == i.k),
+                0x25 => pc += jump(a > i.k),
+                0x35 => pc += jump(a >= i.k),
+                0x45 => pc += jump(a & i.k != 0),
+                0x06 => return (i.k, steps),
+                c => panic!("opcode {c:#x} at {}", pc - 1),
+            }
+        }
+    }
+
+    #[test]
+    fn the_dispatched_program_gives_every_call_the_verdict_one_chain_gives() {
+        for refuse_userns in [false, true] {
+            let bucketed = builtin_program(Level::Default, refuse_userns).unwrap();
+            // The same rules as one chain, behind the same prefix.
+            let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+            for (_, _, calls) in DENIED {
+                for (_, nr) in *calls {
+                    rules.insert(*nr, vec![]);
+                }
+            }
+            rules.insert(
+                libc::SYS_ioctl,
+                vec![
+                    rule(vec![cond(1, Len::Dword, Op::Eq, TIOCSTI).unwrap()]).unwrap(),
+                    rule(vec![cond(1, Len::Dword, Op::Eq, TIOCLINUX).unwrap()]).unwrap(),
+                ],
+            );
+            rules.insert(
+                libc::SYS_personality,
+                vec![rule(vec![
+                    cond(0, Len::Dword, Op::MaskedEq(ADDR_NO_RANDOMIZE), ADDR_NO_RANDOMIZE).unwrap(),
+                    cond(0, Len::Dword, Op::Ne, 0xffff_ffff).unwrap(),
+                ])
+                .unwrap()],
+            );
+            if refuse_userns {
+                let newuser = libc::CLONE_NEWUSER as u64;
+                for nr in [libc::SYS_clone, libc::SYS_unshare] {
+                    let r = rule(vec![cond(0, Len::Qword, Op::MaskedEq(newuser), newuser).unwrap()]).unwrap();
+                    rules.insert(nr, vec![r]);
+                }
+            }
+            let filter = SeccompFilter::new(
+                rules,
+                SeccompAction::Allow,
+                SeccompAction::Errno(libc::EPERM as u32),
+                arch().unwrap(),
+            )
+            .unwrap();
+            let mut chain = prefix().unwrap();
+            chain.extend(BpfProgram::try_from(filter).unwrap());
+            let args = [
+                [0u64; 6],
+                [0, TIOCSTI, 0, 0, 0, 0],
+                [0, TIOCLINUX, 0, 0, 0, 0],
+                [0, 0x5401, 0, 0, 0, 0],
+                [ADDR_NO_RANDOMIZE, 0, 0, 0, 0, 0],
+                [0xffff_ffff, 0, 0, 0, 0, 0],
+                [libc::CLONE_NEWUSER as u64, 0, 0, 0, 0, 0],
+                [(libc::CLONE_NEWUSER | libc::CLONE_NEWNS) as u64, 0, 0, 0, 0, 0],
+            ];
+            let mut denied = 0;
+            for nr in 0..=470u32 {
+                for a in args {
+                    let want = run(&chain, nr, a);
+                    assert_eq!(run(&bucketed, nr, a), want, "syscall {nr} args {a:?}");
+                    denied += usize::from(want == RET_EPERM);
+                }
+            }
+            assert!(denied > 35 * args.len(), "the rules refuse what they should ({denied})");
+        }
+        // An allowed call walks its bucket, not every rule: the kernel's emulation of the
+        // program for each syscall number at load time is what this saves.
+        let p = builtin_program(Level::Default, true).unwrap();
+        let worst = (0..=470).map(|nr| exec(&p, nr, [0; 6]).1).max().unwrap();
+        assert!(worst < 45, "a call walks up to {worst} instructions");
+    }
 
     #[test]
     fn every_level_starts_with_the_arch_check_and_the_newer_than_this_build_rule() {
