@@ -17,25 +17,16 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
 
-/// A value of a unit property, as a D-Bus variant.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Variant {
-    U64(u64),
-    Bool(bool),
-    Str(String),
-    U32s(Vec<u32>),
-    Bytes(Vec<u8>),
-}
+use crate::spec::limits::Prop;
 
-impl Variant {
-    fn signature(&self) -> &'static str {
-        match self {
-            Variant::U64(_) => "t",
-            Variant::Bool(_) => "b",
-            Variant::Str(_) => "s",
-            Variant::U32s(_) => "au",
-            Variant::Bytes(_) => "ay",
-        }
+/// A unit property's value goes on the wire as a variant of its own type.
+fn signature(v: &Prop) -> &'static str {
+    match v {
+        Prop::U64(_) => "t",
+        Prop::Bool(_) => "b",
+        Prop::Str(_) => "s",
+        Prop::Pids(_) => "au",
+        Prop::Bytes(_) => "ay",
     }
 }
 
@@ -92,14 +83,14 @@ impl Writer {
         self.pad(8);
     }
 
-    pub fn variant(&mut self, v: &Variant) {
-        self.signature(v.signature());
+    pub fn variant(&mut self, v: &Prop) {
+        self.signature(signature(v));
         match v {
-            Variant::U64(n) => self.u64(*n),
-            Variant::Bool(b) => self.u32(u32::from(*b)),
-            Variant::Str(s) => self.str(s),
-            Variant::U32s(v) => self.array(4, |w| v.iter().for_each(|n| w.u32(*n))),
-            Variant::Bytes(b) => self.array(1, |w| w.buf.extend_from_slice(b)),
+            Prop::U64(n) => self.u64(*n),
+            Prop::Bool(b) => self.u32(u32::from(*b)),
+            Prop::Str(s) => self.str(s),
+            Prop::Pids(v) => self.array(4, |w| v.iter().for_each(|n| w.u32(*n))),
+            Prop::Bytes(b) => self.array(1, |w| w.buf.extend_from_slice(b)),
         }
     }
 
@@ -470,10 +461,10 @@ mod tests {
         // 5 bytes, 3 to align the length, length 0, 4 to reach the 8-byte element alignment.
         assert_eq!(w.into_bytes(), [7, 7, 7, 7, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
         let mut w = Writer::default();
-        w.variant(&Variant::U32s(vec![1, 2]));
+        w.variant(&Prop::Pids(vec![1, 2]));
         assert_eq!(w.into_bytes(), [2, b'a', b'u', 0, 8, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0]);
         let mut w = Writer::default();
-        w.variant(&Variant::U64(5));
+        w.variant(&Prop::U64(5));
         assert_eq!(w.into_bytes(), [1, b't', 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0]);
     }
 

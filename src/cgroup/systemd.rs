@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::dbus::{Bus, Call, Variant, Writer};
+use super::dbus::{Bus, Call, Writer};
 use anyhow::{anyhow, bail, Context, Result};
 
 use super::{fs, Plan};
@@ -30,16 +30,6 @@ pub fn bus_address(
     }
     let sock = runtime_dir?.join("bus");
     exists(&sock).then(|| format!("unix:path={}", sock.display()))
-}
-
-fn variant(p: &Prop) -> Variant {
-    match p {
-        Prop::U64(v) => Variant::U64(*v),
-        Prop::Bool(b) => Variant::Bool(*b),
-        Prop::Str(s) => Variant::Str(s.clone()),
-        Prop::Pids(v) => Variant::U32s(v.clone()),
-        Prop::Bytes(v) => Variant::Bytes(v.clone()),
-    }
 }
 
 /// The manager's answer to a scope request, on its way.
@@ -84,7 +74,7 @@ fn request_on(mut bus: Bus, plan: &Plan, pids: &[u32], unit: &str) -> Result<Ans
         for (name, value) in &props {
             w.open_struct();
             w.str(name);
-            w.variant(&variant(value));
+            w.variant(value);
         }
     });
     // No auxiliary units: a(sa(sv)), empty.

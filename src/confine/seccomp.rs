@@ -413,6 +413,7 @@ pub mod profile {
     #[cfg(test)]
     mod tests {
         use super::*;
+        use crate::confine::seccomp::tests::run;
 
         fn parse(text: &str) -> Result<Profile> {
             Profile::parse(text, &[], "6.18.0")
@@ -445,35 +446,6 @@ pub mod profile {
             assert_eq!(run(&with_cap.compile().unwrap(), 165, [0; 6]), RET_ALLOW);
         }
 
-        /// Runs a classic BPF program on a seccomp_data for x86_64 (the few opcodes used).
-        fn run(prog: &BpfProgram, nr: u32, args: [u64; 6]) -> u32 {
-            let mut data = Vec::new();
-            data.extend(nr.to_le_bytes());
-            data.extend(0xc000_003e_u32.to_le_bytes());
-            data.extend(0u64.to_le_bytes());
-            for a in args {
-                data.extend(a.to_le_bytes());
-            }
-            let word = |k: u32| u32::from_le_bytes(data[k as usize..k as usize + 4].try_into().unwrap());
-            let (mut a, mut pc) = (0u32, 0usize);
-            loop {
-                let i = &prog[pc];
-                pc += 1;
-                let jump = |cond: bool| if cond { i.jt as usize } else { i.jf as usize };
-                match i.code {
-                    0x20 => a = word(i.k),
-                    0x54 => a &= i.k,
-                    0x05 => pc += i.k as usize,
-                    0x15 => pc += jump(a == i.k),
-                    0x25 => pc += jump(a > i.k),
-                    0x35 => pc += jump(a >= i.k),
-                    0x45 => pc += jump(a & i.k != 0),
-                    0x06 => return i.k,
-                    c => panic!("opcode {c:#x} at {}", pc - 1),
-                }
-            }
-        }
-
         #[test]
         fn the_strictest_action_wins_and_kills_notify() {
             let text = r#"{"defaultAction": "SCMP_ACT_KILL_PROCESS", "syscalls": [
@@ -500,7 +472,7 @@ pub mod profile {
 mod tests {
     use super::*;
 
-    fn run(prog: &BpfProgram, nr: u32, args: [u64; 6]) -> u32 {
+    pub(super) fn run(prog: &BpfProgram, nr: u32, args: [u64; 6]) -> u32 {
         exec(prog, nr, args).0
     }
 
