@@ -348,7 +348,7 @@ body=$work/section.md
 		echo
 		has startup && {
 			echo "- Startup with confinement (target ≤ 0.75 of bwrap): the \`unshare\` floor row (the same"
-			echo "  namespaces and two execs, no mounts at all) is itself about 0.76 of bwrap here, so no"
+			echo "  namespaces and two execs, no mounts at all) is itself $(rk floor bw) of bwrap here, so no"
 			echo "  launcher that makes these namespaces meets 0.75 on this machine. Above the floor, a perf"
 			echo "  profile of 200 launches puts 55 % of jail's samples in the kernel (namespaces, the"
 			echo "  network namespace's sysctl tables, mounts, the filters' JIT), 13 % in ld.so probing CPU"
