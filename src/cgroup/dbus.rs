@@ -408,9 +408,9 @@ impl Bus {
         // SAFETY: one valid pollfd for the duration of the call.
         match unsafe { libc::poll(&mut pfd, 1, ms) } {
             0 => bail!("no answer on the bus within the time limit"),
-            n if n < 0 && nix::errno::Errno::last() != nix::errno::Errno::EINTR => {
-                bail!("poll(bus): {}", nix::errno::Errno::last())
-            }
+            // Interrupted: wait again (the deadline still holds); never read unready.
+            n if n < 0 && nix::errno::Errno::last() == nix::errno::Errno::EINTR => return Ok(()),
+            n if n < 0 => bail!("poll(bus): {}", nix::errno::Errno::last()),
             _ => {}
         }
         let mut chunk = [0u8; 8192];
