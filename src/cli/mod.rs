@@ -388,6 +388,11 @@ pub fn command() -> Command {
     .arg(size_arg("swap", "Swap limit (memory.swap.max)"))
     .arg(
         value("cpu", "PCT", LIMITS, "CPU limit as percent of one CPU: 20%, 150% (cpu.max)")
+            .long_help(
+                "CPU limit as percent of one CPU: 20%, 150% (cpu.max on the sandbox's leaf cgroup). \
+                 It holds from the moment the command starts: jail sets it once its own setup in the \
+                 sandbox is done, so the setup never waits for the quota.",
+            )
             .value_parser(values::percent),
     )
     .arg(

@@ -246,14 +246,15 @@ impl Spec {
                 );
                 let _ = writeln!(s, "  {}", super::limits::describe(&p.limits).join(" "));
                 use super::limits::Level;
-                let mut files: Vec<String> =
+                let files: Vec<String> =
                     p.limits.expected_files(Level::Scope).iter().map(|(f, v)| format!("{f}={v}")).collect();
                 let after: Vec<String> =
                     p.limits.expected_files(Level::Payload).iter().map(|(f, v)| format!("payload/{f}={v}")).collect();
+                let mut line = files.join(" ");
                 if !after.is_empty() {
-                    files.push(format!("then, once the sandbox is built: {}", after.join(" ")));
+                    line.push_str(&format!("; once jail's setup in the sandbox is done: {}", after.join(" ")));
                 }
-                let _ = writeln!(s, "  read back: {}", files.join(" "));
+                let _ = writeln!(s, "  read back: {line}");
             }
         }
         if let Some(t) = self.timeout {
