@@ -49,6 +49,10 @@ pub trait Stages {
     fn landlock(&mut self) -> Result<(), String>;
     /// Without a pid namespace of its own, orphans re-parent to init, which ends them.
     fn subreaper(&mut self) -> Result<(), String>;
+    /// The built-in filter init and the command share, loaded once here (its listener handed
+    /// to jail when refusals are reported); it refuses none of the steps either takes after
+    /// the fork. The command's own programs still come last.
+    fn shared_seccomp(&mut self) -> Result<(), String>;
     /// Forks the command's process; with `own_pidns` it is pid 1 of a namespace of its own.
     fn fork(&mut self, own_pidns: bool) -> Result<Side, String>;
     /// The command's stages (`exec::Stages`); returns only on failure.
@@ -84,6 +88,7 @@ pub fn run_stages<S: Stages>(s: &mut S, as_pid_1: bool) -> Result<(), String> {
     s.no_new_privs()?;
     s.landlock()?;
     s.subreaper()?;
+    s.shared_seccomp()?;
     match s.fork(false)? {
         Side::Command => s.run_command(),
         Side::Init(cmd) => s.run_init(cmd),
@@ -155,6 +160,7 @@ impl First<'_> {
         );
         // With limits the command waits for jail's "limits hold" before it runs.
         c.sync = self.sync.take().filter(|_| self.spec.cgroup.is_some());
+        c.shared_loaded = self.seccomp.shared && !self.spec.as_pid_1;
         c
     }
 }
@@ -241,6 +247,17 @@ impl Stages for First<'_> {
         Ok(())
     }
 
+    fn shared_seccomp(&mut self) -> Result<(), String> {
+        let s = self.seccomp;
+        let Some(first) = s.command.list.first().filter(|_| s.shared) else { return Ok(()) };
+        let loaded = match (s.command.listener, &s.notify) {
+            (Some(0), Some((_, sock))) => super::supervise::hand_over(sock, first),
+            (Some(0), None) => Err(anyhow::anyhow!("seccomp: a notifying program without a supervisor")),
+            _ => confine::seccomp::load(std::slice::from_ref(first)),
+        };
+        loaded.map_err(|e| format!("{e:#}"))
+    }
+
     fn fork(&mut self, own_pidns: bool) -> Result<Side, String> {
         let forked = if own_pidns {
             crate::sys::linux::fork_with(libc::CLONE_NEWPID)
@@ -278,7 +295,8 @@ impl Stages for First<'_> {
             // As pid 1 of the outer namespace (--as-pid-1) init needs no subreaper's care.
             subreaper: self.share_pid && !self.spec.as_pid_1,
             dumpable: self.spec.init_dumpable(),
-            seccomp: self.seccomp.init.as_ref(),
+            // Shared: init runs under the filter loaded before the fork already.
+            seccomp: self.seccomp.init.as_ref().filter(|_| !self.seccomp.shared),
         })
     }
 }
@@ -411,6 +429,9 @@ pub struct Seccomp {
     pub notify: Option<(OwnedFd, OwnedFd)>,
     /// The built-in policy, for jail's init.
     pub init: Option<seccompiler::BpfProgram>,
+    /// The command's first program is the built-in policy too: the first process loads it
+    /// once, before the fork, for init and the command (a load costs tens of microseconds).
+    pub shared: bool,
 }
 
 fn setup(spec: &Spec, proxy: Option<&OwnedFd>) -> Result<()> {
@@ -461,6 +482,9 @@ mod tests {
         fn subreaper(&mut self) -> Result<(), String> {
             self.r.step("subreaper")
         }
+        fn shared_seccomp(&mut self) -> Result<(), String> {
+            self.r.step("shared_seccomp")
+        }
         fn fork(&mut self, own_pidns: bool) -> Result<Side, String> {
             self.r.step(if own_pidns { "fork(own pid namespace)" } else { "fork" })?;
             Ok(if self.init { Side::Init(nix::unistd::Pid::from_raw(2)) } else { Side::Command })
@@ -482,8 +506,11 @@ mod tests {
     #[test]
     fn the_root_is_built_and_confined_before_the_fork_and_both_sides_take_their_own_stages() {
         let before = ["tie_to_jail", "await_maps", "open_userns_limit", "enter_pidns"];
-        let common =
-            [&before[..], &["build_root", "enter_cgroup", "no_new_privs", "landlock", "subreaper", "fork"]].concat();
+        let common = [
+            &before[..],
+            &["build_root", "enter_cgroup", "no_new_privs", "landlock", "subreaper", "shared_seccomp", "fork"],
+        ]
+        .concat();
         assert_eq!(order(false, false), [&common[..], &["run_command"]].concat());
         assert_eq!(order(false, true), [&common[..], &["run_init"]].concat());
     }

@@ -1,8 +1,9 @@
 //! The last steps before the command runs, in a fixed order that is the security argument:
 //! new session → chdir → environment → close descriptors → capabilities → no_new_privs →
-//! Landlock → limits → seccomp → exec. Seccomp comes last so it cannot block the steps before
-//! it; Landlock needs no_new_privs; capabilities are set while the process may still set them;
-//! the payload's CPU quota is set once jail's own work is done.
+//! Landlock → limits → seccomp → exec. The command's own programs come last, so they cannot
+//! block the steps before them (the built-in filter, shared with init and loaded before the
+//! fork, refuses none of them); Landlock needs no_new_privs; capabilities are set while the
+//! process may still set them; the payload's CPU quota is set once jail's own work is done.
 
 use std::ffi::{CString, OsStr, OsString};
 use std::os::fd::OwnedFd;
@@ -80,6 +81,8 @@ pub struct Command<'a> {
     pub notify: Option<&'a OwnedFd>,
     /// With limits: the sync pipe, for jail's "limits hold".
     pub sync: Option<OwnedFd>,
+    /// The first program (the built-in policy) was loaded before the fork, for init too.
+    pub shared_loaded: bool,
     cwd: PathBuf,
     env: Vec<CString>,
 }
@@ -113,6 +116,7 @@ impl<'a> Command<'a> {
             seccomp,
             notify,
             sync: None,
+            shared_loaded: false,
             cwd: PathBuf::from("/"),
             env: Vec::new(),
         }
@@ -237,7 +241,8 @@ impl Stages for Command<'_> {
     }
 
     fn seccomp(&mut self) -> StageResult {
-        for (i, prog) in self.seccomp.list.iter().enumerate() {
+        let skip = usize::from(self.shared_loaded);
+        for (i, prog) in self.seccomp.list.iter().enumerate().skip(skip) {
             let loaded = match (self.seccomp.listener == Some(i), self.notify) {
                 (true, Some(sock)) => super::supervise::hand_over(sock, prog),
                 (true, None) => Err(anyhow::anyhow!("seccomp: a notifying program without a supervisor")),

@@ -166,13 +166,18 @@ pub trait Stages {
     fn await_caller_maps(&mut self) -> Result<()>;
     /// The sandbox may build its root.
     fn release(&mut self) -> Result<()>;
-    /// Limits: both processes into their leaves, then the payload's quota once the command's
-    /// process is ready. `Some(status)` when the sandbox failed first.
-    fn enter_cgroup(&mut self) -> Result<Option<i32>>;
+    /// Limits: the scope ready, both processes into their leaves; the sandbox may fork.
+    /// `Some(status)` when the sandbox failed first.
+    fn cgroup_ready(&mut self) -> Result<Option<i32>>;
+    /// The seccomp listener (refusal reports, profiles that kill): `shared` from the first
+    /// process, which loads the built-in filter before it forks; otherwise from the command,
+    /// at its last step.
+    fn take_listener(&mut self, shared: bool) -> Result<()>;
+    /// Limits: the payload's quota once the command's process is ready, then "go".
+    /// `Some(status)` when the sandbox failed first.
+    fn cgroup_quota(&mut self) -> Result<Option<i32>>;
     /// `--allow-host`: serves the proxy on the listener the sandbox hands over.
     fn serve_proxy(&mut self) -> Result<()>;
-    /// The seccomp listener (refusal reports, profiles that kill), from the command.
-    fn take_listener(&mut self) -> Result<()>;
     /// Reads the setup report: EOF means the command runs; `Some(status)` when it does not.
     fn await_start(&mut self) -> Result<Option<i32>>;
     /// Forwards signals, mirrors stops, answers seccomp, waits; reports and returns the status.
@@ -203,11 +208,15 @@ fn with_sandbox<S: Stages>(s: &mut S) -> Result<i32> {
     s.announce()?;
     s.await_caller_maps()?;
     s.release()?;
-    if let Some(status) = s.enter_cgroup()? {
+    if let Some(status) = s.cgroup_ready()? {
+        return Ok(status);
+    }
+    s.take_listener(true)?;
+    if let Some(status) = s.cgroup_quota()? {
         return Ok(status);
     }
     s.serve_proxy()?;
-    s.take_listener()?;
+    s.take_listener(false)?;
     if let Some(status) = s.await_start()? {
         return Ok(status);
     }
@@ -282,6 +291,22 @@ impl<'a> Launch<'a> {
         reap(self.pid())
     }
 
+    /// A cgroup step's failure ends the sandbox; when the sandbox's own setup failed first (and
+    /// so made the scope fail: its pid was gone), its report is the cause.
+    fn cgroup_failed(&mut self, step: Result<()>) -> Result<Option<i32>> {
+        let Err(e) = step else { return Ok(None) };
+        let pid = self.pid();
+        let _ = kill(pid, Signal::SIGKILL);
+        self.reap();
+        if let Some(r) = &self.report_r {
+            if let Err(Some(failure)) = report::await_ready(r) {
+                crate::say::error(failure.message());
+                return Ok(Some(self.spec.personality.failure_status(failure.status())));
+            }
+        }
+        Err(e.context(self.limits_context()))
+    }
+
     /// Reports a failure the sandbox sent, and picks jail's status for it.
     fn failed(&mut self, failure: report::Failure) -> i32 {
         let status = self.reap();
@@ -305,7 +330,14 @@ impl Stages for Launch<'_> {
         let init = crate::confine::seccomp::builtin(&self.spec.seccomp)?;
         let command = crate::confine::seccomp::compile(&self.spec.seccomp, init.as_ref())?;
         let notify = command.listener.map(|_| seqpacket_pair()).transpose()?;
-        self.seccomp = Some(child::Seccomp { command, init, notify });
+        // The command's first program is init's built-in policy (or its notifying twin, which
+        // jail answers the same way): one load before the fork serves both. Not with
+        // --as-pid-1, whose command builds the root (with calls the policy refuses) after it.
+        let shared = !self.spec.as_pid_1
+            && matches!(self.spec.seccomp.policy, crate::confine::seccomp::Policy::Default)
+            && init.is_some()
+            && !command.list.is_empty();
+        self.seccomp = Some(child::Seccomp { command, init, notify, shared });
         Ok(())
     }
 
@@ -417,30 +449,46 @@ impl Stages for Launch<'_> {
         Ok(())
     }
 
-    fn enter_cgroup(&mut self) -> Result<Option<i32>> {
+    fn cgroup_ready(&mut self) -> Result<Option<i32>> {
+        let (Some(cg), Some(plan), Some(sync_w)) = (self.cgroup.as_mut(), &self.spec.cgroup, &self.sync_w) else {
+            return Ok(None);
+        };
+        let ready = cg.ready(&plan.limits).map(|_| {
+            let _ = nix::unistd::write(sync_w, super::sync::MOVED);
+        });
+        self.cgroup_failed(ready)
+    }
+
+    fn take_listener(&mut self, shared: bool) -> Result<()> {
+        let Some(s) = self.seccomp.as_mut().filter(|s| s.shared == shared) else { return Ok(()) };
+        if let Some((jail_end, sandbox_end)) = s.notify.take() {
+            drop(sandbox_end);
+            self.listener = supervise::receive(&jail_end)?;
+        }
+        Ok(())
+    }
+
+    fn cgroup_quota(&mut self) -> Result<Option<i32>> {
         let (Some(cg), Some(plan), Some(sync_w), Some(report_r)) =
             (self.cgroup.as_mut(), &self.spec.cgroup, &self.sync_w, &self.report_r)
         else {
             return Ok(None);
         };
-        let pid = self.pid.unwrap_or_else(|| unreachable!("after the clone"));
-        match enter_cgroup(cg, &plan.limits, sync_w, report_r) {
+        let quota = match report::await_ready(report_r) {
             // Without a failure, a sandbox that ended meanwhile is reaped as usual.
-            Ok(failure) => self.early = failure,
-            Err(e) => {
-                let _ = kill(pid, Signal::SIGKILL);
-                self.reaped = true;
-                reap(pid);
-                // A sandbox whose setup failed first can make the scope fail too (its pid was
-                // gone): its own report is the cause.
-                if let Some(r) = &self.report_r {
-                    if let Err(Some(failure)) = report::await_ready(r) {
-                        crate::say::error(failure.message());
-                        return Ok(Some(self.spec.personality.failure_status(failure.status())));
-                    }
-                }
-                return Err(e.context(self.limits_context()));
+            Err(failure) => {
+                self.early = failure;
+                return Ok(None);
             }
+            Ok(()) => {
+                cg.steps.push(("sandbox ready", Instant::now()));
+                cg.apply_after_setup(&plan.limits).map(|_| {
+                    let _ = nix::unistd::write(sync_w, super::sync::GO);
+                })
+            }
+        };
+        if let Some(status) = self.cgroup_failed(quota)? {
+            return Ok(Some(status));
         }
         if let (true, Some(cg)) = (self.spec.verbose, &self.cgroup) {
             let what = cg.unit.clone().unwrap_or_else(|| cg.dir().display().to_string());
@@ -457,14 +505,6 @@ impl Stages for Launch<'_> {
     fn serve_proxy(&mut self) -> Result<()> {
         if let (Some(end), Some(plan)) = (self.proxy_end.take(), &self.spec.proxy) {
             self.proxy = super::proxy::receive_listener(&end).map(|l| super::proxy::start(l, plan.clone()));
-        }
-        Ok(())
-    }
-
-    fn take_listener(&mut self) -> Result<()> {
-        if let Some((jail_end, sandbox_end)) = self.seccomp.as_mut().and_then(|s| s.notify.take()) {
-            drop(sandbox_end);
-            self.listener = supervise::receive(&jail_end)?;
         }
         Ok(())
     }
@@ -510,27 +550,6 @@ impl Stages for Launch<'_> {
             self.reap();
         }
     }
-}
-
-/// The sandbox's side of the limits: once the scope is ready with both processes in their
-/// leaves, the sandbox may fork ([`MOVED`](super::sync::MOVED)); once the command's process
-/// has done all of jail's work, the payload's own limits are set and it may run the command
-/// ([`GO`](super::sync::GO)). Returns the sandbox's failure if it reported one first.
-fn enter_cgroup(
-    cg: &mut crate::cgroup::Cgroup,
-    limits: &crate::cgroup::Limits,
-    sync_w: &OwnedFd,
-    report_r: &OwnedFd,
-) -> Result<Option<report::Failure>> {
-    cg.ready(limits)?;
-    let _ = nix::unistd::write(sync_w, super::sync::MOVED);
-    if let Err(failure) = report::await_ready(report_r) {
-        return Ok(failure);
-    }
-    cg.steps.push(("sandbox ready", Instant::now()));
-    cg.apply_after_setup(limits)?;
-    let _ = nix::unistd::write(sync_w, super::sync::GO);
-    Ok(None)
 }
 
 /// Reports what happened (OOM, timeout, usage) and picks jail's exit status.
@@ -810,14 +829,17 @@ mod tests {
         fn release(&mut self) -> Result<()> {
             self.step("release")
         }
-        fn enter_cgroup(&mut self) -> Result<Option<i32>> {
-            self.stop("enter_cgroup")
+        fn cgroup_ready(&mut self) -> Result<Option<i32>> {
+            self.stop("cgroup_ready")
+        }
+        fn take_listener(&mut self, shared: bool) -> Result<()> {
+            self.step(if shared { "take_listener(shared)" } else { "take_listener" })
+        }
+        fn cgroup_quota(&mut self) -> Result<Option<i32>> {
+            self.stop("cgroup_quota")
         }
         fn serve_proxy(&mut self) -> Result<()> {
             self.step("serve_proxy")
-        }
-        fn take_listener(&mut self) -> Result<()> {
-            self.step("take_listener")
         }
         fn await_start(&mut self) -> Result<Option<i32>> {
             self.stop("await_start")
@@ -854,7 +876,9 @@ mod tests {
             "announce",
             "await_caller_maps",
             "release",
-            "enter_cgroup",
+            "cgroup_ready",
+            "take_listener(shared)",
+            "cgroup_quota",
             "serve_proxy",
             "take_listener",
             "await_start",
@@ -877,9 +901,9 @@ mod tests {
 
     #[test]
     fn a_sandbox_that_reports_a_failure_ends_the_launch_with_its_status() {
-        let mut f = fake(None, Some("enter_cgroup"));
+        let mut f = fake(None, Some("cgroup_quota"));
         assert_eq!(run_stages(&mut f).unwrap(), 125);
-        assert_eq!(f.r.calls.last(), Some(&"enter_cgroup"));
+        assert_eq!(f.r.calls.last(), Some(&"cgroup_quota"));
         let mut f = fake(None, Some("await_start"));
         assert_eq!(run_stages(&mut f).unwrap(), 125);
         assert!(!f.r.calls.contains(&"supervise") && !f.ended);
