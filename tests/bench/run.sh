@@ -358,12 +358,12 @@ body=$work/section.md
 			echo "  the build's glibc version)."
 		}
 		has cost && {
-			echo "- Confinement's own cost (target ≤ 0.2 ms): measured one by one, Landlock costs about"
-			echo "  0.1 ms and the refusal report about as much; the built-in filter is loaded twice, for"
-			echo "  init and for the command, 58 µs each (the kernel emulates it for every syscall number"
-			echo "  at load time; one chain of its rules made that 137 µs, so it now dispatches on the"
-			echo "  number to buckets of six). One load would mean init and the command share a filter"
-			echo "  loaded before the fork, which puts the command's last steps under it; not done."
+			echo "- Confinement's own cost (target ≤ 0.2 ms): what is left is Landlock (about 0.1 ms: a"
+			echo "  ruleset and two domains, init's and the command's nested in it), the refusal report's"
+			echo "  listener hand-over, and one load of the built-in filter (58 µs: the kernel emulates it"
+			echo "  for every syscall number to cache the verdicts; it dispatches on the number to buckets"
+			echo "  of six rules, and init and the command share the one load). Its spread between runs is"
+			echo "  as large as the gap to the target."
 		}
 		has memory && {
 			echo "- Memory (target PSS ≤ bwrap): jail's parent and init drop the binary's read-only image"
