@@ -436,9 +436,7 @@ mod tests {
     use crate::sys::fake::Recorder;
 
     fn fake() -> Recorder {
-        let mut r = Recorder::new();
-        r.add("base", "/", Kind::Dir);
-        r.add("base", "/newroot", Kind::Dir);
+        let mut r = Recorder::scratch();
         for p in ["/r", "/r/proc", "/r/dev", "/r/tmp", "/dev", "/src"] {
             r.add("host", p, Kind::Dir);
         }

@@ -82,9 +82,7 @@ mod tests {
     use crate::sys::Kind;
 
     fn fake() -> Recorder {
-        let mut r = Recorder::new();
-        r.add("base", "/", Kind::Dir);
-        r.add("base", "/newroot", Kind::Dir);
+        let mut r = Recorder::scratch();
         r.add("host", "/usr", Kind::Dir);
         r
     }

@@ -39,6 +39,14 @@ impl Recorder {
         r
     }
 
+    /// A fake whose scratch root (`base`) holds the empty new root, as the builder finds it.
+    pub fn scratch() -> Self {
+        let mut r = Recorder::new();
+        r.add("base", "/", Kind::Dir);
+        r.add("base", "/newroot", Kind::Dir);
+        r
+    }
+
     pub fn add(&mut self, tree: &str, path: &str, kind: Kind) {
         self.paths.insert((tree.to_string(), PathBuf::from(path)), kind);
     }
