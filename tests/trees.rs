@@ -5,6 +5,14 @@ mod common;
 
 use common::{harness, tree};
 
+/// jail's arguments for running as root of `tree` at `/` in the caller's subordinate mapping,
+/// then `rest` (more options, `--`, the command).
+fn as_tree_root<'a>(tree: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec!["--map-subids", "--uid", "0", "--gid", "0", "--ro-bind", tree, "/"];
+    v.extend_from_slice(rest);
+    v
+}
+
 #[test]
 fn busybox_tree_runs_sh_ls_ps() {
     let Some(h) = harness() else { return };
@@ -60,29 +68,10 @@ fn bookworm_su_works_with_subordinate_ids() {
     let Some(h) = harness() else { return };
     let Some(t) = tree("bookworm") else { return };
     let t = t.display().to_string();
-    let args = ["--map-subids", "--uid", "0", "--gid", "0", "--cap-add", "ALL", "--ro-bind", &t, "/", "--"];
-    let mut v: Vec<&str> = args.to_vec();
-    v.extend(["su", "-s", "/bin/sh", "nobody", "-c", "id"]);
-    let r = h.run(&v).ok();
+    let r = h.run(&as_tree_root(&t, &["--cap-add", "ALL", "--", "su", "-s", "/bin/sh", "nobody", "-c", "id"])).ok();
     assert!(r.out.starts_with("uid=65534(nobody) gid=65534(nogroup)"), "{r:?}");
     // Files keep their owners: root inside owns /etc/shadow.
-    let r = h
-        .run(&[
-            "--map-subids",
-            "--uid",
-            "0",
-            "--gid",
-            "0",
-            "--ro-bind",
-            &t,
-            "/",
-            "--",
-            "stat",
-            "-c",
-            "%u:%g",
-            "/etc/shadow",
-        ])
-        .ok();
+    let r = h.run(&as_tree_root(&t, &["--", "stat", "-c", "%u:%g", "/etc/shadow"])).ok();
     assert_eq!(r.out.trim(), "0:42");
 }
 
@@ -153,32 +142,27 @@ fn rootfs_import_unpacks_a_tarball_owned_as_map_subids_maps_it() {
     assert!(!tree.join("dev/null").exists());
     // Inside, with --map-subids, the owners are the archive's again.
     let r = h
-        .run(&[
-            "--map-subids",
-            "--uid",
-            "0",
-            "--gid",
-            "0",
-            "--ro-bind",
+        .run(&as_tree_root(
             &t,
-            "/",
-            "--ro-bind",
-            "/usr",
-            "/usr",
-            "--ro-bind",
-            "/lib",
-            "/lib",
-            "--ro-bind",
-            "/lib64",
-            "/lib64",
-            "--",
-            "/usr/bin/stat",
-            "-c",
-            "%n %u %a",
-            "/etc/passwd",
-            "/home/u",
-            "/bin/su",
-        ])
+            &[
+                "--ro-bind",
+                "/usr",
+                "/usr",
+                "--ro-bind",
+                "/lib",
+                "/lib",
+                "--ro-bind",
+                "/lib64",
+                "/lib64",
+                "--",
+                "/usr/bin/stat",
+                "-c",
+                "%n %u %a",
+                "/etc/passwd",
+                "/home/u",
+                "/bin/su",
+            ],
+        ))
         .ok();
     assert_eq!(r.lines(), ["/etc/passwd 0 644", "/home/u 1000 700", "/bin/su 0 4755"]);
     // Only into a new or empty directory.
@@ -237,23 +221,7 @@ fn rootfs_shift_reowns_a_root_built_tree_into_the_users_mapping() {
     assert_eq!(std::fs::symlink_metadata(t.join("bin/busybox")).unwrap().uid(), h.uid);
     let r = h.run(&["--dry-run", "--map-subids", "--uid", "0", "--ro-bind", &ts, "/", "--", "true"]).ok();
     assert!(!r.err.contains("rootfs shift"), "{}", r.err);
-    let r = h
-        .run(&[
-            "--map-subids",
-            "--uid",
-            "0",
-            "--gid",
-            "0",
-            "--ro-bind",
-            &ts,
-            "/",
-            "--",
-            "stat",
-            "-c",
-            "%u %g",
-            "/bin/busybox",
-        ])
-        .ok();
+    let r = h.run(&as_tree_root(&ts, &["--", "stat", "-c", "%u %g", "/bin/busybox"])).ok();
     assert_eq!(r.out, "0 0\n");
     // Twice would shift again: refused.
     let out = common::output(std::process::Command::new(&h.bin).args(["rootfs", "shift", &ts, "--user", &user]));
@@ -341,22 +309,17 @@ fn rootfs_debian_builds_a_tree_without_root_where_apt_dpkg_and_su_work() {
     assert!(r.out.contains("I: Base system installed successfully."), "{}", r.out);
     // As root of the tree, with the caller's subordinate ids: apt, dpkg and su work.
     let r = h
-        .run(&[
-            "--ro-bind",
+        .run(&as_tree_root(
             &t,
-            "/",
-            "--map-subids",
-            "--uid",
-            "0",
-            "--gid",
-            "0",
+            &[
             "--cap-add",
             "ALL",
             "--",
             "bash",
             "-c",
             "apt-get --version | head -1; dpkg -l | grep -c ^ii; su -s /bin/sh -c id nobody; stat -c %u /usr/bin/su",
-        ])
+            ],
+        ))
         .ok();
     let l = r.lines();
     assert!(l[0].starts_with("apt "), "{l:?}");
