@@ -14,10 +14,12 @@
 //!   capabilities, limits, Landlock, seccomp and network plans) and its rendering. It owns
 //!   every plan type, imports nothing that executes a plan and does no I/O: [`host`] probes
 //!   the host once and answers the plan's questions about files.
-//! - [`launch`]: parent, child, init and exec stages (see the stage list there).
+//! - [`launch`]: the stage lists of jail's parent, the sandbox's first process, its root,
+//!   init and the command, each written once and tested in order (see the diagram there).
 //! - [`rootfs`]: executes the filesystem steps through [`sys::Sys`].
-//! - [`sys`]: the mount syscalls behind a trait, real and recording.
-//! - [`confine`]: applies capabilities, Landlock and seccomp; [`cgroup`]: applies limits.
+//! - [`sys`]: the syscalls that build the root behind a trait, real and recording.
+//! - [`confine`]: applies capabilities, Landlock and seccomp; [`cgroup`]: applies limits (a
+//!   scope from the systemd user manager over a small D-Bus client, or a delegated subtree).
 //! - [`error`]: how system errors read in messages; [`exit`]: jail's exit statuses;
 //!   [`say`]: the voice of messages (`jail:` or `bwrap:`).
 //! - [`doctor`]: `jail doctor`; [`tree`]: `jail rootfs`, trees made without root.

@@ -403,15 +403,13 @@ impl Bus {
 
     fn fill(&mut self, deadline: Instant) -> Result<()> {
         let left = deadline.saturating_duration_since(Instant::now());
-        let mut pfd = libc::pollfd { fd: self.sock.as_raw_fd(), events: libc::POLLIN, revents: 0 };
         let ms = left.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: one valid pollfd for the duration of the call.
-        match unsafe { libc::poll(&mut pfd, 1, ms) } {
-            0 => bail!("no answer on the bus within the time limit"),
+        match crate::sys::linux::poll_in(self.sock.as_raw_fd(), ms) {
+            Ok(0) => bail!("no answer on the bus within the time limit"),
             // Interrupted: wait again (the deadline still holds); never read unready.
-            n if n < 0 && nix::errno::Errno::last() == nix::errno::Errno::EINTR => return Ok(()),
-            n if n < 0 => bail!("poll(bus): {}", nix::errno::Errno::last()),
-            _ => {}
+            Err(nix::errno::Errno::EINTR) => return Ok(()),
+            Err(e) => bail!("poll(bus): {e}"),
+            Ok(_) => {}
         }
         let mut chunk = [0u8; 8192];
         match self.sock.read(&mut chunk) {

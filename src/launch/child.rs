@@ -305,10 +305,7 @@ impl Stages for First<'_> {
 /// lives. Checked after the death signal is armed, this closes the window in which jail could
 /// die unnoticed.
 fn parent_gone(sync_r: &OwnedFd) -> bool {
-    let mut pfd = libc::pollfd { fd: sync_r.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-    // SAFETY: one valid pollfd for the duration of the call.
-    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
-    n < 0 || pfd.revents & (libc::POLLHUP | libc::POLLERR) != 0
+    crate::sys::linux::poll_in(sync_r.as_raw_fd(), 0).map_or(true, |r| r & (libc::POLLHUP | libc::POLLERR) != 0)
 }
 
 /// Enters the pid namespace open at `fd` for the processes forked from here on, and with

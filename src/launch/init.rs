@@ -163,9 +163,8 @@ pub fn run(init: Init) -> ! {
         }
         if !trimmed {
             // Once the command has run a while, init only waits: it gives back what setup used.
-            let mut pfd = libc::pollfd { fd: std::os::fd::AsRawFd::as_raw_fd(&sfd), events: libc::POLLIN, revents: 0 };
-            // SAFETY: one valid pollfd for the duration of the call.
-            if unsafe { libc::poll(&mut pfd, 1, super::idle::AFTER.as_millis() as i32) } == 0 {
+            let sfd_raw = std::os::fd::AsRawFd::as_raw_fd(&sfd);
+            if crate::sys::linux::poll_in(sfd_raw, super::idle::AFTER.as_millis() as i32) == Ok(0) {
                 super::idle::trim();
                 trimmed = true;
             }

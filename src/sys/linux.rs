@@ -48,6 +48,16 @@ pub fn fork_with(flags: libc::c_int) -> Result<Option<nix::unistd::Pid>, Errno> 
     }
 }
 
+/// Waits up to `ms` (-1: for ever) for `fd` to be readable: its `revents`, 0 on timeout.
+pub fn poll_in(fd: RawFd, ms: i32) -> Result<libc::c_short, Errno> {
+    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd for the duration of the call.
+    match unsafe { libc::poll(&mut pfd, 1, ms) } {
+        n if n < 0 => Err(Errno::last()),
+        _ => Ok(pfd.revents),
+    }
+}
+
 /// `openat2(dirfd, path, O_PATH|O_CLOEXEC, RESOLVE_IN_ROOT)`.
 pub fn resolve_in_root(root: RawFd, path: &Path) -> SysResult<OwnedFd> {
     open_in_root(root, path, libc::O_PATH)
