@@ -60,9 +60,11 @@ fields=$(dpkg-deb --field "$deb" Package Version Recommends Depends)
 grep -qx "Version: $version" <<<"$fields" || fail "the .deb's version is not $version" "$fields"
 grep -q '^Recommends: .*uidmap' <<<"$fields" || fail "the .deb does not recommend uidmap" "$fields"
 grep -q '^Depends: .*libc6' <<<"$fields" || fail "the .deb does not depend on libc6" "$fields"
+# build.rs links GCC's unwinder statically: libc is the only shared library jail loads.
+! grep -q 'libgcc' <<<"$fields" || fail "the .deb depends on libgcc (build.rs links libgcc_eh)" "$fields"
 dpkg-deb --info "$deb" conffiles | grep -qx /etc/apparmor.d/jail ||
 	fail "the AppArmor profile is not a conffile"
-pass "make deb builds $(basename "$deb") (Recommends uidmap, AppArmor profile as conffile)"
+pass "make deb builds $(basename "$deb") (Depends on libc6 only, Recommends uidmap, AppArmor profile as conffile)"
 
 quietly dpkg --install "$deb"
 mapfile -t installed < <(dpkg-query --listfiles jail)

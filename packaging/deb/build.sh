@@ -70,7 +70,12 @@ depends() {
 	fi
 	v=$( (objdump -T "$bin" 2>/dev/null || readelf --dyn-syms -W "$bin") |
 		grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -n 1)
-	echo "libc6 (>= ${v:-2.34}), libgcc-s1"
+	# build.rs links GCC's unwinder statically: libgcc_s only if a build still asks for it.
+	if readelf -d "$bin" | grep -q 'NEEDED.*libgcc_s'; then
+		echo "libc6 (>= ${v:-2.34}), libgcc-s1"
+	else
+		echo "libc6 (>= ${v:-2.34})"
+	fi
 }
 
 install -d -m 0755 "$root/DEBIAN"
