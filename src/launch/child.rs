@@ -104,6 +104,8 @@ struct First<'a> {
     old_mask: SigSet,
     seccomp: &'a Seccomp,
     proxy: Option<OwnedFd>,
+    /// Where the network namespace made beside the sandbox arrives.
+    netns: Option<OwnedFd>,
     /// init is the sandbox's subreaper instead of pid 1 of the command's pid namespace.
     share_pid: bool,
     limit: Option<UsernsLimit>,
@@ -123,7 +125,7 @@ pub fn main(
     stops_w: OwnedFd,
     old_mask: SigSet,
     seccomp: &Seccomp,
-    proxy: Option<OwnedFd>,
+    ends: Ends,
 ) -> ! {
     let mut first = First {
         spec,
@@ -132,7 +134,8 @@ pub fn main(
         stops_w: Some(stops_w),
         old_mask,
         seccomp,
-        proxy,
+        proxy: ends.proxy,
+        netns: ends.netns,
         share_pid: !spec.namespaces.pid || spec.joins.pidns.is_some(),
         limit: None,
         caller_umask: Mode::empty(),
@@ -205,7 +208,7 @@ impl Stages for First<'_> {
     fn build_root(&mut self) -> Result<(), String> {
         let spec = self.spec;
         self.caller_umask = umask(Mode::empty());
-        setup(spec, self.proxy.as_ref()).map_err(|e| {
+        setup(spec, self.proxy.as_ref(), self.netns.take()).map_err(|e| {
             match (spec.personality, e.downcast_ref::<crate::rootfs::StepError>()) {
                 (crate::spec::Personality::Bwrap, Some(step)) => step.bwrap_text(),
                 _ => format!("{e:#}"),
@@ -431,8 +434,20 @@ pub struct Seccomp {
     pub shared: bool,
 }
 
-fn setup(spec: &Spec, proxy: Option<&OwnedFd>) -> Result<()> {
+/// The sandbox's ends of jail's socket pairs.
+pub struct Ends {
+    /// `--allow-host`: the proxy's listener goes to jail over it.
+    pub proxy: Option<OwnedFd>,
+    /// The network namespace made beside the sandbox comes over it (`launch/netns.rs`).
+    pub netns: Option<OwnedFd>,
+}
+
+fn setup(spec: &Spec, proxy: Option<&OwnedFd>, netns: Option<OwnedFd>) -> Result<()> {
     super::root::build(&mut Linux, &super::root::Plan::of(spec))?;
+    if let Some(sock) = netns {
+        // Before the steps that need the sandbox's own network: the proxy's listener.
+        super::netns::enter(&sock).map_err(|e| anyhow::anyhow!(e))?;
+    }
     if let (Some(p), Some(sock)) = (&spec.proxy, proxy) {
         // The proxy's listening socket lives on this namespace's loopback; jail serves it.
         super::proxy::hand_listener(sock, p.port)?;

@@ -15,6 +15,9 @@
 //!  --info-fd / --json-status-fd: child pid   pivot into the new root, detach the old one
 //!  (--userns-block-fd: the caller maps)      hostname, lo up, --allow-host's listener to jail
 //!  release the child ───────────────────▶   --userns2, --disable-userns, the block fd, locks
+//!  fork the network namespace's helper: it   (made beside: enter the network namespace the
+//!    makes one in the sandbox's user ns,       helper sent, lo already up, after the pivot)
+//!    lo up, sends it ─────────────────────▶
 //!  limits: scope ready, jail → supervisor,   limits: wait until moved, then make the cgroup
 //!    child → payload, read back ─────────▶     namespace (rooted at payload)
 //!  limits: on "ready", the payload's quota   fork the command; stay as init: reap, forward
@@ -41,6 +44,7 @@ mod diagnose;
 mod exec;
 mod idle;
 mod init;
+mod netns;
 mod parent;
 mod placeholder;
 mod proxy;

@@ -166,6 +166,9 @@ pub trait Stages {
     fn await_caller_maps(&mut self) -> Result<()>;
     /// The sandbox may build its root.
     fn release(&mut self) -> Result<()>;
+    /// Its network namespace, made beside it by a helper while it builds its root: the
+    /// costliest namespace, kept off the path from clone to command.
+    fn start_netns(&mut self) -> Result<()>;
     /// Limits: the scope ready, both processes into their leaves; the sandbox may fork.
     /// `Some(status)` when the sandbox failed first.
     fn cgroup_ready(&mut self) -> Result<Option<i32>>;
@@ -208,6 +211,7 @@ fn with_sandbox<S: Stages>(s: &mut S) -> Result<i32> {
     s.announce()?;
     s.await_caller_maps()?;
     s.release()?;
+    s.start_netns()?;
     if let Some(status) = s.cgroup_ready()? {
         return Ok(status);
     }
@@ -243,6 +247,9 @@ struct Launch<'a> {
     stops_r: Option<OwnedFd>,
     /// jail's end of the proxy's socket pair.
     proxy_end: Option<OwnedFd>,
+    /// jail's end of the network namespace's socket pair, for its helper.
+    netns_end: Option<OwnedFd>,
+    netns_helper: Option<super::netns::Helper>,
     pid: Option<Pid>,
     reaped: bool,
     cgroup: Option<crate::cgroup::Cgroup>,
@@ -267,6 +274,8 @@ impl<'a> Launch<'a> {
             report_r: None,
             stops_r: None,
             proxy_end: None,
+            netns_end: None,
+            netns_helper: None,
             pid: None,
             reaped: false,
             cgroup: None,
@@ -381,6 +390,7 @@ impl Stages for Launch<'_> {
         // init writes the signal number here when the command stops.
         let (stops_r, stops_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
         let proxy_pair = spec.proxy.as_ref().map(|_| seqpacket_pair()).transpose()?;
+        let netns_pair = spec.net_beside_root().then(seqpacket_pair).transpose()?;
         let mut flags = spec.namespaces.clone_flags();
         if spec.joins.pidns.is_some() {
             // The sandbox enters the given pid namespace (and makes its own inside it) itself.
@@ -390,6 +400,10 @@ impl Stages for Launch<'_> {
             // Made by the sandbox once it is in its payload leaf, so that it is rooted there.
             flags &= !libc::CLONE_NEWCGROUP;
         }
+        if netns_pair.is_some() {
+            // Made beside the sandbox while it builds its root (start_netns).
+            flags &= !libc::CLONE_NEWNET;
+        }
         let seccomp = self.seccomp.as_ref().ok_or_else(|| anyhow!("seccomp programs not compiled"))?;
         match crate::sys::linux::fork_with(flags) {
             Ok(Some(pid)) => self.pid = Some(pid),
@@ -397,8 +411,11 @@ impl Stages for Launch<'_> {
                 drop(sync_w);
                 drop(report_r);
                 drop(stops_r);
-                let proxy_child = proxy_pair.map(|(_, child_end)| child_end);
-                child::main(spec, sync_r, report_w, stops_w, self.old_mask, seccomp, proxy_child)
+                let ends = child::Ends {
+                    proxy: proxy_pair.map(|(_, child_end)| child_end),
+                    netns: netns_pair.map(|(_, child_end)| child_end),
+                };
+                child::main(spec, sync_r, report_w, stops_w, self.old_mask, seccomp, ends)
             }
             Err(e) => bail!("clone({}): {}{}", flag_names(spec), errno_text(e), diagnose::userns_hint(e)),
         }
@@ -406,6 +423,7 @@ impl Stages for Launch<'_> {
         self.report_r = Some(report_r);
         self.stops_r = Some(stops_r);
         self.proxy_end = proxy_pair.map(|(jail_end, _)| jail_end);
+        self.netns_end = netns_pair.map(|(jail_end, _)| jail_end);
         // The sandbox was cloned with the dispositions jail received. jail itself takes EPIPE on
         // its own writes (messages, --stats-json) instead of dying of SIGPIPE mid-supervision.
         // SAFETY: SIG_IGN installs no handler; this process is single-threaded.
@@ -445,6 +463,13 @@ impl Stages for Launch<'_> {
         // Kept open until jail exits: the sandbox reads a hang-up as "jail died".
         if let Some(w) = &self.sync_w {
             let _ = nix::unistd::write(w, super::sync::MAPPED);
+        }
+        Ok(())
+    }
+
+    fn start_netns(&mut self) -> Result<()> {
+        if let Some(end) = self.netns_end.take() {
+            self.netns_helper = Some(super::netns::start(self.pid(), end)?);
         }
         Ok(())
     }
@@ -514,6 +539,10 @@ impl Stages for Launch<'_> {
             Some(f) => Some(f),
             None => self.report_r.take().and_then(report::receive),
         };
+        // The sandbox is in its network namespace, or failed: the helper is done either way.
+        if let Some(h) = self.netns_helper.take() {
+            h.reap();
+        }
         Ok(failure.map(|f| self.failed(f)))
     }
 
@@ -829,6 +858,9 @@ mod tests {
         fn release(&mut self) -> Result<()> {
             self.step("release")
         }
+        fn start_netns(&mut self) -> Result<()> {
+            self.step("start_netns")
+        }
         fn cgroup_ready(&mut self) -> Result<Option<i32>> {
             self.stop("cgroup_ready")
         }
@@ -876,6 +908,7 @@ mod tests {
             "announce",
             "await_caller_maps",
             "release",
+            "start_netns",
             "cgroup_ready",
             "take_listener(shared)",
             "cgroup_quota",

@@ -28,7 +28,8 @@ impl<'a> Plan<'a> {
             steps: &spec.fs,
             share_pid: !spec.namespaces.pid,
             hostname: spec.hostname.as_deref(),
-            loopback: spec.namespaces.net,
+            // Made beside the sandbox, lo already up (launch/netns.rs), and entered after this.
+            loopback: spec.namespaces.net && !spec.net_beside_root(),
         }
     }
 }

@@ -693,6 +693,21 @@ impl Spec {
             && (self.protocol.info_fd.is_some() || self.protocol.json_status_fd.is_some())
     }
 
+    /// The network namespace is made beside the sandbox by a helper of jail's while the root
+    /// is built (`launch/netns.rs`), not by the clone. It needs a new user namespace that jail
+    /// owns (not one joined); `--as-pid-1` builds the root in a process forked first;
+    /// `--info-fd` and `--json-status-fd` publish the namespace's id as soon as the sandbox
+    /// exists.
+    pub fn net_beside_root(&self) -> bool {
+        let ns = &self.namespaces;
+        ns.net
+            && ns.user
+            && self.joins.userns.is_none()
+            && !self.as_pid_1
+            && self.protocol.info_fd.is_none()
+            && self.protocol.json_status_fd.is_none()
+    }
+
     /// The caller's descriptors that options consumed: never passed on to the command.
     pub fn consumed_fds(&self) -> Vec<RawFd> {
         let p = &self.protocol;

@@ -388,26 +388,35 @@ impl Sys for Linux {
     }
 
     fn loopback_up(&mut self) -> SysResult<()> {
-        use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
-        let sock = socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)
-            .map_err(|e| SysError::new("socket(AF_INET)", e))?;
-        // SAFETY: ifreq is plain data; zeroed is a valid value.
-        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-        for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
-            *dst = *src as libc::c_char;
-        }
-        // SAFETY: SIOCGIFFLAGS fills `req`, which lives across the call.
-        if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } < 0 {
-            return Err(SysError::new("ioctl(lo, SIOCGIFFLAGS)", Errno::last()));
-        }
-        // SAFETY: the union member for flags was just filled by the kernel.
-        unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
-        // SAFETY: as above; SIOCSIFFLAGS only reads `req`.
-        if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } < 0 {
-            return Err(SysError::new("ioctl(lo, SIOCSIFFLAGS)", Errno::last()));
-        }
-        Ok(())
+        loopback_up(&inet_socket()?)
     }
+}
+
+/// A datagram socket in this process's network namespace, for its ioctls.
+pub fn inet_socket() -> SysResult<OwnedFd> {
+    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+    socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)
+        .map_err(|e| SysError::new("socket(AF_INET)", e))
+}
+
+/// Brings `lo` up in the network namespace of `sock`.
+pub fn loopback_up(sock: &OwnedFd) -> SysResult<()> {
+    // SAFETY: ifreq is plain data; zeroed is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS fills `req`, which lives across the call.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } < 0 {
+        return Err(SysError::new("ioctl(lo, SIOCGIFFLAGS)", Errno::last()));
+    }
+    // SAFETY: the union member for flags was just filled by the kernel.
+    unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    // SAFETY: as above; SIOCSIFFLAGS only reads `req`.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } < 0 {
+        return Err(SysError::new("ioctl(lo, SIOCSIFFLAGS)", Errno::last()));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
