@@ -268,7 +268,7 @@ pub fn command() -> Command {
             .long("cap-add")
             .value_name("CAP")
             .action(ArgAction::Append)
-            .value_parser(cap_names())
+            .value_parser(CapName)
             .ignore_case(true)
             .help("Keep a capability (e.g. CAP_NET_ADMIN, or ALL)")
             .help_heading(CAPS),
@@ -278,7 +278,7 @@ pub fn command() -> Command {
             .long("cap-drop")
             .value_name("CAP")
             .action(ArgAction::Append)
-            .value_parser(cap_names())
+            .value_parser(CapName)
             .ignore_case(true)
             .help("Drop a capability added earlier (or ALL)")
             .help_heading(CAPS),
@@ -456,6 +456,38 @@ pub fn command() -> Command {
 }
 
 /// Capability names offered for completion; any spelling `caps` knows is accepted.
+/// `--cap-add`/`--cap-drop` values: CAP_NAME or NAME in any case, or ALL. A good name is
+/// checked without the list of every name, which is made only when clap shows it (help,
+/// completions, the error for a bad name): making it for every launch cost more than the rest
+/// of the parse.
+#[derive(Clone)]
+struct CapName;
+
+impl clap::builder::TypedValueParser for CapName {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        if let Some(v) = value.to_str() {
+            let upper = v.to_ascii_uppercase();
+            let full = if upper.starts_with("CAP_") { upper.clone() } else { format!("CAP_{upper}") };
+            if upper == "ALL" || full.parse::<caps::Capability>().is_ok() {
+                return Ok(v.to_string());
+            }
+        }
+        cap_names().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        let all: Vec<clap::builder::PossibleValue> = cap_names().possible_values()?.collect();
+        Some(Box::new(all.into_iter()))
+    }
+}
+
 fn cap_names() -> clap::builder::PossibleValuesParser {
     let mut names: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
     names.sort();
