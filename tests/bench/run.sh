@@ -60,10 +60,14 @@ fi
 mkdir -m 1777 "$work/tmp"
 export TMPDIR=$work/tmp
 cd "$work"
-J="${as[*]} ./jail"
-B="${as[*]} bwrap"
+# The launchers as words; every measuring command runs as the test user itself (hyperfine, the
+# rate loops), so no case's time includes a user switch's exec, which would add the same
+# constant to jail, bwrap and the floor alike and pull every ratio towards 1.
+J="./jail"
+B="bwrap"
 HK=
-[[ -x hakoniwa ]] && HK="${as[*]} ./hakoniwa"
+[[ -x hakoniwa ]] && HK="./hakoniwa"
+as_user() { "${as[@]}" "$@"; }
 results=$work/results.tsv # section, case, jail, spread, reference, ratio, hakoniwa, ratio, target
 : >"$results"
 # Fields split on the unit separator, which (unlike a tab) keeps empty fields apart.
@@ -133,18 +137,18 @@ hview+=" --devfs /dev --tmpfs /tmp"
 keys=(jc joff jbw bw jdef jnorep jproxy floor)
 cases=("$J $view -- true" "$J $off $view -- true" "$J --bwrap --unshare-all --die-with-parent $view true"
 	"$B --unshare-all --die-with-parent $view true" "$J -- true" "$J --report=none -- true"
-	"$J --allow-host example.org -- true" "${as[*]} unshare -Urmpf --net --ipc --uts true")
+	"$J --allow-host example.org -- true" "unshare -Urmpf --net --ipc --uts true")
 if [[ -n $HK ]]; then
 	keys+=(hk hkoff hkdef)
 	cases+=("$HK run $hview -- true" "$HK run $hview --seccomp unconfined -- true" "$HK run --unshare-all -- true")
-	hk_rules=$($HK run -v $hview -- true 2>&1 | sed -n 's/.*Seccomp: Load \([0-9]*\) rules.*/\1/p' | head -n 1) || true
+	hk_rules=$(as_user $HK run -v $hview -- true 2>&1 | sed -n 's/.*Seccomp: Load \([0-9]*\) rules.*/\1/p' | head -n 1) || true
 fi
 if [[ -d $tree/bin ]]; then
 	keys+=(jtree)
 	cases+=("$J --ro-bind $tree / -- true")
 	[[ -n $HK ]] && keys+=(hktree) && cases+=("$HK run --unshare-all --rootfs $tree -- /bin/true")
 fi
-hyperfine -N --warmup 10 --runs 200 --export-json startup.json "${cases[@]}" >startup.log 2>&1 ||
+as_user hyperfine -N --warmup 10 --runs 200 --export-json startup.json "${cases[@]}" >startup.log 2>&1 ||
 	{ echo "bench: startup:" >&2; tail -5 startup.log >&2; exit 1; }
 load startup.json "${keys[@]}"
 put cost "$(python3 -c "print(${med[jc]} - ${med[joff]})")"
@@ -193,7 +197,7 @@ for n in 0 10 100 1000 3000; do
 	# hakoniwa without its seccomp profile, as jail in bubblewrap mode and bwrap run no filter here.
 	[[ -n $HK ]] && k+=("hb$n") &&
 		cmds+=("mapfile -d '' a <binds-$n.hargs; exec $HK run $hview --seccomp unconfined \"\${a[@]}\" -- true")
-	hyperfine --shell=bash --warmup 1 --runs "$runs" --export-json "binds-$n.json" "${cmds[@]}" >"binds-$n.log" 2>&1 ||
+	as_user hyperfine --shell=bash --warmup 1 --runs "$runs" --export-json "binds-$n.json" "${cmds[@]}" >"binds-$n.log" 2>&1 ||
 		{ echo "bench: binds $n:" >&2; tail -5 "binds-$n.log" >&2; exit 1; }
 	load "binds-$n.json" "${k[@]}"
 	target=""
@@ -210,7 +214,7 @@ count=2000000
 ns() { # launcher words... --: ns per syscall of dd moving 1-byte blocks (2 syscalls a byte)
 	local t0 t1
 	t0=$(date +%s%N)
-	"$@" dd if=/dev/zero of=/dev/null bs=1 count=$count status=none 9<allow-all.bpf
+	as_user "$@" dd if=/dev/zero of=/dev/null bs=1 count=$count status=none 9<allow-all.bpf
 	t1=$(date +%s%N)
 	echo $(((t1 - t0) / (2 * count)))
 }
@@ -239,7 +243,7 @@ echo "== memory" >&2
 # The launcher's processes: everything between the started process and the sleep inside.
 launcher_kib() { # command...: "PSS RSS" in KiB
 	local pid
-	"$@" sleep 30 >/dev/null &
+	"${as[@]}" "$@" sleep 30 >/dev/null & # not as_user: a function in the background is a subshell
 	pid=$!
 	sleep 1
 	python3 - "$pid" <<'PY'
@@ -288,7 +292,7 @@ echo "== rate" >&2
 rate() { # command...: sandboxes per second, 2 launchers running 100 each
 	local t0 t1
 	t0=$(date +%s%N)
-	for _ in 1 2; do (for _ in $(seq 100); do "$@" true; done) & done
+	for _ in 1 2; do as_user bash -c 'for _ in $(seq 100); do "$@" true; done' rate "$@" & done
 	wait
 	t1=$(date +%s%N)
 	python3 -c "print('%.1f' % (200 / (($t1 - $t0) / 1e9)))"
@@ -317,7 +321,8 @@ body=$work/section.md
 	echo
 	echo "Written by \`make bench\` (tests/bench/run.sh) on $(date -u +%F): $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), Linux $(uname -r);"
 	echo "$(./jail --version), $(bwrap --version), ${hk_version}$(hyperfine --version). Medians, as the unprivileged"
-	echo "test user, of hyperfine runs (startup: 200 of each case; binds: 20, and 5 from 1000 binds on),"
+	echo "test user (hyperfine itself runs as that user: no case's time includes a user switch), of"
+	echo "hyperfine runs (startup: 200 of each case; binds: 20, and 5 from 1000 binds on),"
 	echo "5 interleaved rounds (seccomp, rate) and 3 (memory); spread is ± the standard deviation (min–max)."
 	echo "Ratios are jail's median over the reference's in the same run (launches per second: higher is"
 	echo "better)."
@@ -348,22 +353,24 @@ body=$work/section.md
 		echo
 		has startup && {
 			echo "- Startup with confinement (target ≤ 0.75 of bwrap): the \`unshare\` floor row (the same"
-			echo "  namespaces and two execs, no mounts at all) is itself $(rk floor bw) of bwrap here, so no"
-			echo "  launcher that makes these namespaces meets 0.75 on this machine. Above the floor, a perf"
-			echo "  profile of 200 launches puts 55 % of jail's samples in the kernel (namespaces, the"
-			echo "  network namespace's sysctl tables, mounts, the filters' JIT), 13 % in ld.so probing CPU"
-			echo "  features (CPUID traps in this VM; \`true\` pays the same per exec), 8 % in jail and libc,"
-			echo "  2 % in libgcc_s's constructor (CPUID again). A static glibc build used 3-8 % less CPU per"
-			echo "  launch; it is not shipped (static glibc resolves users and hosts through NSS modules of"
-			echo "  the build's glibc version)."
+			echo "  namespaces and two execs, no mounts at all) is $(rk floor bw) of bwrap here; jail with its"
+			echo "  confinement off is $(rk joff floor) of that floor. \`tests/bench/profile.sh\` (perf over 300"
+			echo "  launches) says where a launch's CPU goes: ld.so's CPU-feature probe takes about 0.85 ms at"
+			echo "  each exec (its CPUID loops trap to the hypervisor in this VM; glibc runs it in every"
+			echo "  program, so jail, the command, bwrap and unshare each pay it), the network namespace"
+			echo "  0.55 ms (made beside the sandbox by a helper while the root is built, so mostly on the"
+			echo "  other CPU), page faults 0.7 ms, process exits 0.5 ms (jail returns once the sandbox's"
+			echo "  processes and mounts are gone; bwrap's monitor returns when its pid 1 reports the"
+			echo "  status, before that teardown), jail's own code 0.2 ms and libc 0.3 ms. What is left"
+			echo "  above the floor is the root's mounts and the confinement, each a few tenths of a"
+			echo "  millisecond; 0.75 of bwrap is below what two glibc execs and these namespaces cost here."
 		}
 		has cost && {
 			echo "- Confinement's own cost (target ≤ 0.2 ms): what is left is Landlock (about 0.1 ms: a"
 			echo "  ruleset and two domains, init's and the command's nested in it), the refusal report's"
-			echo "  listener hand-over, and one load of the built-in filter (58 µs: the kernel emulates it"
-			echo "  for every syscall number to cache the verdicts; it dispatches on the number to buckets"
-			echo "  of six rules, and init and the command share the one load). Its spread between runs is"
-			echo "  as large as the gap to the target."
+			echo "  listener hand-over, and one load of the built-in filter (the kernel emulates it for"
+			echo "  every syscall number to cache the verdicts; init and the command share the one load)."
+			echo "  Its spread between runs is as large as the gap to the target."
 		}
 		has memory && {
 			echo "- Memory (target PSS ≤ bwrap): jail's parent and init drop the binary's read-only image"
