@@ -80,8 +80,36 @@ fn value(id: &'static str, name: &'static str, heading: &'static str, help: &'st
     Arg::new(id).long(id).value_name(name).help(help).help_heading(heading).value_hint(ValueHint::Other)
 }
 
-/// The whole command line, for parsing, `--help`, the man page and the completions.
+/// The whole command line, for `--help`, the man page, the completions and error messages.
 pub fn command() -> Command {
+    command_with(|_| true)
+}
+
+/// The command line with only the options `args` names (and the command): it parses those
+/// words exactly as the whole one does, since an option that is not named cannot match,
+/// without building the ninety it does not use (measured: building and dropping them all was
+/// most of a launch's parsing). What it refuses (help, a mistake) is parsed again by the whole
+/// one, for clap's full messages.
+fn command_naming(args: &[OsString]) -> Command {
+    let named = named_options(args);
+    command_with(|id| named.contains(&id))
+}
+
+/// The option ids that `args` could name: every `--NAME` and `--NAME=...` word (a command's own
+/// words may add some, which only adds options), and `verbose` for a word of short flags.
+fn named_options(args: &[OsString]) -> Vec<&str> {
+    let mut named = Vec::new();
+    for a in args.iter().skip(1).filter_map(|a| a.to_str()) {
+        if let Some(long) = a.strip_prefix("--") {
+            named.push(long.split('=').next().unwrap_or(long));
+        } else if a.len() > 1 && a.starts_with('-') && a.contains('v') {
+            named.push("verbose");
+        }
+    }
+    named
+}
+
+fn command_with(keep: impl Fn(&str) -> bool) -> Command {
     let mut cmd = Command::new("jail")
         .version(env!("CARGO_PKG_VERSION"))
         .about("Run a command in a rootless sandbox: fresh namespaces, a tmpfs root built from bind mounts")
@@ -109,68 +137,107 @@ pub fn command() -> Command {
         .disable_help_subcommand(true)
         // A single-valued option given again wins: the command line over a --profile.
         .args_override_self(true)
-        .max_term_width(100)
-        .arg(
-            Arg::new("dry-run")
-                .long("dry-run")
-                .value_name("FORMAT")
-                .num_args(0..=1)
-                .require_equals(true)
-                .default_missing_value("text")
-                .value_parser(["text", "json"])
-                .help("Print the plan (text or json) and exit without touching anything")
-                .help_heading(OUT),
-        )
-        .arg(
-            Arg::new("profile")
-                .long("profile")
-                .value_name("FILE")
-                .action(ArgAction::Append)
-                .value_parser(clap::value_parser!(PathBuf))
-                .help("Read options from a TOML file first (repeatable); the command line's apply after them")
-                .long_help(
-                    "Read options from FILE, a TOML table of jail's long option names: a switch is \
+        .max_term_width(100);
+    for (id, make) in OPTIONS_BEFORE_FS {
+        if keep(id) {
+            cmd = cmd.arg(make());
+        }
+    }
+    for o in fs_ops::TABLE {
+        if keep(o.flag) {
+            cmd = cmd.arg(fs_arg(o.flag, o.values, o.help, o.long));
+        }
+    }
+    for (id, make) in OPTIONS_AFTER_FS {
+        if keep(id) {
+            cmd = cmd.arg(make());
+        }
+    }
+    cmd.arg(
+        Arg::new("command")
+            .value_name("COMMAND")
+            .num_args(1..)
+            .trailing_var_arg(true)
+            .value_parser(clap::value_parser!(OsString))
+            .value_hint(ValueHint::CommandWithArguments)
+            .help("The command and its arguments, looked up in the sandbox's PATH"),
+    )
+}
+
+/// An option's id and how to build it.
+type NamedOption = (&'static str, fn() -> Arg);
+
+/// The options before the filesystem table's, in `--help` order, each by its id (its long
+/// name, which `every_option_is_named_by_its_id` checks), built only when wanted.
+const OPTIONS_BEFORE_FS: &[NamedOption] = &[
+    ("dry-run", || {
+        Arg::new("dry-run")
+            .long("dry-run")
+            .value_name("FORMAT")
+            .num_args(0..=1)
+            .require_equals(true)
+            .default_missing_value("text")
+            .value_parser(["text", "json"])
+            .help("Print the plan (text or json) and exit without touching anything")
+            .help_heading(OUT)
+    }),
+    ("profile", || {
+        Arg::new("profile")
+            .long("profile")
+            .value_name("FILE")
+            .action(ArgAction::Append)
+            .value_parser(clap::value_parser!(PathBuf))
+            .help("Read options from a TOML file first (repeatable); the command line's apply after them")
+            .long_help(
+                "Read options from FILE, a TOML table of jail's long option names: a switch is \
                      true or false, an option's value a string or number, a repeatable option's \
                      values a list, an option with two values (--bind SRC DEST) an array of two, or \
                      a list of such arrays. They apply first, in the file's order; the command \
                      line's options come after them (a single-valued option given again wins). \
                      --dry-run names what each profile gave. jail never reads a profile it was not \
                      given, so a repository cannot loosen its own sandbox.",
-                )
-                .help_heading(OUT)
-                .value_hint(ValueHint::FilePath),
-        )
-        .arg(flag("share-net", NS, "Keep the caller's network namespace").long_help(
+            )
+            .help_heading(OUT)
+            .value_hint(ValueHint::FilePath)
+    }),
+    ("share-net", || {
+        flag("share-net", NS, "Keep the caller's network namespace").long_help(
             "Keep the caller's network namespace. Without it the sandbox has its own network with \
              only the loopback interface, up.",
-        ))
-        .arg(flag("share-ipc", NS, "Keep the caller's ipc namespace"))
-        .arg(flag("share-uts", NS, "Keep the caller's uts namespace (hostname)"))
-        .arg(flag("share-pid", NS, "Keep the caller's pid namespace").long_help(
+        )
+    }),
+    ("share-ipc", || flag("share-ipc", NS, "Keep the caller's ipc namespace")),
+    ("share-uts", || flag("share-uts", NS, "Keep the caller's uts namespace (hostname)")),
+    ("share-pid", || {
+        flag("share-pid", NS, "Keep the caller's pid namespace").long_help(
             "Keep the caller's pid namespace. jail's init is then the sandbox's subreaper: when the \
          command exits or jail dies it kills every process of the sandbox that /proc inside lists. \
          Without Landlock's signal scoping (Linux before 6.12, --landlock=off) the command can \
          kill that init first; a pid namespace of its own (the default) has no such gap.",
-        ))
-        .arg(flag("share-cgroup", NS, "Keep the caller's cgroup namespace"))
-        .arg(
-            value("uid", "UID", IDS, "The uid inside the sandbox (default: the caller's)")
-                .value_parser(clap::value_parser!(u32)),
         )
-        .arg(
-            value("gid", "GID", IDS, "The gid inside the sandbox (default: the caller's)")
-                .value_parser(clap::value_parser!(u32)),
-        )
-        .arg(flag("map-subids", IDS, "Also map the caller's /etc/subuid and /etc/subgid ranges").long_help(
+    }),
+    ("share-cgroup", || flag("share-cgroup", NS, "Keep the caller's cgroup namespace")),
+    ("uid", || {
+        value("uid", "UID", IDS, "The uid inside the sandbox (default: the caller's)")
+            .value_parser(clap::value_parser!(u32))
+    }),
+    ("gid", || {
+        value("gid", "GID", IDS, "The gid inside the sandbox (default: the caller's)")
+            .value_parser(clap::value_parser!(u32))
+    }),
+    ("map-subids", || {
+        flag("map-subids", IDS, "Also map the caller's /etc/subuid and /etc/subgid ranges").long_help(
             "Also map the caller's subordinate ids from /etc/subuid and /etc/subgid (through \
              newuidmap and newgidmap, package uidmap), so that package managers and su work in a \
              full distribution tree. The uid given by --uid maps to the caller; the others follow \
              from the range.",
-        ));
-    for o in fs_ops::TABLE {
-        cmd = cmd.arg(fs_arg(o.flag, o.values, o.help, o.long));
-    }
-    cmd.arg(
+        )
+    }),
+];
+
+/// The options after the filesystem table's, as above.
+const OPTIONS_AFTER_FS: &[NamedOption] = &[
+    ("perms", || {
         Arg::new("perms")
             .long("perms")
             .value_name("OCTAL")
@@ -178,9 +245,9 @@ pub fn command() -> Command {
             .value_parser(values::octal)
             .help("Mode for the next --tmpfs, --dir, --file, --bind-data or --ro-bind-data")
             .help_heading(FS)
-            .value_hint(ValueHint::Other),
-    )
-    .arg(
+            .value_hint(ValueHint::Other)
+    }),
+    ("protect", || {
         Arg::new("protect")
             .long("protect")
             .value_name("PATH")
@@ -196,9 +263,9 @@ pub fn command() -> Command {
                  files, editor settings inside a writable project.",
             )
             .help_heading(FS)
-            .value_hint(ValueHint::AnyPath),
-    )
-    .arg(
+            .value_hint(ValueHint::AnyPath)
+    }),
+    ("overlay-src", || {
         Arg::new("overlay-src")
             .long("overlay-src")
             .value_name("SRC")
@@ -206,9 +273,9 @@ pub fn command() -> Command {
             .value_parser(clap::value_parser!(OsString))
             .help("A lower layer for the next --overlay, --tmp-overlay or --ro-overlay (the last on top)")
             .help_heading(FS)
-            .value_hint(ValueHint::DirPath),
-    )
-    .arg(
+            .value_hint(ValueHint::DirPath)
+    }),
+    ("size", || {
         Arg::new("size")
             .long("size")
             .value_name("BYTES")
@@ -216,10 +283,10 @@ pub fn command() -> Command {
             .value_parser(values::size)
             .help("Size limit of the next --tmpfs (K, M, G suffixes)")
             .help_heading(FS)
-            .value_hint(ValueHint::Other),
-    )
-    .arg(value("hostname", "NAME", PROC, "Set the hostname inside the sandbox"))
-    .arg(
+            .value_hint(ValueHint::Other)
+    }),
+    ("hostname", || value("hostname", "NAME", PROC, "Set the hostname inside the sandbox")),
+    ("chdir", || {
         value(
             "chdir",
             "DIR",
@@ -227,9 +294,9 @@ pub fn command() -> Command {
             "Change to DIR inside the sandbox (default: the current directory if present, else /)",
         )
         .value_parser(clap::value_parser!(PathBuf))
-        .value_hint(ValueHint::DirPath),
-    )
-    .arg(
+        .value_hint(ValueHint::DirPath)
+    }),
+    ("setenv", || {
         Arg::new("setenv")
             .long("setenv")
             .num_args(2)
@@ -238,32 +305,35 @@ pub fn command() -> Command {
             .value_parser(clap::value_parser!(OsString))
             .help("Set an environment variable")
             .help_heading(PROC)
-            .value_hint(ValueHint::Other),
-    )
-    .arg(
+            .value_hint(ValueHint::Other)
+    }),
+    ("unsetenv", || {
         Arg::new("unsetenv")
             .long("unsetenv")
             .value_name("VAR")
             .action(ArgAction::Append)
             .help("Unset an environment variable")
             .help_heading(PROC)
-            .value_hint(ValueHint::Other),
-    )
-    .arg(flag("clearenv", PROC, "Start from an empty environment (then --setenv applies)"))
-    .arg(
-        value("argv0", "NAME", PROC, "Run the command with NAME as argv[0]")
-            .value_parser(clap::value_parser!(OsString)),
-    )
-    .arg(flag("as-pid-1", PROC, "Run the command as pid 1 instead of jail's init").long_help(
-        "Run the command itself as pid 1 of a pid namespace (nested beneath jail's init, which it \
+            .value_hint(ValueHint::Other)
+    }),
+    ("clearenv", || flag("clearenv", PROC, "Start from an empty environment (then --setenv applies)")),
+    ("argv0", || {
+        value("argv0", "NAME", PROC, "Run the command with NAME as argv[0]").value_parser(clap::value_parser!(OsString))
+    }),
+    ("as-pid-1", || {
+        flag("as-pid-1", PROC, "Run the command as pid 1 instead of jail's init").long_help(
+            "Run the command itself as pid 1 of a pid namespace (nested beneath jail's init, which it \
          cannot see and which still ends everything when jail dies). By default jail's own small \
          init is pid 1: it reaps orphans, forwards signals, and cannot be ptraced by the command.",
-    ))
-    .arg(flag("new-session", PROC, "Start a new session (no controlling terminal)").long_help(
-        "Call setsid() before running the command, so it has no controlling terminal and cannot \
+        )
+    }),
+    ("new-session", || {
+        flag("new-session", PROC, "Start a new session (no controlling terminal)").long_help(
+            "Call setsid() before running the command, so it has no controlling terminal and cannot \
          inject input into the caller's terminal. Job control in an interactive shell is lost.",
-    ))
-    .arg(
+        )
+    }),
+    ("cap-add", || {
         Arg::new("cap-add")
             .long("cap-add")
             .value_name("CAP")
@@ -271,9 +341,9 @@ pub fn command() -> Command {
             .value_parser(CapName)
             .ignore_case(true)
             .help("Keep a capability (e.g. CAP_NET_ADMIN, or ALL)")
-            .help_heading(CAPS),
-    )
-    .arg(
+            .help_heading(CAPS)
+    }),
+    ("cap-drop", || {
         Arg::new("cap-drop")
             .long("cap-drop")
             .value_name("CAP")
@@ -281,9 +351,9 @@ pub fn command() -> Command {
             .value_parser(CapName)
             .ignore_case(true)
             .help("Drop a capability added earlier (or ALL)")
-            .help_heading(CAPS),
-    )
-    .arg(
+            .help_heading(CAPS)
+    }),
+    ("landlock", || {
         Arg::new("landlock")
             .long("landlock")
             .value_name("MODE")
@@ -297,9 +367,9 @@ pub fn command() -> Command {
                  not enforce in --dry-run and with -v; strict refuses to run instead. Landlock \
                  also forbids mounting inside the sandbox, even with --cap-add CAP_SYS_ADMIN.",
             )
-            .help_heading(CONFINE),
-    )
-    .arg(
+            .help_heading(CONFINE)
+    }),
+    ("allow-host", || {
         Arg::new("allow-host")
             .long("allow-host")
             .value_name("HOST[:PORT]")
@@ -315,9 +385,9 @@ pub fn command() -> Command {
                  stderr. Programs that ignore the proxy variables reach nothing.",
             )
             .help_heading(CONFINE)
-            .value_hint(ValueHint::Hostname),
-    )
-    .arg(
+            .value_hint(ValueHint::Hostname)
+    }),
+    ("allow-connect", || {
         Arg::new("allow-connect")
             .long("allow-connect")
             .value_name("PORT")
@@ -325,9 +395,9 @@ pub fn command() -> Command {
             .value_parser(clap::value_parser!(u16))
             .help("Allow TCP connections to PORT only (repeatable; Landlock ABI 4)")
             .help_heading(CONFINE)
-            .value_hint(ValueHint::Other),
-    )
-    .arg(
+            .value_hint(ValueHint::Other)
+    }),
+    ("allow-bind", || {
         Arg::new("allow-bind")
             .long("allow-bind")
             .value_name("PORT")
@@ -335,9 +405,9 @@ pub fn command() -> Command {
             .value_parser(clap::value_parser!(u16))
             .help("Allow binding TCP PORT only (repeatable; Landlock ABI 4)")
             .help_heading(CONFINE)
-            .value_hint(ValueHint::Other),
-    )
-    .arg(
+            .value_hint(ValueHint::Other)
+    }),
+    ("seccomp-policy", || {
         Arg::new("seccomp-policy")
             .long("seccomp-policy")
             .value_name("POLICY")
@@ -350,18 +420,18 @@ pub fn command() -> Command {
                  checked when the plan is made, and when it kills for a call jail names the call.",
             )
             .help_heading(CONFINE)
-            .value_hint(ValueHint::FilePath),
-    )
-    .arg(
+            .value_hint(ValueHint::FilePath)
+    }),
+    ("seccomp", || {
         Arg::new("seccomp")
             .long("seccomp")
             .value_name("FD")
             .value_parser(values::fd)
             .help("Use the compiled classic BPF program read from FD instead of the built-in policy")
             .help_heading(CONFINE)
-            .value_hint(ValueHint::Other),
-    )
-    .arg(
+            .value_hint(ValueHint::Other)
+    }),
+    ("add-seccomp-fd", || {
         Arg::new("add-seccomp-fd")
             .long("add-seccomp-fd")
             .value_name("FD")
@@ -369,56 +439,62 @@ pub fn command() -> Command {
             .value_parser(values::fd)
             .help("Stack the compiled classic BPF program read from FD (repeatable)")
             .help_heading(CONFINE)
-            .value_hint(ValueHint::Other),
-    )
-    .arg(flag("allow-userns", CONFINE, "Allow the command to create user namespaces (refused by default)").long_help(
-        "Allow the command to create nested user namespaces, for builds that run a sandbox of \
+            .value_hint(ValueHint::Other)
+    }),
+    ("allow-userns", || {
+        flag("allow-userns", CONFINE, "Allow the command to create user namespaces (refused by default)").long_help(
+            "Allow the command to create nested user namespaces, for builds that run a sandbox of \
          their own. By default clone and unshare with CLONE_NEWUSER fail with EPERM (and clone3 \
          with ENOSYS): inside a nested user namespace the command would hold every capability \
          over new network and mount namespaces, the kernel surface behind most recent local \
          privilege escalations.",
-    ))
-    .arg(flag("disable-userns", CONFINE, "Refuse new user namespaces inside the sandbox (the default)"))
-    .arg(size_arg("mem", "Memory limit (memory.max); swap is off unless --swap").long_help(
-        "Memory limit for everything in the sandbox (memory.max), with K, M, G suffixes. Swap is \
+        )
+    }),
+    ("disable-userns", || {
+        flag("disable-userns", CONFINE, "Refuse new user namespaces inside the sandbox (the default)")
+    }),
+    ("mem", || {
+        size_arg("mem", "Memory limit (memory.max); swap is off unless --swap").long_help(
+            "Memory limit for everything in the sandbox (memory.max), with K, M, G suffixes. Swap is \
          off for the sandbox unless --swap is given. When the limit is hit the kernel's OOM killer \
          stops the largest process; jail says so and exits 137.",
-    ))
-    .arg(size_arg("mem-high", "Memory throttling threshold (memory.high)"))
-    .arg(size_arg("swap", "Swap limit (memory.swap.max)"))
-    .arg(
+        )
+    }),
+    ("mem-high", || size_arg("mem-high", "Memory throttling threshold (memory.high)")),
+    ("swap", || size_arg("swap", "Swap limit (memory.swap.max)")),
+    ("cpu", || {
         value("cpu", "PCT", LIMITS, "CPU limit as percent of one CPU: 20%, 150% (cpu.max)")
             .long_help(
                 "CPU limit as percent of one CPU: 20%, 150% (cpu.max on the sandbox's leaf cgroup). \
                  It holds from the moment the command starts: jail sets it once its own setup in the \
                  sandbox is done, so the setup never waits for the quota.",
             )
-            .value_parser(values::percent),
-    )
-    .arg(
+            .value_parser(values::percent)
+    }),
+    ("cpu-weight", || {
         value("cpu-weight", "N", LIMITS, "CPU weight, 1 to 10000 (cpu.weight)")
-            .value_parser(clap::value_parser!(u64).range(1..=10000)),
-    )
-    .arg(
+            .value_parser(clap::value_parser!(u64).range(1..=10000))
+    }),
+    ("pids", || {
         value("pids", "N", LIMITS, "Limit on processes and threads (pids.max)")
-            .value_parser(clap::value_parser!(u64).range(1..)),
-    )
-    .arg(value("cpuset", "LIST", LIMITS, "CPUs the sandbox may run on, e.g. 0,2,4-6 (cpuset.cpus)"))
-    .arg(
+            .value_parser(clap::value_parser!(u64).range(1..))
+    }),
+    ("cpuset", || value("cpuset", "LIST", LIMITS, "CPUs the sandbox may run on, e.g. 0,2,4-6 (cpuset.cpus)")),
+    ("io-weight", || {
         value("io-weight", "N", LIMITS, "IO weight, 1 to 10000 (io.weight)")
-            .value_parser(clap::value_parser!(u64).range(1..=10000)),
-    )
-    .arg(value("slice", "NAME", LIMITS, "The user manager's slice for the scope (default jail.slice)"))
-    .arg(
+            .value_parser(clap::value_parser!(u64).range(1..=10000))
+    }),
+    ("slice", || value("slice", "NAME", LIMITS, "The user manager's slice for the scope (default jail.slice)")),
+    ("timeout", || {
         value(
             "timeout",
             "DURATION",
             LIMITS,
             "Stop the command after DURATION (30s, 5m): SIGTERM, then SIGKILL; exit 124",
         )
-        .value_parser(values::duration),
-    )
-    .arg(
+        .value_parser(values::duration)
+    }),
+    ("report", || {
         Arg::new("report")
             .long("report")
             .value_name("FORMAT")
@@ -432,30 +508,22 @@ pub fn command() -> Command {
                  EPERM from the filter itself instead of through jail. --stats-json lists them too.",
             )
             .help_heading(OUT)
-            .value_hint(ValueHint::Other),
-    )
-    .arg(flag("stats", OUT, "Print a usage report on stderr when the command ends"))
-    .arg(value("stats-json", "FD", OUT, "Write the usage report as one JSON object to FD").value_parser(values::fd))
-    .arg(
+            .value_hint(ValueHint::Other)
+    }),
+    ("stats", || flag("stats", OUT, "Print a usage report on stderr when the command ends")),
+    ("stats-json", || {
+        value("stats-json", "FD", OUT, "Write the usage report as one JSON object to FD").value_parser(values::fd)
+    }),
+    ("verbose", || {
         Arg::new("verbose")
             .short('v')
             .long("verbose")
             .action(ArgAction::SetTrue)
             .help("Say on stderr what the kernel could not enforce")
-            .help_heading(OUT),
-    )
-    .arg(
-        Arg::new("command")
-            .value_name("COMMAND")
-            .num_args(1..)
-            .trailing_var_arg(true)
-            .value_parser(clap::value_parser!(OsString))
-            .value_hint(ValueHint::CommandWithArguments)
-            .help("The command and its arguments, looked up in the sandbox's PATH"),
-    )
-}
+            .help_heading(OUT)
+    }),
+];
 
-/// Capability names offered for completion; any spelling `caps` knows is accepted.
 /// `--cap-add`/`--cap-drop` values: CAP_NAME or NAME in any case, or ALL. A good name is
 /// checked without the list of every name, which is made only when clap shows it (help,
 /// completions, the error for a bad name): making it for every launch cost more than the rest
@@ -488,6 +556,7 @@ impl clap::builder::TypedValueParser for CapName {
     }
 }
 
+/// Capability names offered for completion; any spelling `caps` knows is accepted.
 fn cap_names() -> clap::builder::PossibleValuesParser {
     let mut names: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
     names.sort();
@@ -507,8 +576,29 @@ fn cap_names() -> clap::builder::PossibleValuesParser {
     clap::builder::PossibleValuesParser::new(values)
 }
 
+/// Whether the matches hold `id`: never for an option the parsed command line did not define
+/// (a launch's parse defines only those its words name, see `command_naming`).
+fn given(m: &ArgMatches, id: &str) -> bool {
+    m.try_contains_id(id).unwrap_or(false)
+}
+
+fn flag_set(m: &ArgMatches, id: &str) -> bool {
+    given(m, id) && m.get_flag(id)
+}
+
+fn one<'m, T: Clone + Send + Sync + 'static>(m: &'m ArgMatches, id: &str) -> Option<&'m T> {
+    given(m, id).then(|| m.get_one::<T>(id)).flatten()
+}
+
+fn many<'m, T: Clone + Send + Sync + 'static>(m: &'m ArgMatches, id: &str) -> Option<clap::parser::ValuesRef<'m, T>> {
+    given(m, id).then(|| m.get_many::<T>(id)).flatten()
+}
+
 /// Occurrences of `id` with the argv index of each: `(index, values)`.
 fn occurrences(m: &ArgMatches, id: &str) -> Vec<(usize, Vec<OsString>)> {
+    if !given(m, id) {
+        return Vec::new();
+    }
     let (Some(idx), Some(occ)) = (m.indices_of(id), m.get_occurrences::<OsString>(id)) else {
         return Vec::new();
     };
@@ -524,6 +614,9 @@ fn occurrences(m: &ArgMatches, id: &str) -> Vec<(usize, Vec<OsString>)> {
 }
 
 fn typed_occurrences<T: Clone + Send + Sync + 'static>(m: &ArgMatches, id: &str) -> Vec<(usize, T)> {
+    if !given(m, id) {
+        return Vec::new();
+    }
     match (m.indices_of(id), m.get_many::<T>(id)) {
         (Some(i), Some(v)) => i.zip(v.cloned()).collect(),
         _ => Vec::new(),
@@ -597,7 +690,10 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, UsageError> {
     }
     // clap reads the arguments by reference; the raw words stay for the --dry-run check.
     let raw = &args;
-    let m = match command().try_get_matches_from(raw.iter()) {
+    // The options the words name first; anything it refuses goes to the whole command line.
+    let parsed =
+        command_naming(raw).try_get_matches_from(raw.iter()).or_else(|_| command().try_get_matches_from(raw.iter()));
+    let m = match parsed {
         Ok(m) => m,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -619,9 +715,11 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, UsageError> {
             };
         }
     };
-    let dry_run = m.get_one::<String>("dry-run").map(|f| if f == "json" { DryRun::Json } else { DryRun::Text });
+    let dry_run = one::<String>(&m, "dry-run").map(|f| if f == "json" { DryRun::Json } else { DryRun::Text });
     // `--dry-run json` would plan a command named json; nobody means that without a `--`.
-    if let (Some(_), Some(first)) = (m.index_of("dry-run"), m.get_one::<OsString>("command")) {
+    if let (Some(_), Some(first)) =
+        (given(&m, "dry-run").then(|| m.index_of("dry-run")).flatten(), one::<OsString>(&m, "command"))
+    {
         let options = raw.iter().skip(1).take_while(|a| *a != "--").collect::<Vec<_>>();
         let bare = options.windows(2).any(|w| w[0] == "--dry-run" && w[1] == first);
         if bare && (first == "json" || first == "text") {
@@ -632,7 +730,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, UsageError> {
             )));
         }
     }
-    if m.contains_id("profile") && m.value_source("profile") == Some(clap::parser::ValueSource::CommandLine) {
+    if given(&m, "profile") && m.value_source("profile") == Some(clap::parser::ValueSource::CommandLine) {
         return with_profiles(raw, &m);
     }
     let request = request(&m).map_err(UsageError)?;
@@ -791,58 +889,58 @@ fn request(m: &ArgMatches) -> Result<Request, String> {
     caps.sort_by_key(|(i, _)| *i);
 
     Ok(Request {
-        share_net: m.get_flag("share-net"),
-        share_ipc: m.get_flag("share-ipc"),
-        share_uts: m.get_flag("share-uts"),
-        share_pid: m.get_flag("share-pid"),
-        share_cgroup: m.get_flag("share-cgroup"),
-        uid: m.get_one::<u32>("uid").copied(),
-        gid: m.get_one::<u32>("gid").copied(),
-        map_subids: m.get_flag("map-subids"),
+        share_net: flag_set(m, "share-net"),
+        share_ipc: flag_set(m, "share-ipc"),
+        share_uts: flag_set(m, "share-uts"),
+        share_pid: flag_set(m, "share-pid"),
+        share_cgroup: flag_set(m, "share-cgroup"),
+        uid: one::<u32>(m, "uid").copied(),
+        gid: one::<u32>(m, "gid").copied(),
+        map_subids: flag_set(m, "map-subids"),
         fs: filesystem(m)?,
-        hostname: m.get_one::<String>("hostname").cloned(),
-        chdir: m.get_one::<PathBuf>("chdir").cloned(),
-        clearenv: m.get_flag("clearenv"),
+        hostname: one::<String>(m, "hostname").cloned(),
+        chdir: one::<PathBuf>(m, "chdir").cloned(),
+        clearenv: flag_set(m, "clearenv"),
         env: env.into_iter().map(|(_, e)| e).collect(),
-        argv0: m.get_one::<OsString>("argv0").cloned(),
-        as_pid_1: m.get_flag("as-pid-1"),
-        new_session: m.get_flag("new-session"),
+        argv0: one::<OsString>(m, "argv0").cloned(),
+        as_pid_1: flag_set(m, "as-pid-1"),
+        new_session: flag_set(m, "new-session"),
         caps: caps.into_iter().map(|(_, c)| c).collect(),
-        landlock: m.get_one::<String>("landlock").map(|v| match v.as_str() {
+        landlock: one::<String>(m, "landlock").map(|v| match v.as_str() {
             "off" => crate::spec::LandlockMode::Off,
             "strict" => crate::spec::LandlockMode::Strict,
             _ => crate::spec::LandlockMode::BestEffort,
         }),
-        allow_connect: m.get_many::<u16>("allow-connect").map(|v| v.copied().collect()).unwrap_or_default(),
-        allow_bind: m.get_many::<u16>("allow-bind").map(|v| v.copied().collect()).unwrap_or_default(),
-        seccomp_policy: m.get_one::<String>("seccomp-policy").cloned(),
-        seccomp_fd: m.get_one::<i32>("seccomp").copied(),
-        add_seccomp_fds: m.get_many::<i32>("add-seccomp-fd").map(|v| v.copied().collect()).unwrap_or_default(),
-        disable_userns: m.get_flag("disable-userns"),
-        allow_userns: m.get_flag("allow-userns"),
-        verbose: m.get_flag("verbose"),
+        allow_connect: many::<u16>(m, "allow-connect").map(|v| v.copied().collect()).unwrap_or_default(),
+        allow_bind: many::<u16>(m, "allow-bind").map(|v| v.copied().collect()).unwrap_or_default(),
+        seccomp_policy: one::<String>(m, "seccomp-policy").cloned(),
+        seccomp_fd: one::<i32>(m, "seccomp").copied(),
+        add_seccomp_fds: many::<i32>(m, "add-seccomp-fd").map(|v| v.copied().collect()).unwrap_or_default(),
+        disable_userns: flag_set(m, "disable-userns"),
+        allow_userns: flag_set(m, "allow-userns"),
+        verbose: flag_set(m, "verbose"),
         limits: crate::spec::limits::Limits {
-            mem: m.get_one::<u64>("mem").copied(),
-            mem_high: m.get_one::<u64>("mem-high").copied(),
-            swap: m.get_one::<u64>("swap").copied(),
-            cpu_percent: m.get_one::<u32>("cpu").copied(),
-            cpu_weight: m.get_one::<u64>("cpu-weight").copied(),
-            pids: m.get_one::<u64>("pids").copied(),
-            cpuset: m.get_one::<String>("cpuset").cloned(),
-            io_weight: m.get_one::<u64>("io-weight").copied(),
+            mem: one::<u64>(m, "mem").copied(),
+            mem_high: one::<u64>(m, "mem-high").copied(),
+            swap: one::<u64>(m, "swap").copied(),
+            cpu_percent: one::<u32>(m, "cpu").copied(),
+            cpu_weight: one::<u64>(m, "cpu-weight").copied(),
+            pids: one::<u64>(m, "pids").copied(),
+            cpuset: one::<String>(m, "cpuset").cloned(),
+            io_weight: one::<u64>(m, "io-weight").copied(),
         },
-        slice: m.get_one::<String>("slice").cloned(),
-        timeout: m.get_one::<std::time::Duration>("timeout").copied(),
-        stats: m.get_flag("stats"),
-        stats_fd: m.get_one::<i32>("stats-json").copied(),
-        protect: m.get_many::<PathBuf>("protect").map(|v| v.cloned().collect()).unwrap_or_default(),
-        allow_hosts: m.get_many::<String>("allow-host").map(|v| v.cloned().collect()).unwrap_or_default(),
-        report: m.get_one::<String>("report").map(|r| match r.as_str() {
+        slice: one::<String>(m, "slice").cloned(),
+        timeout: one::<std::time::Duration>(m, "timeout").copied(),
+        stats: flag_set(m, "stats"),
+        stats_fd: one::<i32>(m, "stats-json").copied(),
+        protect: many::<PathBuf>(m, "protect").map(|v| v.cloned().collect()).unwrap_or_default(),
+        allow_hosts: many::<String>(m, "allow-host").map(|v| v.cloned().collect()).unwrap_or_default(),
+        report: one::<String>(m, "report").map(|r| match r.as_str() {
             "json" => crate::spec::Report::Json,
             "none" => crate::spec::Report::None,
             _ => crate::spec::Report::Text,
         }),
-        command: m.get_many::<OsString>("command").map(|v| v.cloned().collect()).unwrap_or_default(),
+        command: many::<OsString>(m, "command").map(|v| v.cloned().collect()).unwrap_or_default(),
         ..Default::default()
     })
 }
@@ -1050,5 +1148,85 @@ mod tests {
     #[test]
     fn command_definition_is_consistent() {
         command().debug_assert();
+    }
+
+    #[test]
+    fn every_option_is_named_by_its_id_so_a_launch_never_leaves_out_one_it_names() {
+        for (id, make) in OPTIONS_BEFORE_FS.iter().chain(OPTIONS_AFTER_FS) {
+            let a = make();
+            assert_eq!(a.get_id().as_str(), *id);
+            assert_eq!(a.get_long(), Some(*id), "{id}");
+            assert!(a.get_all_aliases().is_none(), "{id} has an alias the launch's parse would not see");
+        }
+        let whole = command();
+        let ours = OPTIONS_BEFORE_FS.len() + fs_ops::TABLE.len() + OPTIONS_AFTER_FS.len() + 1;
+        assert_eq!(whole.get_arguments().count(), ours, "an option outside the tables");
+        let shorts: Vec<char> = whole.get_arguments().filter_map(|a| a.get_short()).collect();
+        assert_eq!(shorts, ['v'], "named_options knows only -v");
+    }
+
+    /// A value each option accepts, by its value name or its first possible value.
+    fn sample(a: &Arg, name: &str) -> String {
+        if let Some(v) = a.get_possible_values().first() {
+            return v.get_name().to_string();
+        }
+        match name {
+            "FD" => "3",
+            "OCTAL" => "700",
+            "SIZE" | "BYTES" => "1M",
+            "N" | "PORT" | "UID" | "GID" => "5",
+            "PCT" => "20%",
+            "CAP" => "net_admin",
+            "DURATION" => "5s",
+            "HOST" => "example.org",
+            "LIST" => "0",
+            _ => "/tmp",
+        }
+        .to_string()
+    }
+
+    /// Parses `words` as a launch does (only the options named) and with the whole command line.
+    fn both(words: &[String]) -> (Result<String, String>, Result<String, String>) {
+        let mut v = vec![OsString::from("jail")];
+        v.extend(words.iter().map(OsString::from));
+        let plan = |c: Command| match c.try_get_matches_from(v.iter()) {
+            Ok(m) => request(&m).map(|r| format!("{r:?}")),
+            Err(e) => Err(e.kind().to_string()),
+        };
+        (plan(command_naming(&v)), plan(command()))
+    }
+
+    #[test]
+    fn a_launch_parses_every_option_as_the_whole_command_line_does() {
+        let mut all: Vec<String> = Vec::new();
+        for a in command().get_arguments().filter(|a| a.get_long().is_some()) {
+            let mut words = vec![format!("--{}", a.get_long().unwrap_or_default())];
+            let names: Vec<String> = a.get_value_names().unwrap_or_default().iter().map(|n| n.to_string()).collect();
+            if a.get_action().takes_values() {
+                let names = if names.is_empty() { vec!["VALUE".to_string()] } else { names };
+                words.extend(names.iter().map(|n| sample(a, n)));
+            }
+            all.extend(words.clone());
+            words.extend(["--".into(), "true".into()]);
+            let (launch, whole) = both(&words);
+            assert_eq!(launch.is_ok(), whole.is_ok(), "{words:?}: {launch:?} / {whole:?}");
+            if let (Ok(l), Ok(w)) = (&launch, &whole) {
+                assert_eq!(l, w, "{words:?}");
+            }
+        }
+        // All of them at once, a word that names no option, a value like an option, short flags.
+        for extra in [
+            vec![],
+            vec!["--nope".to_string()],
+            vec!["-vv".into()],
+            vec!["--setenv".into(), "A".into(), "--dev".into()],
+        ] {
+            let words: Vec<String> = all.iter().cloned().chain(extra).chain(["--".into(), "true".into()]).collect();
+            let (launch, whole) = both(&words);
+            assert!(launch.is_err() || whole.is_ok(), "the launch accepts what the whole refuses: {whole:?}");
+            if let (Ok(l), Ok(w)) = (&launch, &whole) {
+                assert_eq!(l, w);
+            }
+        }
     }
 }
