@@ -33,8 +33,9 @@ pub enum Side {
 pub trait Stages {
     /// Never outlive jail: the death signal (caught with `--share-pid`, held until init reads it).
     fn tie_to_jail(&mut self) -> Result<(), String>;
-    /// Waits for the id maps; a hang-up on the sync pipe (jail keeps it open) means jail died.
-    fn await_maps(&mut self) -> Result<(), String>;
+    /// Writes its own id maps, or waits for jail to; a hang-up on the sync pipe (jail keeps it
+    /// open) means jail died.
+    fn map_ids(&mut self) -> Result<(), String>;
     /// `--disable-userns`: the files it needs, opened while the host's /proc is in view.
     fn open_userns_limit(&mut self) -> Result<(), String>;
     /// `--pidns`: enters it (and makes a pid namespace of its own inside it).
@@ -53,6 +54,10 @@ pub trait Stages {
     /// to jail when refusals are reported); it refuses none of the steps either takes after
     /// the fork. The command's own programs still come last.
     fn shared_seccomp(&mut self) -> Result<(), String>;
+    /// Waits until jail has released the sandbox (its process group, the terminal, the scope
+    /// asked for): the command's process is forked only after. Without limits, a sandbox that
+    /// maps its own ids waits here, by when jail has long been done.
+    fn await_release(&mut self) -> Result<(), String>;
     /// Forks the command's process; with `own_pidns` it is pid 1 of a namespace of its own.
     fn fork(&mut self, own_pidns: bool) -> Result<Side, String>;
     /// The command's stages (`exec::Stages`); returns only on failure.
@@ -67,11 +72,12 @@ pub trait Stages {
 /// signal, the kernel ends it with init's namespace.
 pub fn run_stages<S: Stages>(s: &mut S, as_pid_1: bool) -> Result<(), String> {
     s.tie_to_jail()?;
-    s.await_maps()?;
+    s.map_ids()?;
     s.open_userns_limit()?;
     s.enter_pidns()?;
     if as_pid_1 {
         s.enter_cgroup()?;
+        s.await_release()?;
         return match s.fork(true)? {
             Side::Command => {
                 s.build_root()?;
@@ -89,6 +95,7 @@ pub fn run_stages<S: Stages>(s: &mut S, as_pid_1: bool) -> Result<(), String> {
     s.landlock()?;
     s.subreaper()?;
     s.shared_seccomp()?;
+    s.await_release()?;
     match s.fork(false)? {
         Side::Command => s.run_command(),
         Side::Init(cmd) => s.run_init(cmd),
@@ -116,6 +123,8 @@ struct First<'a> {
     held: Vec<std::os::fd::RawFd>,
     /// The command's process, once forked: ended if a later step of init's fails.
     cmd: Option<nix::unistd::Pid>,
+    /// jail has released the sandbox (the sync pipe's first byte was read).
+    released: bool,
 }
 
 pub fn main(
@@ -143,6 +152,7 @@ pub fn main(
         for_command: None,
         held: Vec::new(),
         cmd: None,
+        released: false,
     };
     let e = run_stages(&mut first, spec.as_pid_1).err().unwrap_or_else(|| "the sandbox's stages ended".into());
     if let Some(cmd) = first.cmd {
@@ -180,16 +190,20 @@ impl Stages for First<'_> {
         Ok(())
     }
 
-    fn await_maps(&mut self) -> Result<(), String> {
+    fn map_ids(&mut self) -> Result<(), String> {
         let Some(sync) = &self.sync else { return Ok(()) };
+        if self.spec.maps_itself() {
+            if parent_gone(sync) {
+                // SAFETY: _exit ends the child at once; nothing has been set up yet.
+                unsafe { libc::_exit(exit::FAILURE) }
+            }
+            return write_own_maps(self.spec);
+        }
         if !sync::wait_for(sync, sync::MAPPED) || parent_gone(sync) {
             // SAFETY: _exit ends the child at once; nothing has been set up yet.
             unsafe { libc::_exit(exit::FAILURE) }
         }
-        // Only limits have more steps to wait for.
-        if self.spec.cgroup.is_none() {
-            self.sync = None;
-        }
+        self.released = true;
         Ok(())
     }
 
@@ -220,11 +234,13 @@ impl Stages for First<'_> {
     }
 
     fn enter_cgroup(&mut self) -> Result<(), String> {
-        let Some(sync) = &self.sync else { return Ok(()) };
+        let Some(sync) = self.sync.as_ref().filter(|_| self.spec.cgroup.is_some()) else { return Ok(()) };
+        // jail sends MOVED after MAPPED: waiting for it is waiting for the release too.
         if !sync::wait_for(sync, sync::MOVED) {
             // SAFETY: _exit ends this process at once; jail is gone.
             unsafe { libc::_exit(exit::FAILURE) }
         }
+        self.released = true;
         if self.spec.namespaces.cgroup {
             nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
                 .map_err(|e| format!("unshare(CLONE_NEWCGROUP): {}", errno_text(e)))?;
@@ -259,6 +275,23 @@ impl Stages for First<'_> {
             _ => confine::seccomp::load(std::slice::from_ref(first)),
         };
         loaded.map_err(|e| format!("{e:#}"))
+    }
+
+    fn await_release(&mut self) -> Result<(), String> {
+        if !self.released {
+            if let Some(sync) = &self.sync {
+                if !sync::wait_for(sync, sync::MAPPED) {
+                    // SAFETY: _exit ends this process at once; jail is gone, nothing was forked.
+                    unsafe { libc::_exit(exit::FAILURE) }
+                }
+            }
+            self.released = true;
+        }
+        // Only limits have more steps to wait for (the command waits for the quota).
+        if self.spec.cgroup.is_none() {
+            self.sync = None;
+        }
+        Ok(())
     }
 
     fn fork(&mut self, own_pidns: bool) -> Result<Side, String> {
@@ -309,6 +342,25 @@ impl Stages for First<'_> {
 /// die unnoticed.
 fn parent_gone(sync_r: &OwnedFd) -> bool {
     crate::sys::linux::poll_in(sync_r.as_raw_fd(), 0).map_or(true, |r| r & (libc::POLLHUP | libc::POLLERR) != 0)
+}
+
+/// The maps of a sandbox that writes its own (`Spec::maps_itself`): setgroups is denied
+/// first, as the kernel requires of an unprivileged gid map.
+fn write_own_maps(spec: &Spec) -> Result<(), String> {
+    use std::io::Write;
+    for (file, text) in [
+        ("setgroups", "deny".to_string()),
+        ("uid_map", spec.uid_map.proc_text()),
+        ("gid_map", spec.gid_map.proc_text()),
+    ] {
+        let path = format!("/proc/self/{file}");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .map_err(|e| format!("write {path} {:?}: {}", text.trim_end(), errno_text(crate::error::errno_of(&e))))?;
+    }
+    Ok(())
 }
 
 /// Enters the pid namespace open at `fd` for the processes forked from here on, and with
@@ -470,8 +522,11 @@ mod tests {
         fn tie_to_jail(&mut self) -> Result<(), String> {
             self.r.step("tie_to_jail")
         }
-        fn await_maps(&mut self) -> Result<(), String> {
-            self.r.step("await_maps")
+        fn map_ids(&mut self) -> Result<(), String> {
+            self.r.step("map_ids")
+        }
+        fn await_release(&mut self) -> Result<(), String> {
+            self.r.step("await_release")
         }
         fn open_userns_limit(&mut self) -> Result<(), String> {
             self.r.step("open_userns_limit")
@@ -517,10 +572,19 @@ mod tests {
 
     #[test]
     fn the_root_is_built_and_confined_before_the_fork_and_both_sides_take_their_own_stages() {
-        let before = ["tie_to_jail", "await_maps", "open_userns_limit", "enter_pidns"];
+        let before = ["tie_to_jail", "map_ids", "open_userns_limit", "enter_pidns"];
         let common = [
             &before[..],
-            &["build_root", "enter_cgroup", "no_new_privs", "landlock", "subreaper", "shared_seccomp", "fork"],
+            &[
+                "build_root",
+                "enter_cgroup",
+                "no_new_privs",
+                "landlock",
+                "subreaper",
+                "shared_seccomp",
+                "await_release",
+                "fork",
+            ],
         ]
         .concat();
         assert_eq!(order(false, false), [&common[..], &["run_command"]].concat());
@@ -531,10 +595,11 @@ mod tests {
     fn as_pid_1_forks_first_into_the_payload_and_the_command_builds_the_root() {
         let before = [
             "tie_to_jail",
-            "await_maps",
+            "map_ids",
             "open_userns_limit",
             "enter_pidns",
             "enter_cgroup",
+            "await_release",
             "fork(own pid namespace)",
         ];
         assert_eq!(order(true, false), [&before[..], &["build_root", "run_command"]].concat());

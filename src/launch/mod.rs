@@ -7,25 +7,25 @@
 //! ```text
 //! parent (jail, outside)                    child (pid 1 of the new pid namespace)
 //!  block forwarded signals + SIGCHLD         PR_SET_PDEATHSIG: never outlive jail
-//!  limits: cgroup v2 and a backend at hand   wait for the id maps; a hang-up on the sync
-//!  --protect placeholders (+ their janitor)    pipe (kept open by jail) = jail died: exit
-//!  join --userns; clone(new user, mount, ...) make / rprivate: no propagation either way
-//!  limits: ask for the scope (one write)     scratch tmpfs, pivot into it, host at /oldroot
-//!  write setgroups/uid_map/gid_map           apply the filesystem steps in order
-//!  --info-fd / --json-status-fd: child pid   pivot into the new root, detach the old one
-//!  (--userns-block-fd: the caller maps)      hostname, lo up, --allow-host's listener to jail
-//!  release the child ───────────────────▶   --userns2, --disable-userns, the block fd, locks
-//!  fork the network namespace's helper: it   (made beside: enter the network namespace the
-//!    makes one in the sandbox's user ns,       helper sent, lo already up, after the pivot)
-//!    lo up, sends it ─────────────────────▶
-//!  limits: scope ready, jail → supervisor,   limits: wait until moved, then make the cgroup
-//!    child → payload, read back ─────────▶     namespace (rooted at payload)
-//!  limits: on "ready", the payload's quota   fork the command; stay as init: reap, forward
-//!    (never during jail's setup) ────────▶   init: non-dumpable, no fds, no caps, seccomp;
-//!  serve --allow-host's proxy                  then lets the setup report close
+//!  limits: cgroup v2 and a backend at hand   map its own ids (one uid, one gid) or wait for
+//!  --protect placeholders (+ their janitor)    jail's; a hang-up on the sync pipe (kept open
+//!  join --userns; clone(new user, mount, ...)  by jail) = jail died: exit
+//!  limits: ask for the scope (one write)     make / rprivate: no propagation either way
+//!  fork the network namespace's helper: it   scratch tmpfs, pivot into it, host at /oldroot
+//!    enters the sandbox's user namespace,    apply the filesystem steps in order
+//!    makes one, lo up, sends it ─────────▶   pivot into the new root, detach the old one
+//!  own process group (+ the terminal)        enter the helper's network namespace (or lo up)
+//!  the maps, if the sandbox cannot write     hostname, --allow-host's listener to jail
+//!    its own; --info-fd: child pid           --userns2, --disable-userns, the block fd, locks
+//!  (--userns-block-fd: the caller maps)      limits: wait until moved, then make the cgroup
+//!  release the child ───────────────────▶      namespace (rooted at payload)
+//!  limits: scope ready, jail → supervisor,   wait for the release, fork the command; stay as
+//!    child → payload, read back ─────────▶     init: reap, forward
+//!  limits: on "ready", the payload's quota   init: non-dumpable, no fds, no caps, seccomp;
+//!    (never during jail's setup) ────────▶     then lets the setup report close
+//!  serve --allow-host's proxy
 //!  take the seccomp listener (reports)
 //!  read the setup report (EOF = started)
-//!  own process group (+ the terminal)
 //!  forward signals, mirror stops, answer
 //!  seccomp notifications, wait; report
 //! command: new session → chdir → env → close fds → capabilities → no_new_privs → Landlock

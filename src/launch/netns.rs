@@ -47,7 +47,7 @@ impl Helper {
 /// jail's side: forks the helper that makes the namespace in `sandbox`'s user namespace and
 /// sends it over `sock`. jail must be single-threaded (it is: no thread is ever started).
 pub fn start(sandbox: Pid, sock: OwnedFd) -> Result<Helper> {
-    match linux::fork_with(0) {
+    match linux::fork_with(libc::CLONE_VFORK) {
         Ok(Some(pid)) => Ok(Helper(pid)),
         Ok(None) => {
             // SAFETY: prctl with integer arguments only: never outlive jail.

@@ -46,12 +46,14 @@ pub fn build<S: Sys>(sys: &mut S, plan: &Plan<'_>) -> Result<()> {
         anyhow!("mount(\"/\", MS_PRIVATE|MS_REC): {}{}", errno_text(e.errno), diagnose::userns_hint(e.errno))
     })?;
 
-    // A scratch root: the host goes to /oldroot (sources), the new root is /newroot.
+    // A scratch root: the host goes to /oldroot (sources), the new root is /newroot, a mount of
+    // its own on the same tmpfs (a bind of itself), so that detaching the scratch root at the
+    // end frees no filesystem: a second tmpfs would be torn down there, on the launch's path.
     sys.mount_tmpfs(Path::new("/tmp")).map_err(said("mount(tmpfs, \"/tmp\")"))?;
     for d in ["/tmp/newroot", "/tmp/oldroot"] {
         sys.mkdir(Path::new(d), 0o755).map_err(said(&format!("mkdir({d:?})")))?;
     }
-    sys.mount_tmpfs(Path::new("/tmp/newroot")).map_err(said("mount(tmpfs, \"/tmp/newroot\")"))?;
+    sys.bind_self(Path::new("/tmp/newroot")).map_err(said("mount(\"/tmp/newroot\", MS_BIND)"))?;
     sys.chdir(Path::new("/tmp")).map_err(said("chdir(\"/tmp\")"))?;
     sys.pivot_root(Path::new("."), Path::new("oldroot")).map_err(said("pivot_root(\"/tmp\", \"oldroot\")"))?;
     sys.chdir(Path::new("/")).map_err(said("chdir(\"/\")"))?;
@@ -123,7 +125,7 @@ mod tests {
                 "mount_tmpfs(/tmp)",
                 "mkdir(/tmp/newroot 755)",
                 "mkdir(/tmp/oldroot 755)",
-                "mount_tmpfs(/tmp/newroot)",
+                "bind_self(/tmp/newroot)",
                 "chdir(/tmp)",
                 "pivot_root(. oldroot)",
                 "chdir(/)",

@@ -708,6 +708,23 @@ impl Spec {
             && self.protocol.json_status_fd.is_none()
     }
 
+    /// The sandbox writes its own id maps (the kernel lets a process of a new user namespace
+    /// map the one uid and gid it was created with), so its first process goes on building
+    /// without waiting for jail. Not with newuidmap's subordinate ranges (jail runs it), not when
+    /// the caller writes them (`--userns-block-fd`), and not when a supervisor is told the pid
+    /// (`--info-fd`, `--json-status-fd`) while the sandbox still waits.
+    pub fn maps_itself(&self) -> bool {
+        let single = |m: &IdMap| m.helper.is_none() && m.lines.len() == 1 && m.lines[0].count == 1;
+        let p = &self.protocol;
+        self.namespaces.user
+            && self.joins.userns.is_none()
+            && single(&self.uid_map)
+            && single(&self.gid_map)
+            && p.userns_block_fd.is_none()
+            && p.info_fd.is_none()
+            && p.json_status_fd.is_none()
+    }
+
     /// The caller's descriptors that options consumed: never passed on to the command.
     pub fn consumed_fds(&self) -> Vec<RawFd> {
         let p = &self.protocol;

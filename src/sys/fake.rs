@@ -214,6 +214,10 @@ impl Sys for Recorder {
         self.check("mount_tmpfs", &path.display().to_string())
     }
 
+    fn bind_self(&mut self, path: &Path) -> SysResult<()> {
+        self.check("bind_self", &path.display().to_string())
+    }
+
     fn mkdir(&mut self, path: &Path, mode: u32) -> SysResult<()> {
         self.check("mkdir", &format!("{} {mode:o}", path.display()))
     }

@@ -363,6 +363,11 @@ impl Sys for Linux {
             .map_err(|e| SysError::new("mount", e))
     }
 
+    fn bind_self(&mut self, path: &Path) -> SysResult<()> {
+        use nix::mount::{mount, MsFlags};
+        mount(Some(path), path, None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(|e| SysError::new("mount", e))
+    }
+
     fn mkdir(&mut self, path: &Path, mode: u32) -> SysResult<()> {
         nix::unistd::mkdir(path, nix::sys::stat::Mode::from_bits_truncate(mode)).map_err(|e| SysError::new("mkdir", e))
     }

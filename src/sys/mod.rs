@@ -131,6 +131,8 @@ pub trait Sys {
     fn make_private(&mut self) -> SysResult<()>;
     /// A fresh tmpfs (mode 0755, nosuid, nodev) on `path` (`mount("tmpfs")`).
     fn mount_tmpfs(&mut self, path: &Path) -> SysResult<()>;
+    /// Makes the directory `path` a mount of its own, a bind of itself (`mount(MS_BIND)`).
+    fn bind_self(&mut self, path: &Path) -> SysResult<()>;
     fn mkdir(&mut self, path: &Path, mode: u32) -> SysResult<()>;
     fn chdir(&mut self, path: &Path) -> SysResult<()>;
     fn pivot_root(&mut self, new_root: &Path, put_old: &Path) -> SysResult<()>;
