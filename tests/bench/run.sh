@@ -359,11 +359,12 @@ body=$work/section.md
 			echo "  each exec (its CPUID loops trap to the hypervisor in this VM; glibc runs it in every"
 			echo "  program, so jail, the command, bwrap and unshare each pay it), the network namespace"
 			echo "  0.55 ms (made beside the sandbox by a helper while the root is built, so mostly on the"
-			echo "  other CPU), page faults 0.7 ms, process exits 0.5 ms (jail returns once the sandbox's"
+			echo "  other CPU), page faults 0.6 ms, process exits 0.45 ms (jail returns once the sandbox's"
 			echo "  processes and mounts are gone; bwrap's monitor returns when its pid 1 reports the"
-			echo "  status, before that teardown), jail's own code 0.2 ms and libc 0.3 ms. What is left"
-			echo "  above the floor is the root's mounts and the confinement, each a few tenths of a"
-			echo "  millisecond; 0.75 of bwrap is below what two glibc execs and these namespaces cost here."
+			echo "  status, before that teardown), execve 0.25 ms, libc 0.2 ms and jail's own code 0.17 ms."
+			echo "  What jail adds to the floor (the root's mounts and pivots, init's own process, Landlock"
+			echo "  and seccomp) is $(python3 -c "print('%.2f' % (${med[jc]} - ${med[floor]}))") ms in this run; 0.75 of bwrap would leave it"
+			echo "  $(python3 -c "print('%.2f' % (0.75 * ${med[bw]} - ${med[floor]}))") ms."
 		}
 		has cost && {
 			echo "- Confinement's own cost (target ≤ 0.2 ms): what is left is Landlock (about 0.1 ms: a"
