@@ -45,7 +45,10 @@ impl Helper {
 }
 
 /// jail's side: forks the helper that makes the namespace in `sandbox`'s user namespace and
-/// sends it over `sock`. jail must be single-threaded (it is: no thread is ever started).
+/// sends it over `sock`. A vfork without shared memory (CLONE_VFORK alone): jail sleeps until
+/// the helper has ended, so the helper has jail's CPU at once while the sandbox builds on the
+/// other; jail's remaining steps before the release are not on the sandbox's path. jail must
+/// be single-threaded (it is: no thread is ever started).
 pub fn start(sandbox: Pid, sock: OwnedFd) -> Result<Helper> {
     match linux::fork_with(libc::CLONE_VFORK) {
         Ok(Some(pid)) => Ok(Helper(pid)),
