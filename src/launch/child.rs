@@ -54,6 +54,13 @@ pub trait Stages {
     /// to jail when refusals are reported); it refuses none of the steps either takes after
     /// the fork. The command's own programs still come last.
     fn shared_seccomp(&mut self) -> Result<(), String>;
+    /// Not dumpable from before the fork on, so init is never within the command's reach
+    /// (same uid) through ptrace or /proc/PID/mem, not even in the moment after the fork (the
+    /// command's process makes itself dumpable again at once: jail fetches seccomp listeners
+    /// from it, and its exec would anyway). After the shared filter's listener is handed over,
+    /// which a non-dumpable process would refuse. Not when a supervisor is told init's pid
+    /// (bubblewrap's --info-fd), as bubblewrap's pid 1 is dumpable.
+    fn non_dumpable(&mut self) -> Result<(), String>;
     /// Waits until jail has released the sandbox (its process group, the terminal, the scope
     /// asked for): the command's process is forked only after. Without limits, a sandbox that
     /// maps its own ids waits here, by when jail has long been done.
@@ -77,6 +84,7 @@ pub fn run_stages<S: Stages>(s: &mut S, as_pid_1: bool) -> Result<(), String> {
     s.enter_pidns()?;
     if as_pid_1 {
         s.enter_cgroup()?;
+        s.non_dumpable()?;
         s.await_release()?;
         return match s.fork(true)? {
             Side::Command => {
@@ -95,6 +103,7 @@ pub fn run_stages<S: Stages>(s: &mut S, as_pid_1: bool) -> Result<(), String> {
     s.landlock()?;
     s.subreaper()?;
     s.shared_seccomp()?;
+    s.non_dumpable()?;
     s.await_release()?;
     match s.fork(false)? {
         Side::Command => s.run_command(),
@@ -277,6 +286,14 @@ impl Stages for First<'_> {
         loaded.map_err(|e| format!("{e:#}"))
     }
 
+    fn non_dumpable(&mut self) -> Result<(), String> {
+        // SAFETY: prctl with integer arguments only.
+        if !self.spec.init_dumpable() && unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) } != 0 {
+            return Err(format!("prctl(PR_SET_DUMPABLE, 0): {}", errno_text(nix::errno::Errno::last())));
+        }
+        Ok(())
+    }
+
     fn await_release(&mut self) -> Result<(), String> {
         if !self.released {
             if let Some(sync) = &self.sync {
@@ -307,7 +324,14 @@ impl Stages for First<'_> {
             }
         };
         Ok(match forked? {
-            None => Side::Command,
+            None => {
+                // The command's process: dumpable again (see non_dumpable).
+                // SAFETY: prctl with integer arguments only.
+                if !self.spec.init_dumpable() && unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1) } != 0 {
+                    return Err(format!("prctl(PR_SET_DUMPABLE, 1): {}", errno_text(nix::errno::Errno::last())));
+                }
+                Side::Command
+            }
             Some(cmd) => {
                 self.cmd = Some(cmd);
                 Side::Init(cmd)
@@ -330,7 +354,6 @@ impl Stages for First<'_> {
             new_session: self.spec.new_session,
             // As pid 1 of the outer namespace (--as-pid-1) init needs no subreaper's care.
             subreaper: self.share_pid && !self.spec.as_pid_1,
-            dumpable: self.spec.init_dumpable(),
             // Shared: init runs under the filter loaded before the fork already.
             seccomp: self.seccomp.init.as_ref().filter(|_| !self.seccomp.shared),
         })
@@ -528,6 +551,9 @@ mod tests {
         fn await_release(&mut self) -> Result<(), String> {
             self.r.step("await_release")
         }
+        fn non_dumpable(&mut self) -> Result<(), String> {
+            self.r.step("non_dumpable")
+        }
         fn open_userns_limit(&mut self) -> Result<(), String> {
             self.r.step("open_userns_limit")
         }
@@ -582,6 +608,7 @@ mod tests {
                 "landlock",
                 "subreaper",
                 "shared_seccomp",
+                "non_dumpable",
                 "await_release",
                 "fork",
             ],
@@ -599,6 +626,7 @@ mod tests {
             "open_userns_limit",
             "enter_pidns",
             "enter_cgroup",
+            "non_dumpable",
             "await_release",
             "fork(own pid namespace)",
         ];

@@ -16,12 +16,11 @@ pub fn die(cmd: Pid, msg: &str) -> ! {
     std::process::exit(exit::FAILURE)
 }
 
-/// init's own confinement, in a fixed order: it becomes unreachable first (not dumpable, no
-/// descriptors), stays awake for job control, then drops what it could misuse; seccomp last,
-/// so it cannot refuse the steps before it. no_new_privs and Landlock came before the fork.
+/// init's own confinement, in a fixed order: it becomes unreachable first (no descriptors),
+/// stays awake for job control, then drops what it could misuse; seccomp last, so it cannot
+/// refuse the steps before it. Not being dumpable, no_new_privs and Landlock came before the
+/// fork.
 pub trait Stages {
-    /// Not dumpable: the command (same uid) can neither ptrace nor read init's memory.
-    fn non_dumpable(&mut self) -> Result<(), String>;
     /// No descriptor but the stop reports: nothing for the command to reach through init.
     fn close_fds(&mut self) -> Result<(), String>;
     /// Never stopped by the terminal: init must stay awake to report the command's stops.
@@ -31,7 +30,6 @@ pub trait Stages {
 }
 
 pub fn run_stages<S: Stages>(s: &mut S) -> Result<(), String> {
-    s.non_dumpable()?;
     s.close_fds()?;
     s.ignore_terminal_stops()?;
     s.drop_capabilities()?;
@@ -41,24 +39,12 @@ pub fn run_stages<S: Stages>(s: &mut S) -> Result<(), String> {
 struct Setup<'a> {
     stops: &'a std::os::fd::OwnedFd,
     report: &'a std::os::fd::OwnedFd,
-    dumpable: bool,
     /// Descriptors init holds for the sandbox's life (lock files, `--sync-fd`).
     held: &'a [std::os::fd::RawFd],
     seccomp: Option<&'a seccompiler::BpfProgram>,
 }
 
 impl Stages for Setup<'_> {
-    fn non_dumpable(&mut self) -> Result<(), String> {
-        if self.dumpable {
-            return Ok(());
-        }
-        // SAFETY: prctl with integer arguments only.
-        if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) } != 0 {
-            return Err("prctl(PR_SET_DUMPABLE, 0) failed".into());
-        }
-        Ok(())
-    }
-
     fn close_fds(&mut self) -> Result<(), String> {
         use std::os::fd::AsRawFd;
         let mut keep: Vec<u32> = self.held.iter().map(|f| *f as u32).collect();
@@ -112,14 +98,12 @@ pub struct Init<'a> {
     /// init shares the caller's pid namespace (`--share-pid`), is the subreaper of the sandbox,
     /// and ends every process in it before it exits.
     pub subreaper: bool,
-    /// Stay dumpable: a supervisor was told init's pid and opens its /proc/PID/ns files.
-    pub dumpable: bool,
     pub seccomp: Option<&'a seccompiler::BpfProgram>,
 }
 
 pub fn run(init: Init) -> ! {
-    let Init { cmd, stops, report, held, new_session, subreaper, dumpable, seccomp } = init;
-    let mut stages = Setup { stops: &stops, report: &report, held, dumpable, seccomp };
+    let Init { cmd, stops, report, held, new_session, subreaper, seccomp } = init;
+    let mut stages = Setup { stops: &stops, report: &report, held, seccomp };
     if let Err(e) = run_stages(&mut stages) {
         let _ = kill(cmd, Signal::SIGKILL);
         super::report::setup_failed(&report, &format!("init: {e}"));
@@ -222,9 +206,6 @@ mod tests {
     use crate::launch::recorder::Recorder;
 
     impl Stages for Recorder {
-        fn non_dumpable(&mut self) -> Result<(), String> {
-            self.step("non_dumpable")
-        }
         fn close_fds(&mut self) -> Result<(), String> {
             self.step("close_fds")
         }
@@ -243,7 +224,7 @@ mod tests {
     fn init_becomes_unreachable_first_and_loads_seccomp_last() {
         let mut r = Recorder::default();
         assert_eq!(run_stages(&mut r), Ok(()));
-        assert_eq!(r.calls, ["non_dumpable", "close_fds", "ignore_terminal_stops", "drop_capabilities", "seccomp"]);
+        assert_eq!(r.calls, ["close_fds", "ignore_terminal_stops", "drop_capabilities", "seccomp"]);
         let mut r = Recorder { fail_at: Some("drop_capabilities"), ..Default::default() };
         assert_eq!(run_stages(&mut r), Err("drop_capabilities".into()));
         assert!(!r.calls.contains(&"seccomp"));

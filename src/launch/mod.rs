@@ -19,9 +19,9 @@
 //!    its own; --info-fd: child pid           --userns2, --disable-userns, the block fd, locks
 //!  (--userns-block-fd: the caller maps)      limits: wait until moved, then make the cgroup
 //!  release the child ───────────────────▶      namespace (rooted at payload)
-//!  limits: scope ready, jail → supervisor,   wait for the release, fork the command; stay as
-//!    child → payload, read back ─────────▶     init: reap, forward
-//!  limits: on "ready", the payload's quota   init: non-dumpable, no fds, no caps, seccomp;
+//!  limits: scope ready, jail → supervisor,   not dumpable; wait for the release, fork the
+//!    child → payload, read back ─────────▶     command (dumpable again); stay as init: reap,
+//!  limits: on "ready", the payload's quota     forward; init: no fds, no caps, seccomp;
 //!    (never during jail's setup) ────────▶     then lets the setup report close
 //!  serve --allow-host's proxy
 //!  take the seccomp listener (reports)
