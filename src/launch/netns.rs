@@ -11,13 +11,10 @@
 //! sandbox's: each copy-on-write fault the sandbox takes after the clone would interrupt a thread
 //! sharing its memory (measured: a thread gained nothing).
 
-use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use anyhow::{anyhow, Result};
-use nix::errno::Errno;
 use nix::sched::CloneFlags;
-use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
 use nix::unistd::Pid;
 
 use crate::sys::{errno_text, linux};
@@ -70,56 +67,34 @@ pub fn start(sandbox: Pid, sock: OwnedFd) -> Result<Helper> {
 /// up, and a descriptor for the namespace.
 fn make(sandbox: Pid) -> Result<OwnedFd, String> {
     // SAFETY: plain syscall with integer arguments.
-    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, sandbox.as_raw(), 0) };
-    if pidfd < 0 {
-        return Err(format!("pidfd_open(sandbox): {}", errno_text(Errno::last())));
-    }
-    // SAFETY: the kernel just returned this descriptor, owned by nothing else.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as RawFd) };
+    let pidfd =
+        linux::fd_result("pidfd_open(sandbox)", unsafe { libc::syscall(libc::SYS_pidfd_open, sandbox.as_raw(), 0) })
+            .map_err(|e| e.to_string())?;
     nix::sched::setns(&pidfd, CloneFlags::CLONE_NEWUSER)
         .map_err(|e| format!("setns(sandbox, CLONE_NEWUSER): {}", errno_text(e)))?;
     nix::sched::unshare(CloneFlags::CLONE_NEWNET).map_err(|e| format!("unshare(CLONE_NEWNET): {}", errno_text(e)))?;
     let sock = linux::inet_socket().map_err(|e| format!("bringing up lo: {e}"))?;
     linux::loopback_up(&sock).map_err(|e| format!("bringing up lo: {e}"))?;
     // SAFETY: SIOCGSKNSFD takes no argument and returns a new descriptor or -1.
-    let fd = unsafe { libc::ioctl(sock.as_raw_fd(), SIOCGSKNSFD as _) };
-    if fd < 0 {
-        return Err(format!("ioctl(SIOCGSKNSFD): {}", errno_text(Errno::last())));
-    }
-    // SAFETY: the kernel just returned this descriptor, owned by nothing else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    let ret = unsafe { libc::ioctl(sock.as_raw_fd(), SIOCGSKNSFD as _) };
+    linux::fd_result("ioctl(SIOCGSKNSFD)", ret.into()).map_err(|e| e.to_string())
 }
 
 /// One message: the namespace (no text), or why there is none.
-fn send(sock: &OwnedFd, text: &[u8], ns: Option<RawFd>) -> nix::Result<usize> {
-    let fds: Vec<RawFd> = ns.into_iter().collect();
-    let cmsg: Vec<ControlMessage> = if fds.is_empty() { Vec::new() } else { vec![ControlMessage::ScmRights(&fds)] };
-    // A message of at least one byte: an empty one would read as the helper's end closing.
-    let body = if text.is_empty() { b"N".as_slice() } else { text };
-    sendmsg::<()>(sock.as_raw_fd(), &[IoSlice::new(body)], &cmsg, MsgFlags::empty(), None)
+fn send(sock: &OwnedFd, text: &[u8], ns: Option<RawFd>) -> nix::Result<()> {
+    linux::send_fd(sock, if text.is_empty() { b"N" } else { text }, ns)
 }
 
 /// The sandbox's side, once its root is built: receives the namespace and enters it.
 pub fn enter(sock: &OwnedFd) -> Result<(), String> {
     let mut buf = [0u8; 512];
-    let mut space = nix::cmsg_space!(RawFd);
-    let mut iov = [IoSliceMut::new(&mut buf)];
-    let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
-        .map_err(|e| format!("network namespace: recvmsg: {}", errno_text(e)))?;
-    let mut ns = None;
-    for c in msg.cmsgs().map_err(|e| format!("network namespace: recvmsg: {}", errno_text(e)))? {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            // SAFETY: SCM_RIGHTS just installed these descriptors in this process.
-            ns = fds.first().map(|fd| unsafe { OwnedFd::from_raw_fd(*fd) });
-        }
-    }
-    let n = msg.bytes;
+    let (n, ns) =
+        linux::recv_fd(sock, &mut buf).map_err(|e| format!("network namespace: recvmsg: {}", errno_text(e)))?;
     let Some(ns) = ns else {
-        let why = String::from_utf8_lossy(&buf[..n]);
         return Err(if n == 0 {
             "network namespace: its helper ended without sending it".into()
         } else {
-            format!("network namespace: {why}")
+            format!("network namespace: {}", String::from_utf8_lossy(&buf[..n]))
         });
     };
     nix::sched::setns(&ns, CloneFlags::CLONE_NEWNET)

@@ -5,14 +5,13 @@
 //! A refusal is an HTTP 403 (or SOCKS5 "not allowed") and a line on jail's stderr. The proxy's
 //! threads live in jail, so it ends with the sandbox.
 
-use std::io::{IoSlice, IoSliceMut, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
-use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
 
 use crate::cgroup::stats::RefusedHost;
 use crate::spec::network::Proxy;
@@ -23,24 +22,15 @@ use crate::sys::errno_text;
 pub fn hand_listener(sock: &OwnedFd, port: u16) -> Result<()> {
     let listener = TcpListener::bind(("127.0.0.1", port))
         .map_err(|e| anyhow!("--allow-host: listen on 127.0.0.1:{port} in the sandbox: {e}"))?;
-    let fds = [listener.as_raw_fd()];
-    sendmsg::<()>(sock.as_raw_fd(), &[IoSlice::new(b"P")], &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None)
-        .map_err(|e| anyhow!("--allow-host: sendmsg(proxy socket): {}", errno_text(e)))?;
-    Ok(())
+    crate::sys::linux::send_fd(sock, b"P", Some(listener.as_raw_fd()))
+        .map_err(|e| anyhow!("--allow-host: sendmsg(proxy socket): {}", errno_text(e)))
 }
 
 /// jail's side: the listening socket, or None when the sandbox failed before handing it over.
 pub fn receive_listener(sock: &OwnedFd) -> Option<TcpListener> {
     let mut byte = [0u8; 1];
-    let mut space = nix::cmsg_space!(RawFd);
-    let mut iov = [IoSliceMut::new(&mut byte)];
-    let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC).ok()?;
-    let fd = msg.cmsgs().ok()?.find_map(|c| match c {
-        ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
-        _ => None,
-    })?;
-    // SAFETY: SCM_RIGHTS just installed this descriptor in jail; nothing else owns it.
-    Some(TcpListener::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+    let (_, fd) = crate::sys::linux::recv_fd(sock, &mut byte).ok()?;
+    fd.map(TcpListener::from)
 }
 
 /// The running proxy: what it refused so far.

@@ -8,11 +8,9 @@
 //! the listener will get, loads the filter, says so with one byte, and waits for one byte;
 //! jail fetches the listener once told, then sends its byte. Nobody polls or sleeps.
 
-use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use anyhow::{anyhow, bail, Result};
-use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
 use seccompiler::BpfProgram;
 
 use crate::sys::errno_text;
@@ -34,16 +32,8 @@ pub fn hand_over(sock: &OwnedFd, prog: &BpfProgram) -> Result<()> {
         .map_err(|e| anyhow!("fcntl(F_DUPFD_CLOEXEC): {}", errno_text(e)))?;
     // SAFETY: `probe` was just created here and is owned by nothing else.
     let number = unsafe { OwnedFd::from_raw_fd(probe) }.as_raw_fd();
-    let fds = [pidfd.as_raw_fd()];
-    let bytes = number.to_ne_bytes();
-    sendmsg::<()>(
-        sock.as_raw_fd(),
-        &[IoSlice::new(&bytes)],
-        &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::empty(),
-        None,
-    )
-    .map_err(|e| anyhow!("sendmsg(seccomp supervisor): {}", errno_text(e)))?;
+    crate::sys::linux::send_fd(sock, &number.to_ne_bytes(), Some(pidfd.as_raw_fd()))
+        .map_err(|e| anyhow!("sendmsg(seccomp supervisor): {}", errno_text(e)))?;
     let listener = crate::confine::seccomp::load_with_listener(prog)?;
     if listener.as_raw_fd() != number {
         bail!("seccomp listener: got descriptor {}, announced {number}", listener.as_raw_fd());
@@ -66,22 +56,8 @@ pub fn hand_over(sock: &OwnedFd, prog: &BpfProgram) -> Result<()> {
 /// setup report says why).
 pub fn receive(sock: &OwnedFd) -> Result<Option<OwnedFd>> {
     let mut bytes = [0u8; 4];
-    let mut space = nix::cmsg_space!(RawFd);
-    let (n, pidfd) = {
-        let mut iov = [IoSliceMut::new(&mut bytes)];
-        let msg = match recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC) {
-            Ok(m) => m,
-            Err(e) => bail!("recvmsg(seccomp supervisor): {}", errno_text(e)),
-        };
-        let mut pidfd = None;
-        for c in msg.cmsgs().map_err(|e| anyhow!("recvmsg(seccomp supervisor): {}", errno_text(e)))? {
-            if let ControlMessageOwned::ScmRights(fds) = c {
-                // SAFETY: SCM_RIGHTS just installed these descriptors in this process.
-                pidfd = fds.first().map(|fd| unsafe { OwnedFd::from_raw_fd(*fd) });
-            }
-        }
-        (msg.bytes, pidfd)
-    };
+    let (n, pidfd) = crate::sys::linux::recv_fd(sock, &mut bytes)
+        .map_err(|e| anyhow!("recvmsg(seccomp supervisor): {}", errno_text(e)))?;
     let (4, Some(pidfd)) = (n, pidfd) else { return Ok(None) };
     let number = i32::from_ne_bytes(bytes);
     // The command says when the filter is loaded; EOF means it failed first (its report says why).

@@ -17,7 +17,7 @@ pub fn cstr(call: &'static str, s: &OsStr) -> SysResult<CString> {
 }
 
 /// Turns a raw syscall return into an owned descriptor.
-fn fd_result(call: &'static str, ret: libc::c_long) -> SysResult<OwnedFd> {
+pub fn fd_result(call: &'static str, ret: libc::c_long) -> SysResult<OwnedFd> {
     if ret < 0 {
         return Err(SysError::new(call, Errno::last()));
     }
@@ -395,6 +395,32 @@ impl Sys for Linux {
     fn loopback_up(&mut self) -> SysResult<()> {
         loopback_up(&inet_socket()?)
     }
+}
+
+/// Sends one message of `bytes` (not empty: an empty one reads as the peer's end closing)
+/// over a Unix socket, with the descriptor `fd` attached when given (SCM_RIGHTS).
+pub fn send_fd(sock: &OwnedFd, bytes: &[u8], fd: Option<RawFd>) -> nix::Result<()> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let fds: Vec<RawFd> = fd.into_iter().collect();
+    let cmsgs: Vec<ControlMessage> = if fds.is_empty() { Vec::new() } else { vec![ControlMessage::ScmRights(&fds)] };
+    sendmsg::<()>(sock.as_raw_fd(), &[std::io::IoSlice::new(bytes)], &cmsgs, MsgFlags::empty(), None).map(drop)
+}
+
+/// Receives one message into `buf`: its length (0: the peer's end closed) and the descriptor it
+/// carried, if any, close-on-exec.
+pub fn recv_fd(sock: &OwnedFd, buf: &mut [u8]) -> nix::Result<(usize, Option<OwnedFd>)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut space = nix::cmsg_space!(RawFd);
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)?;
+    let mut fd = None;
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY: SCM_RIGHTS just installed these descriptors in this process.
+            fd = fds.first().map(|f| unsafe { OwnedFd::from_raw_fd(*f) });
+        }
+    }
+    Ok((msg.bytes, fd))
 }
 
 /// A datagram socket in this process's network namespace, for its ioctls.
