@@ -201,16 +201,14 @@ impl Stages for First<'_> {
 
     fn map_ids(&mut self) -> Result<(), String> {
         let Some(sync) = &self.sync else { return Ok(()) };
-        if self.spec.maps_itself() {
-            if parent_gone(sync) {
-                // SAFETY: _exit ends the child at once; nothing has been set up yet.
-                unsafe { libc::_exit(exit::FAILURE) }
-            }
-            return write_own_maps(self.spec);
-        }
-        if !sync::wait_for(sync, sync::MAPPED) || parent_gone(sync) {
+        let itself = self.spec.maps_itself();
+        // jail's maps come with its release; a sandbox that maps itself waits for that later.
+        if (!itself && !sync::wait_for(sync, sync::MAPPED)) || parent_gone(sync) {
             // SAFETY: _exit ends the child at once; nothing has been set up yet.
             unsafe { libc::_exit(exit::FAILURE) }
+        }
+        if itself {
+            return super::parent::write_direct_maps("/proc/self", self.spec).map_err(|e| format!("{e:#}"));
         }
         self.released = true;
         Ok(())
@@ -365,25 +363,6 @@ impl Stages for First<'_> {
 /// die unnoticed.
 fn parent_gone(sync_r: &OwnedFd) -> bool {
     crate::sys::linux::poll_in(sync_r.as_raw_fd(), 0).map_or(true, |r| r & (libc::POLLHUP | libc::POLLERR) != 0)
-}
-
-/// The maps of a sandbox that writes its own (`Spec::maps_itself`): setgroups is denied
-/// first, as the kernel requires of an unprivileged gid map.
-fn write_own_maps(spec: &Spec) -> Result<(), String> {
-    use std::io::Write;
-    for (file, text) in [
-        ("setgroups", "deny".to_string()),
-        ("uid_map", spec.uid_map.proc_text()),
-        ("gid_map", spec.gid_map.proc_text()),
-    ] {
-        let path = format!("/proc/self/{file}");
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .and_then(|mut f| f.write_all(text.as_bytes()))
-            .map_err(|e| format!("write {path} {:?}: {}", text.trim_end(), errno_text(crate::error::errno_of(&e))))?;
-    }
-    Ok(())
 }
 
 /// Enters the pid namespace open at `fd` for the processes forked from here on, and with

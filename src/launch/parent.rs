@@ -17,8 +17,8 @@ use crate::exit;
 use crate::spec::{IdMap, Spec};
 use crate::sys::errno_text;
 
-fn write_proc(pid: Pid, file: &str, text: &str) -> Result<()> {
-    let path = format!("/proc/{pid}/{file}");
+fn write_proc(dir: &str, file: &str, text: &str) -> Result<()> {
+    let path = format!("{dir}/{file}");
     std::fs::OpenOptions::new()
         .write(true)
         .open(&path)
@@ -46,10 +46,16 @@ fn write_maps(pid: Pid, spec: &Spec) -> Result<()> {
         run_helper(&spec.gid_map, pid, "newgidmap")?;
         return Ok(());
     }
-    // Without a helper the kernel insists that setgroups be denied before gid_map is written.
-    write_proc(pid, "setgroups", "deny")?;
-    write_proc(pid, "uid_map", &spec.uid_map.proc_text())?;
-    write_proc(pid, "gid_map", &spec.gid_map.proc_text())
+    write_direct_maps(&format!("/proc/{pid}"), spec)
+}
+
+/// The maps written without a helper, in the /proc directory `dir` of the sandbox's first
+/// process (by jail, or by that process itself as /proc/self): the kernel insists that
+/// setgroups be denied before gid_map is written.
+pub(super) fn write_direct_maps(dir: &str, spec: &Spec) -> Result<()> {
+    write_proc(dir, "setgroups", "deny")?;
+    write_proc(dir, "uid_map", &spec.uid_map.proc_text())?;
+    write_proc(dir, "gid_map", &spec.gid_map.proc_text())
 }
 
 /// Writes to a descriptor the caller handed in, without taking it over.

@@ -693,36 +693,33 @@ impl Spec {
             && (self.protocol.info_fd.is_some() || self.protocol.json_status_fd.is_some())
     }
 
-    /// The network namespace is made beside the sandbox by a helper of jail's while the root
-    /// is built (`launch/netns.rs`), not by the clone. It needs a new user namespace that jail
-    /// owns (not one joined); `--as-pid-1` builds the root in a process forked first;
-    /// `--info-fd` and `--json-status-fd` publish the namespace's id as soon as the sandbox
-    /// exists.
-    pub fn net_beside_root(&self) -> bool {
-        let ns = &self.namespaces;
-        ns.net
-            && ns.user
+    /// The sandbox's user namespace is a new one that jail owns (not one joined), and no
+    /// supervisor is told the sandbox's pid and namespaces while it starts (`--info-fd`,
+    /// `--json-status-fd`): what both ways of starting faster below need.
+    fn starts_unobserved_in_own_userns(&self) -> bool {
+        self.namespaces.user
             && self.joins.userns.is_none()
-            && !self.as_pid_1
             && self.protocol.info_fd.is_none()
             && self.protocol.json_status_fd.is_none()
     }
 
+    /// The network namespace is made beside the sandbox by a helper of jail's while the root
+    /// is built (`launch/netns.rs`), not by the clone. Not with `--as-pid-1`, which builds the
+    /// root in a process forked first.
+    pub fn net_beside_root(&self) -> bool {
+        self.namespaces.net && !self.as_pid_1 && self.starts_unobserved_in_own_userns()
+    }
+
     /// The sandbox writes its own id maps (the kernel lets a process of a new user namespace
     /// map the one uid and gid it was created with), so its first process goes on building
-    /// without waiting for jail. Not with newuidmap's subordinate ranges (jail runs it), not when
-    /// the caller writes them (`--userns-block-fd`), and not when a supervisor is told the pid
-    /// (`--info-fd`, `--json-status-fd`) while the sandbox still waits.
+    /// without waiting for jail. Not with newuidmap's subordinate ranges (jail runs it), nor
+    /// when the caller writes them (`--userns-block-fd`).
     pub fn maps_itself(&self) -> bool {
         let single = |m: &IdMap| m.helper.is_none() && m.lines.len() == 1 && m.lines[0].count == 1;
-        let p = &self.protocol;
-        self.namespaces.user
-            && self.joins.userns.is_none()
+        self.starts_unobserved_in_own_userns()
             && single(&self.uid_map)
             && single(&self.gid_map)
-            && p.userns_block_fd.is_none()
-            && p.info_fd.is_none()
-            && p.json_status_fd.is_none()
+            && self.protocol.userns_block_fd.is_none()
     }
 
     /// The caller's descriptors that options consumed: never passed on to the command.
