@@ -182,8 +182,14 @@ impl First<'_> {
         );
         // With limits the command waits for jail's "limits hold" before it runs.
         c.sync = self.sync.take().filter(|_| self.spec.cgroup.is_some());
-        c.shared_loaded = self.seccomp.shared && !self.spec.as_pid_1;
+        c.shared_loaded = self.shared_loaded();
         c
+    }
+
+    /// The built-in filter was loaded by this process before the fork, for init and the
+    /// command both (not with `--as-pid-1`, whose command forks first).
+    fn shared_loaded(&self) -> bool {
+        self.seccomp.shared && !self.spec.as_pid_1
     }
 }
 
@@ -310,6 +316,19 @@ impl Stages for First<'_> {
     }
 
     fn fork(&mut self, own_pidns: bool) -> Result<Side, String> {
+        let hands_over = self.seccomp.command_hands_over_listener(self.shared_loaded());
+        if !own_pidns && !hands_over {
+            // The command's process runs its stages in init's memory, init asleep until the
+            // exec: nothing is copied for it, or torn down at its exec. It stays non-dumpable
+            // until then (init's memory is); its exec makes it dumpable as any other. init keeps
+            // its copies of the descriptors the command took (its Landlock ruleset and, with
+            // limits, the sync pipe) and never uses them.
+            let command = self.command();
+            let cmd = crate::sys::linux::spawn_sharing_memory(move || command.exec())
+                .map_err(|e| format!("clone(CLONE_VM|CLONE_VFORK): {}", errno_text(e)))?;
+            self.cmd = Some(cmd);
+            return Ok(Side::Init(cmd));
+        }
         let forked = if own_pidns {
             crate::sys::linux::fork_with(libc::CLONE_NEWPID)
                 .map_err(|e| format!("clone(CLONE_NEWPID): {}", errno_text(e)))
@@ -323,9 +342,10 @@ impl Stages for First<'_> {
         };
         Ok(match forked? {
             None => {
-                // The command's process: dumpable again (see non_dumpable).
+                // The command's process: dumpable again for jail's pidfd_getfd of its listener
+                // (see non_dumpable).
                 // SAFETY: prctl with integer arguments only.
-                if !self.spec.init_dumpable() && unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1) } != 0 {
+                if hands_over && !self.spec.init_dumpable() && unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1) } != 0 {
                     return Err(format!("prctl(PR_SET_DUMPABLE, 1): {}", errno_text(nix::errno::Errno::last())));
                 }
                 Side::Command
@@ -486,6 +506,15 @@ pub struct Seccomp {
     /// The command's first program is the built-in policy too: the first process loads it
     /// once, before the fork, for init and the command (a load costs tens of microseconds).
     pub shared: bool,
+}
+
+impl Seccomp {
+    /// The command's process loads a program with a listener and hands it to jail, which
+    /// fetches it with pidfd_getfd (so the process must be dumpable, and its own, until then).
+    /// Not when the first process loaded that program before the fork (`shared_loaded`).
+    pub fn command_hands_over_listener(&self, shared_loaded: bool) -> bool {
+        self.command.listener.is_some_and(|i| i > 0 || !shared_loaded)
+    }
 }
 
 /// The sandbox's ends of jail's socket pairs.

@@ -48,6 +48,65 @@ pub fn fork_with(flags: libc::c_int) -> Result<Option<nix::unistd::Pid>, Errno> 
     }
 }
 
+/// posix_spawn's way to start a process: `run` goes on in a child that shares this process's
+/// memory (CLONE_VM|CLONE_VFORK), on a stack of its own with a guard page below it, and this
+/// process sleeps until the child has exec'd or exited; then the child's pid. Nothing is
+/// copied, so the child takes no copy-on-write faults and its exec tears no copy down.
+///
+/// `run` must end in exec or `_exit` (a return exits with 127); it must not unwind. It may
+/// allocate: one process runs at a time, so the heap stays whole. What it takes out of the
+/// caller's data is gone for the caller too; descriptors it closes stay open in the caller's
+/// table, which is its own. The caller must be single-threaded.
+pub fn spawn_sharing_memory<F: FnOnce()>(run: F) -> Result<nix::unistd::Pid, Errno> {
+    extern "C" fn child<F: FnOnce()>(arg: *mut libc::c_void) -> libc::c_int {
+        // SAFETY: `arg` is the Option<F> in the frame of spawn_sharing_memory, which sleeps
+        // until this process execs or exits; taking F leaves None there for the caller.
+        if let Some(run) = unsafe { &mut *(arg as *mut Option<F>) }.take() {
+            run();
+        }
+        // SAFETY: _exit, as the memory is the caller's: no atexit handler, no flush.
+        unsafe { libc::_exit(127) }
+    }
+    const STACK: usize = 1 << 20;
+    let page = 4096;
+    // SAFETY: a fresh private mapping, no address hint.
+    let base = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            STACK,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if base == libc::MAP_FAILED {
+        return Err(Errno::last());
+    }
+    // SAFETY: the lowest page of the mapping just made: an overflow faults instead of writing
+    // below it. The top is 16-byte aligned, as the ABI wants.
+    let ret = unsafe {
+        if libc::mprotect(base, page, libc::PROT_NONE) == 0 {
+            let mut run = Some(run);
+            libc::clone(
+                child::<F>,
+                (base as *mut u8).add(STACK) as *mut libc::c_void,
+                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+                &mut run as *mut Option<F> as *mut libc::c_void,
+            )
+        } else {
+            -1
+        }
+    };
+    let errno = Errno::last();
+    // SAFETY: the mapping made above; the child no longer runs on it (it exec'd or exited).
+    unsafe { libc::munmap(base, STACK) };
+    match ret {
+        -1 => Err(errno),
+        pid => Ok(nix::unistd::Pid::from_raw(pid)),
+    }
+}
+
 /// Waits up to `ms` (-1: for ever) for `fd` to be readable: its `revents`, 0 on timeout.
 pub fn poll_in(fd: RawFd, ms: i32) -> Result<libc::c_short, Errno> {
     let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
