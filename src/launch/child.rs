@@ -43,6 +43,8 @@ pub trait Stages {
     /// The root, the steps that need the finished root, and Landlock's ruleset.
     fn build_root(&mut self) -> Result<(), String>;
     /// With limits: waits to be in the payload leaf, then makes the cgroup namespace there.
+    /// After the confinement steps, which so run while the manager still works on the scope
+    /// (Landlock does not restrict unshare, the shared filter refuses only CLONE_NEWUSER).
     fn enter_cgroup(&mut self) -> Result<(), String>;
     fn no_new_privs(&mut self) -> Result<(), String>;
     /// init's own Landlock domain, taken before the fork so that the command's nests in it:
@@ -50,16 +52,16 @@ pub trait Stages {
     fn landlock(&mut self) -> Result<(), String>;
     /// Without a pid namespace of its own, orphans re-parent to init, which ends them.
     fn subreaper(&mut self) -> Result<(), String>;
-    /// The built-in filter init and the command share, loaded once here (its listener handed
-    /// to jail when refusals are reported); it refuses none of the steps either takes after
-    /// the fork. The command's own programs still come last.
+    /// The built-in filter init and the command share, loaded once here (its listener sent to
+    /// jail when refusals are reported); it refuses none of the steps either takes after the
+    /// fork. The command's own programs still come last.
     fn shared_seccomp(&mut self) -> Result<(), String>;
     /// Not dumpable from before the fork on, so init is never within the command's reach
-    /// (same uid) through ptrace or /proc/PID/mem, not even in the moment after the fork (the
-    /// command's process makes itself dumpable again at once: jail fetches seccomp listeners
-    /// from it, and its exec would anyway). After the shared filter's listener is handed over,
-    /// which a non-dumpable process would refuse. Not when a supervisor is told init's pid
-    /// (bubblewrap's --info-fd), as bubblewrap's pid 1 is dumpable.
+    /// (same uid) through ptrace or /proc/PID/mem. The command's process shares init's memory
+    /// until its exec, which makes it dumpable as any process; one that hands jail a seccomp
+    /// listener is forked instead and makes itself dumpable at once (pidfd_getfd needs that).
+    /// Not when a supervisor is told init's pid (bubblewrap's --info-fd), as bubblewrap's pid 1
+    /// is dumpable.
     fn non_dumpable(&mut self) -> Result<(), String>;
     /// Waits until jail has released the sandbox (its process group, the terminal, the scope
     /// asked for): the command's process is forked only after. Without limits, a sandbox that
@@ -98,12 +100,12 @@ pub fn run_stages<S: Stages>(s: &mut S, as_pid_1: bool) -> Result<(), String> {
         };
     }
     s.build_root()?;
-    s.enter_cgroup()?;
     s.no_new_privs()?;
     s.landlock()?;
     s.subreaper()?;
     s.shared_seccomp()?;
     s.non_dumpable()?;
+    s.enter_cgroup()?;
     s.await_release()?;
     match s.fork(false)? {
         Side::Command => s.run_command(),
@@ -283,7 +285,7 @@ impl Stages for First<'_> {
         let s = self.seccomp;
         let Some(first) = s.command.list.first().filter(|_| s.shared) else { return Ok(()) };
         let loaded = match (s.command.listener, &s.notify) {
-            (Some(0), Some((_, sock))) => super::supervise::hand_over(sock, first),
+            (Some(0), Some((_, sock))) => super::supervise::send(sock, first),
             (Some(0), None) => Err(anyhow::anyhow!("seccomp: a notifying program without a supervisor")),
             _ => confine::seccomp::load(std::slice::from_ref(first)),
         };
@@ -320,9 +322,9 @@ impl Stages for First<'_> {
         if !own_pidns && !hands_over {
             // The command's process runs its stages in init's memory, init asleep until the
             // exec: nothing is copied for it, or torn down at its exec. It stays non-dumpable
-            // until then (init's memory is); its exec makes it dumpable as any other. init keeps
-            // its copies of the descriptors the command took (its Landlock ruleset and, with
-            // limits, the sync pipe) and never uses them.
+            // until then (init's memory is); its exec makes it dumpable as any other. init's
+            // copies of the descriptors the command took (its Landlock ruleset and, with
+            // limits, the sync pipe) close with the rest of init's (init::close_fds).
             let command = self.command();
             let cmd = crate::sys::linux::spawn_sharing_memory(move || command.exec())
                 .map_err(|e| format!("clone(CLONE_VM|CLONE_VFORK): {}", errno_text(e)))?;
@@ -611,12 +613,12 @@ mod tests {
             &before[..],
             &[
                 "build_root",
-                "enter_cgroup",
                 "no_new_privs",
                 "landlock",
                 "subreaper",
                 "shared_seccomp",
                 "non_dumpable",
+                "enter_cgroup",
                 "await_release",
                 "fork",
             ],

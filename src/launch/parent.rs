@@ -494,7 +494,7 @@ impl Stages for Launch<'_> {
         let Some(s) = self.seccomp.as_mut().filter(|s| s.shared == shared) else { return Ok(()) };
         if let Some((jail_end, sandbox_end)) = s.notify.take() {
             drop(sandbox_end);
-            self.listener = supervise::receive(&jail_end)?;
+            self.listener = if shared { supervise::receive_sent(&jail_end)? } else { supervise::receive(&jail_end)? };
         }
         Ok(())
     }

@@ -6,7 +6,11 @@
 //!
 //! Protocol on a SOCK_SEQPACKET pair: the command sends its pidfd and the descriptor number
 //! the listener will get, loads the filter, says so with one byte, and waits for one byte;
-//! jail fetches the listener once told, then sends its byte. Nobody polls or sleeps.
+//! jail fetches the listener once told, then sends its byte. Nobody polls or sleeps. (A
+//! profile may refuse sendmsg, and the filter is in force before the listener exists.)
+//!
+//! The built-in policy, which allows sendmsg, is handed over plainer: the sandbox's first
+//! process loads it for itself and the command and sends the listener itself (`send`).
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
@@ -50,6 +54,22 @@ pub fn hand_over(sock: &OwnedFd, prog: &BpfProgram) -> Result<()> {
     std::mem::forget(listener);
     std::mem::forget(pidfd);
     Ok(())
+}
+
+/// The first process's side for the built-in policy: loads `prog` with a listener and sends
+/// the listener to jail (the policy lets sendmsg through), without waiting for an answer.
+pub fn send(sock: &OwnedFd, prog: &BpfProgram) -> Result<()> {
+    let listener = crate::confine::seccomp::load_with_listener(prog)?;
+    crate::sys::linux::send_fd(sock, b"L", Some(listener.as_raw_fd()))
+        .map_err(|e| anyhow!("sendmsg(seccomp listener): {}", errno_text(e)))
+}
+
+/// jail's side of `send`: the listener, or None when the sandbox failed first.
+pub fn receive_sent(sock: &OwnedFd) -> Result<Option<OwnedFd>> {
+    let mut byte = [0u8; 1];
+    let (_, listener) = crate::sys::linux::recv_fd(sock, &mut byte)
+        .map_err(|e| anyhow!("recvmsg(seccomp listener): {}", errno_text(e)))?;
+    Ok(listener)
 }
 
 /// jail's side: the listener, or None when the sandbox failed before handing it over (its
