@@ -30,7 +30,7 @@ step "unit, fake-syscall, kernel, escape and generated-file tests"
 cargo test --locked
 
 step "release build"
-cargo build --locked --release --quiet
+make --no-print-directory --quiet build
 
 if ((root)); then
 	step "packages"

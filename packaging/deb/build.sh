@@ -54,9 +54,16 @@ EOF
 chmod 0644 "$doc/copyright"
 
 # Depends: what the binary links against. dpkg-shlibdeps knows the packages' symbol versions;
-# without it (no dpkg-dev), the newest glibc symbol version the binary uses is the floor.
+# without it (no dpkg-dev), the newest glibc symbol version the binary uses is the floor. A
+# static binary (make's build) has glibc inside, but glibc loads NSS modules other than files
+# and dns at run time, and those must be the glibc it was built with: this upstream version.
 depends() {
 	local bin=$1 tmp line v
+	if ! readelf -l "$bin" | grep -q 'Requesting program interpreter'; then
+		v=$(getconf GNU_LIBC_VERSION | sed 's/^glibc //')
+		echo "libc6 (>= $v), libc6 (<< ${v%%.*}.$((${v#*.} + 1)))"
+		return
+	fi
 	if command -v dpkg-shlibdeps >/dev/null; then
 		tmp=$(mktemp -d)
 		mkdir "$tmp/debian"

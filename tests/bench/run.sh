@@ -27,7 +27,7 @@ if [[ ${1:-} == --markdown ]]; then
 	shift 2
 fi
 bin=${1:-target/release/jail}
-[[ -x $bin ]] || cargo build --release --quiet
+[[ -x $bin ]] || make --no-print-directory build
 need=()
 command -v hyperfine >/dev/null || need+=(hyperfine)
 command -v bwrap >/dev/null || need+=(bubblewrap)
@@ -315,12 +315,14 @@ column -t -s $'\x1f' "$results"
 has() { [[ " ${missed[*]} " == *" $1 "* ]]; }
 hk_version=
 [[ -n $HK ]] && hk_version="$(./hakoniwa --version), "
+linkage="linked dynamically"
+readelf -l ./jail | grep -q 'program interpreter' || linkage="a static PIE, as make builds it"
 body=$work/section.md
 {
 	echo "## On the host (\`make bench\`)"
 	echo
 	echo "Written by \`make bench\` (tests/bench/run.sh) on $(date -u +%F): $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), Linux $(uname -r);"
-	echo "$(./jail --version), $(bwrap --version), ${hk_version}$(hyperfine --version). Medians, as the unprivileged"
+	echo "$(./jail --version) ($linkage), $(bwrap --version), ${hk_version}$(hyperfine --version). Medians, as the unprivileged"
 	echo "test user (hyperfine itself runs as that user: no case's time includes a user switch), of"
 	echo "hyperfine runs (startup: 200 of each case; binds: 20, and 5 from 1000 binds on),"
 	echo "5 interleaved rounds (seccomp, rate) and 3 (memory); spread is ± the standard deviation (min–max)."

@@ -23,7 +23,7 @@ while [[ ${1:-} == --* ]]; do
 	shift 2
 done
 bin=${1:-target/release/jail}
-[[ -n $from || -x $bin ]] || cargo build --release --locked --quiet
+[[ -n $from || -x $bin ]] || make --no-print-directory build
 command -v python3 >/dev/null || { echo "bench-vm: python3 not found" >&2; exit 1; }
 dir=$(mktemp -d /var/tmp/jail-vm-bench.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
@@ -59,8 +59,11 @@ else
 	[[ -z $save ]] || cp "$dir/out" "$save"
 fi
 host="$(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), Linux $(uname -r)"
-python3 - "$dir/out" "$md" "$host" "${JAIL_VM_SMP:-2}" "${JAIL_VM_MEM:-1024}" <<'PY'
-import re, statistics, subprocess, sys, datetime
+linkage=
+[[ -n $from ]] || linkage=" (linked dynamically)"
+[[ -n $from ]] || readelf -l "$bin" | grep -q 'program interpreter' || linkage=" (a static PIE, as make builds it)"
+JAIL_LINKAGE=$linkage python3 - "$dir/out" "$md" "$host" "${JAIL_VM_SMP:-2}" "${JAIL_VM_MEM:-1024}" <<'PY'
+import datetime, os, re, statistics, subprocess, sys
 out, md, host, smp, mem = sys.argv[1:6]
 info, res, failed, text, after = {}, {}, {}, [], False
 for line in open(out).read().splitlines():
@@ -153,7 +156,7 @@ sec.append("Written by `make bench-vm` (tests/bench/vm.sh) on %s in the test VM:
 sec.append("%s; %s (%s), %s vCPUs, %s MiB, on a host with %s;"
            % (info.get("systemd", "?"), qemu, info.get("accel") or "?", smp, mem, host))
 sec.append("%s%s. Medians of %s wall-clock runs of each case, round-robin with the order"
-           % (info.get("jail", "?"), ", " + info["hakoniwa"] if "hakoniwa" in info else ", hakoniwa not measured",
+           % (info.get("jail", "?") + os.environ.get("JAIL_LINKAGE", ""), ", " + info["hakoniwa"] if "hakoniwa" in info else ", hakoniwa not measured",
               info.get("runs", "?")))
 sec.append("rotating each round, as the user `tester` with its systemd user manager; ratios are jail's median")
 sec.append("over the reference's in the same run. Every hakoniwa case unshares all namespaces, as jail does;")
