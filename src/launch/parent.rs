@@ -163,9 +163,6 @@ pub trait Stages {
 
     /// Limits: the scope request goes out first, so the manager works while the sandbox builds.
     fn request_cgroup(&mut self) -> Result<()>;
-    /// Its network namespace, made beside it by a helper while it builds its root: the
-    /// costliest namespace, kept off the path from clone to command, and started early.
-    fn start_netns(&mut self) -> Result<()>;
     /// The sandbox's own process group (and the terminal's foreground, when jail had it).
     fn take_terminal(&mut self) -> Result<()>;
     /// Writes the id maps, then tells a supervisor the sandbox exists (`--info-fd`,
@@ -175,6 +172,10 @@ pub trait Stages {
     fn await_caller_maps(&mut self) -> Result<()>;
     /// The sandbox may build its root.
     fn release(&mut self) -> Result<()>;
+    /// Its network namespace, made beside it by a helper while it builds its root: the
+    /// costliest namespace, kept off the path from clone to command. jail sleeps until the
+    /// helper is done (a vfork), so the release comes first: the sandbox never waits for it.
+    fn start_netns(&mut self) -> Result<()>;
     /// Limits: the scope ready, both processes into their leaves; the sandbox may fork.
     /// `Some(status)` when the sandbox failed first.
     fn cgroup_ready(&mut self) -> Result<Option<i32>>;
@@ -213,11 +214,11 @@ pub fn run_stages<S: Stages>(s: &mut S) -> Result<i32> {
 
 fn with_sandbox<S: Stages>(s: &mut S) -> Result<i32> {
     s.request_cgroup()?;
-    s.start_netns()?;
     s.take_terminal()?;
     s.announce()?;
     s.await_caller_maps()?;
     s.release()?;
+    s.start_netns()?;
     if let Some(status) = s.cgroup_ready()? {
         return Ok(status);
     }
@@ -910,11 +911,11 @@ mod tests {
         assert_eq!(run_stages(&mut f).unwrap(), 0);
         let after = [
             "request_cgroup",
-            "start_netns",
             "take_terminal",
             "announce",
             "await_caller_maps",
             "release",
+            "start_netns",
             "cgroup_ready",
             "take_listener(shared)",
             "cgroup_quota",
