@@ -67,13 +67,18 @@ for c in "${names[@]}"; do
 	fi
 done
 
-# jail -v says how long the scope took to be ready (systemd's job, the limits read back).
-ready=
+# jail -v says how long the scope took to be ready after the clone (systemd's job, the limits
+# read back), and how long systemd's job took from the request.
+ready= job=
 for _ in 1 2 3 4 5; do
-	r=$(./jail -v --mem "$mem" --cpu "$cpu" --pids "$pids" -- true 2>&1 | sed -n 's/.*limits read back, in \([0-9]*\) ms.*/\1/p')
+	line=$(./jail -v --mem "$mem" --cpu "$cpu" --pids "$pids" -- true 2>&1 | grep 'limits read back' || true)
+	r=$(sed -n 's/.*limits read back, \([0-9]*\) ms after the sandbox was cloned.*/\1/p' <<<"$line")
+	j=$(sed -n 's/.*(job done +\([0-9.]*\) ms.*/\1/p' <<<"$line")
 	[[ -n $r ]] && ready+="${ready:+,}$r"
+	[[ -n $j ]] && job+="${job:+,}$j"
 done
 info scope-ready-ms "$ready"
+info scope-job-ms "$job"
 
 echo "---"
 # The limits each launcher set, as the kernel shows them: from the cgroup of a sleep started
