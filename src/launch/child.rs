@@ -33,6 +33,9 @@ pub enum Side {
 pub trait Stages {
     /// Never outlive jail: the death signal (caught with `--share-pid`, held until init reads it).
     fn tie_to_jail(&mut self) -> Result<(), String>;
+    /// Hands the network namespace's helper (`launch/netns.rs`) this process, so that the
+    /// namespace is made in its user namespace while the root is built.
+    fn ask_for_netns(&mut self) -> Result<(), String>;
     /// Writes its own id maps, or waits for jail to; a hang-up on the sync pipe (jail keeps it
     /// open) means jail died.
     fn map_ids(&mut self) -> Result<(), String>;
@@ -81,6 +84,7 @@ pub trait Stages {
 /// signal, the kernel ends it with init's namespace.
 pub fn run_stages<S: Stages>(s: &mut S, as_pid_1: bool) -> Result<(), String> {
     s.tie_to_jail()?;
+    s.ask_for_netns()?;
     s.map_ids()?;
     s.open_userns_limit()?;
     s.enter_pidns()?;
@@ -205,6 +209,10 @@ impl Stages for First<'_> {
         // SAFETY: prctl with integer arguments only.
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, death_signal(self.share_pid)) };
         Ok(())
+    }
+
+    fn ask_for_netns(&mut self) -> Result<(), String> {
+        self.netns.as_ref().map_or(Ok(()), super::netns::ask)
     }
 
     fn map_ids(&mut self) -> Result<(), String> {
@@ -555,6 +563,9 @@ mod tests {
         fn tie_to_jail(&mut self) -> Result<(), String> {
             self.r.step("tie_to_jail")
         }
+        fn ask_for_netns(&mut self) -> Result<(), String> {
+            self.r.step("ask_for_netns")
+        }
         fn map_ids(&mut self) -> Result<(), String> {
             self.r.step("map_ids")
         }
@@ -608,7 +619,7 @@ mod tests {
 
     #[test]
     fn the_root_is_built_and_confined_before_the_fork_and_both_sides_take_their_own_stages() {
-        let before = ["tie_to_jail", "map_ids", "open_userns_limit", "enter_pidns"];
+        let before = ["tie_to_jail", "ask_for_netns", "map_ids", "open_userns_limit", "enter_pidns"];
         let common = [
             &before[..],
             &[
@@ -632,6 +643,7 @@ mod tests {
     fn as_pid_1_forks_first_into_the_payload_and_the_command_builds_the_root() {
         let before = [
             "tie_to_jail",
+            "ask_for_netns",
             "map_ids",
             "open_userns_limit",
             "enter_pidns",

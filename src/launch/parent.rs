@@ -157,6 +157,9 @@ pub trait Stages {
     fn join_userns(&mut self) -> Result<()>;
     /// `--protect` placeholders, removed again by a janitor however jail ends.
     fn make_placeholders(&mut self) -> Result<()>;
+    /// The helper that makes the sandbox's network namespace while the sandbox builds its
+    /// root, forked first: it waits for the sandbox to hand it its user namespace.
+    fn start_netns(&mut self) -> Result<()>;
     fn clone_sandbox(&mut self) -> Result<()>;
 
     // The sandbox exists and waits: a failure from here on ends it.
@@ -172,10 +175,6 @@ pub trait Stages {
     fn await_caller_maps(&mut self) -> Result<()>;
     /// The sandbox may build its root.
     fn release(&mut self) -> Result<()>;
-    /// Its network namespace, made beside it by a helper while it builds its root: the
-    /// costliest namespace, kept off the path from clone to command. jail sleeps until the
-    /// helper is done (a vfork), so the release comes first: the sandbox never waits for it.
-    fn start_netns(&mut self) -> Result<()>;
     /// Limits: the scope ready, both processes into their leaves; the sandbox may fork.
     /// `Some(status)` when the sandbox failed first.
     fn cgroup_ready(&mut self) -> Result<Option<i32>>;
@@ -204,6 +203,7 @@ pub fn run_stages<S: Stages>(s: &mut S) -> Result<i32> {
     s.die_with_parent()?;
     s.join_userns()?;
     s.make_placeholders()?;
+    s.start_netns()?;
     s.clone_sandbox()?;
     let r = with_sandbox(s);
     if r.is_err() {
@@ -218,7 +218,6 @@ fn with_sandbox<S: Stages>(s: &mut S) -> Result<i32> {
     s.announce()?;
     s.await_caller_maps()?;
     s.release()?;
-    s.start_netns()?;
     if let Some(status) = s.cgroup_ready()? {
         return Ok(status);
     }
@@ -254,7 +253,8 @@ struct Launch<'a> {
     stops_r: Option<OwnedFd>,
     /// jail's end of the proxy's socket pair.
     proxy_end: Option<OwnedFd>,
-    /// jail's end of the network namespace's socket pair, for its helper.
+    /// The sandbox's end of the network namespace's socket pair (the helper has the other),
+    /// until the clone hands it over.
     netns_end: Option<OwnedFd>,
     netns_helper: Option<super::netns::Helper>,
     pid: Option<Pid>,
@@ -397,7 +397,6 @@ impl Stages for Launch<'_> {
         // init writes the signal number here when the command stops.
         let (stops_r, stops_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
         let proxy_pair = spec.proxy.as_ref().map(|_| seqpacket_pair()).transpose()?;
-        let netns_pair = spec.net_beside_root().then(seqpacket_pair).transpose()?;
         let mut flags = spec.namespaces.clone_flags();
         if spec.joins.pidns.is_some() {
             // The sandbox enters the given pid namespace (and makes its own inside it) itself.
@@ -407,7 +406,7 @@ impl Stages for Launch<'_> {
             // Made by the sandbox once it is in its payload leaf, so that it is rooted there.
             flags &= !libc::CLONE_NEWCGROUP;
         }
-        if netns_pair.is_some() {
+        if self.netns_end.is_some() {
             // Made beside the sandbox while it builds its root (start_netns).
             flags &= !libc::CLONE_NEWNET;
         }
@@ -418,10 +417,8 @@ impl Stages for Launch<'_> {
                 drop(sync_w);
                 drop(report_r);
                 drop(stops_r);
-                let ends = child::Ends {
-                    proxy: proxy_pair.map(|(_, child_end)| child_end),
-                    netns: netns_pair.map(|(_, child_end)| child_end),
-                };
+                let ends =
+                    child::Ends { proxy: proxy_pair.map(|(_, child_end)| child_end), netns: self.netns_end.take() };
                 child::main(spec, sync_r, report_w, stops_w, self.old_mask, seccomp, ends)
             }
             Err(e) => bail!("clone({}): {}{}", flag_names(spec), errno_text(e), diagnose::userns_hint(e)),
@@ -430,7 +427,8 @@ impl Stages for Launch<'_> {
         self.report_r = Some(report_r);
         self.stops_r = Some(stops_r);
         self.proxy_end = proxy_pair.map(|(jail_end, _)| jail_end);
-        self.netns_end = netns_pair.map(|(jail_end, _)| jail_end);
+        // The sandbox's end: jail keeps no copy, so the helper hears of a sandbox that died.
+        self.netns_end = None;
         // The sandbox was cloned with the dispositions jail received. jail itself takes EPIPE on
         // its own writes (messages, --stats-json) instead of dying of SIGPIPE mid-supervision.
         // SAFETY: SIG_IGN installs no handler; this process is single-threaded.
@@ -475,8 +473,10 @@ impl Stages for Launch<'_> {
     }
 
     fn start_netns(&mut self) -> Result<()> {
-        if let Some(end) = self.netns_end.take() {
-            self.netns_helper = Some(super::netns::start(self.pid(), end)?);
+        if self.spec.net_beside_root() {
+            let (helper_end, sandbox_end) = seqpacket_pair()?;
+            self.netns_helper = Some(super::netns::start(helper_end, &sandbox_end)?);
+            self.netns_end = Some(sandbox_end);
         }
         Ok(())
     }
@@ -547,9 +547,7 @@ impl Stages for Launch<'_> {
             None => self.report_r.take().and_then(report::receive),
         };
         // The sandbox is in its network namespace, or failed: the helper is done either way.
-        if let Some(h) = self.netns_helper.take() {
-            h.reap();
-        }
+        self.netns_helper = None;
         Ok(failure.map(|f| self.failed(f)))
     }
 
@@ -895,13 +893,14 @@ mod tests {
         Fake { r: Recorder { fail_at, ..Default::default() }, stop_at, ended: false }
     }
 
-    const BEFORE: [&str; 7] = [
+    const BEFORE: [&str; 8] = [
         "block_signals",
         "compile_seccomp",
         "prepare_cgroup",
         "die_with_parent",
         "join_userns",
         "make_placeholders",
+        "start_netns",
         "clone_sandbox",
     ];
 
@@ -915,7 +914,6 @@ mod tests {
             "announce",
             "await_caller_maps",
             "release",
-            "start_netns",
             "cgroup_ready",
             "take_listener(shared)",
             "cgroup_quota",
