@@ -43,6 +43,15 @@ impl Drop for Helper {
     }
 }
 
+impl Helper {
+    /// Waits for the helper to end on its own, as it does once it has answered the sandbox
+    /// (or heard that the sandbox is gone): it needs nothing from jail.
+    pub fn reap(self) {
+        let _ = nix::sys::wait::waitpid(self.0, None);
+        std::mem::forget(self);
+    }
+}
+
 /// jail's side, before the clone: forks the helper, which keeps `helper_end` (and closes
 /// `sandbox_end`, the end the sandbox is cloned with). jail must be single-threaded (it is: no
 /// thread is ever started).

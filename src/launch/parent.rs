@@ -482,6 +482,13 @@ impl Stages for Launch<'_> {
     }
 
     fn cgroup_ready(&mut self) -> Result<Option<i32>> {
+        if self.cgroup.is_some() {
+            // The helper was forked in jail's cgroup, and a delegated cgroup takes controllers
+            // only once no process is left in it: it ends first.
+            if let Some(h) = self.netns_helper.take() {
+                h.reap();
+            }
+        }
         let (Some(cg), Some(plan), Some(sync_w)) = (self.cgroup.as_mut(), &self.spec.cgroup, &self.sync_w) else {
             return Ok(None);
         };
