@@ -49,7 +49,7 @@ build: $(RELEASE_BIN)
 # cargo decides whether anything needs building: a finished release build is reused as is.
 # glibc is linked in (a static PIE): a launch runs no dynamic loader, no relocations against
 # shared libraries, one file mapped (0.2 ms of a 3 ms launch on the benchmark's machine, and
-# half the launcher's RSS; BENCHMARKS.md). Only the binary's own link takes the flag, so
+# a third of the launcher's RSS; BENCHMARKS.md). Only the binary's own link takes the flag, so
 # proc-macro crates still build as the host's shared objects. NSS modules other than files
 # and dns (built into this glibc) are loaded at run time and want the glibc it was built
 # against; the .deb depends on that version. "cargo build --release" links it dynamically.
