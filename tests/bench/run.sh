@@ -5,7 +5,8 @@
 #   startup     the same view (--ro-bind / / --proc --dev --tmpfs /tmp true): jail with its
 #               confinement, without it, as bwrap, and bwrap; hakoniwa with and without its
 #               seccomp profile; jail's and hakoniwa's defaults; a busybox tree at /; the unshare
-#               floor; reports off; an idle --allow-host proxy
+#               floor; reports off; an idle --allow-host proxy; and, as no launcher, an empty
+#               static C program and /bin/true (what a program's start costs here)
 #   binds       N read-only binds, N = 0, 10, 100, 1000, 3000
 #   seccomp     a syscall-heavy job under no filter, a one-instruction allow-all filter, jail's
 #               default policy and hakoniwa's
@@ -156,6 +157,15 @@ if [[ -n $HK ]]; then
 	cases+=("$HK run $hview -- true" "$HK run $hview --seccomp unconfined -- true" "$HK run --unshare-all -- true")
 	hk_rules=$(as_user $HK run -v $hview -- true 2>&1 | sed -n 's/.*Seccomp: Load \([0-9]*\) rules.*/\1/p' | head -n 1) || true
 fi
+# What any program's start costs here, launcher and command alike: glibc probes the CPU's
+# caches with CPUID at every start (a trap to the hypervisor in a VM).
+if printf 'int main(void) { return 0; }\n' >empty.c && cc -O2 -static-pie -o empty empty.c 2>/dev/null; then
+	chmod 755 empty
+	keys+=(cempty)
+	cases+=("./empty")
+fi
+keys+=(ctrue)
+cases+=("/bin/true")
 if [[ -d $tree/bin ]]; then
 	keys+=(jtree)
 	cases+=("$J --ro-bind $tree / -- true")
@@ -178,6 +188,9 @@ row startup "the same view, jail's confinement off" "$(v joff ms)" "$(spread jof
 	"$(rk joff floor)" "$(ref "hakoniwa --seccomp unconfined" hkoff ms)" "$(rk joff hkoff)" ""
 row startup "confinement's own cost (on − off)" "$(v cost ms)" "" "" "" "$hkcost" "$(rk cost hkcost)" "$tc"
 row startup "the same view, jail as bwrap" "$(v jbw ms)" "$(spread jbw)" "$(ref bwrap bw ms)" "$(rk jbw bw)" "" "" ""
+[[ -n ${med[cempty]:-} ]] &&
+	row startup "not a launcher: an empty static C program (glibc's start)" "$(v cempty ms)" "$(spread cempty)" "" "" "" "" ""
+row startup "not a launcher: /bin/true (glibc's start, dynamic)" "$(v ctrue ms)" "$(spread ctrue)" "" "" "" "" ""
 row startup "jail's default (-- true)" "$(v jdef ms)" "$(spread jdef)" "$(ref bwrap bw ms)" "$(rk jdef bw)" \
 	"$(ref "hakoniwa's default (run --unshare-all -- true)" hkdef ms)" "$(rk jdef hkdef)" ""
 row startup "jail's default, --report=none" "$(v jnorep ms)" "$(spread jnorep)" "$(ref default jdef ms)" "$(rk jnorep jdef)" "" "" ""
@@ -373,10 +386,11 @@ body=$work/section.md
 			echo "  confinement off is $(rk joff floor) of that floor. \`tests/bench/profile.sh\` (perf over 300"
 			echo "  launches; last run on the static build of 2026-12-06) says where a launch's CPU goes:"
 			echo "  glibc's CPU-feature probe takes most of the start of every glibc program (its CPUID"
-			echo "  loops trap to the hypervisor in this VM: \`perf stat\` gives 0.59 ms of CPU for a static"
-			echo "  C program that returns at once, 0.77 ms for /bin/true), and every launch pays it twice,"
-			echo "  in the launcher and in the command, whichever the launcher; it is most of jail's 1.1 ms"
-			echo "  of user time (its static binary holds glibc). Then the network namespace 0.55 ms"
+			echo "  loops trap to the hypervisor in this VM: an empty static C program takes"
+			echo "  ${med[cempty]:-?} ms here, /bin/true ${med[ctrue]} ms, the two \"not a launcher\" rows), and every"
+			echo "  launch pays two program starts, the launcher's and the command's, whichever the"
+			echo "  launcher; it is most of jail's 1.1 ms of user time (its static binary holds glibc)."
+			echo "  Then the network namespace 0.55 ms"
 			echo "  (a helper makes it while the root is built, but this machine's scheduler mostly keeps a"
 			echo "  launch's processes on one CPU), process exits 0.39 ms (jail returns once the sandbox's"
 			echo "  processes and mounts are gone; bwrap's monitor returns when its pid 1 reports the"
