@@ -14,11 +14,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 bin=${1:-target/release/jail}
-((EUID == 0)) || { echo "phases: run as root (perf records every CPU)" >&2; exit 1; }
-if ! command -v perf >/dev/null; then
-	timeout 600 apt-get install -y -q linux-perf >&2 ||
-		{ timeout 300 apt-get update -q >&2 && timeout 600 apt-get install -y -q linux-perf >&2; }
-fi
+# shellcheck source=perf-lib.sh
+source tests/bench/perf-lib.sh
+perf_ready phases
 user=${JAIL_TEST_USER:-jailtest}
 runs=${RUNS:-200}
 work=$(mktemp -d /var/tmp/jail-phases.XXXXXX)

@@ -16,11 +16,9 @@ bin=target/release/jail
 [[ ${1:-} == -- ]] && shift
 args=("$@")
 ((${#args[@]})) || args=(--ro-bind / / --proc /proc --dev /dev --tmpfs /tmp -- true)
-((EUID == 0)) || { echo "profile: run as root (perf samples every CPU)" >&2; exit 1; }
-if ! command -v perf >/dev/null; then
-	timeout 600 apt-get install -y -q linux-perf >&2 ||
-		{ timeout 300 apt-get update -q >&2 && timeout 600 apt-get install -y -q linux-perf >&2; }
-fi
+# shellcheck source=perf-lib.sh
+source tests/bench/perf-lib.sh
+perf_ready profile
 user=${JAIL_TEST_USER:-jailtest}
 runs=${RUNS:-300}
 freq=${FREQ:-20000}
