@@ -7,24 +7,27 @@
 //! ```text
 //! parent (jail, outside)                    child (pid 1 of the new pid namespace)
 //!  block forwarded signals + SIGCHLD         PR_SET_PDEATHSIG: never outlive jail
-//!  limits: cgroup v2 and a backend at hand   map its own ids (one uid, one gid) or wait for
-//!  --protect placeholders (+ their janitor)    jail's; a hang-up on the sync pipe (kept open
-//!  join --userns; clone(new user, mount, ...)  by jail) = jail died: exit
-//!  limits: ask for the scope (one write)     make / rprivate: no propagation either way
-//!  fork the network namespace's helper: it   scratch tmpfs, pivot into it, host at /oldroot
-//!    enters the sandbox's user namespace,    apply the filesystem steps in order
-//!    makes one, lo up, sends it ─────────▶   pivot into the new root, detach the old one
-//!  own process group (+ the terminal)        enter the helper's network namespace (or lo up)
-//!  the maps, if the sandbox cannot write     hostname, --allow-host's listener to jail
-//!    its own; --info-fd: child pid           --userns2, --disable-userns, the block fd, locks
-//!  (--userns-block-fd: the caller maps)      limits: wait until moved, then make the cgroup
-//!  release the child ───────────────────▶      namespace (rooted at payload)
-//!  limits: scope ready, jail → supervisor,   not dumpable; wait for the release, fork the
-//!    child → payload, read back ─────────▶     command (dumpable again); stay as init: reap,
-//!  limits: on "ready", the payload's quota     forward; init: no fds, no caps, seccomp;
-//!    (never during jail's setup) ────────▶     then lets the setup report close
+//!  limits: cgroup v2 and a backend at hand   hand the helper a pidfd of itself ──▶ helper
+//!  --protect placeholders (+ their janitor)  map its own ids (one uid, one gid) or wait for
+//!  join --userns                               jail's; a hang-up on the sync pipe (kept open
+//!  fork the network namespace's helper: it     by jail) = jail died: exit
+//!    waits for the sandbox's pidfd, enters   make / rprivate: no propagation either way
+//!    its user namespace, makes one, lo up,   scratch tmpfs, pivot into it, host at /oldroot
+//!    sends it back ──────────────────────▶   apply the filesystem steps in order
+//!  clone(new user, mount, pid, ...)          pivot into the new root, detach the old one
+//!  limits: ask for the scope (one write)     enter the helper's network namespace (or lo up)
+//!  own process group (+ the terminal)        hostname, --allow-host's listener to jail
+//!  the maps, if the sandbox cannot write     --userns2, --disable-userns, the block fd, locks
+//!    its own; --info-fd: child pid           no_new_privs, init's Landlock domain, the shared
+//!  (--userns-block-fd: the caller maps)        seccomp filter (its listener sent to jail);
+//!  release the child ───────────────────▶      not dumpable
+//!  limits: (helper reaped) scope ready,      limits: wait until moved, then make the cgroup
+//!    jail → supervisor, child → payload,       namespace (rooted at payload)
+//!    read back ──────────────────────────▶   wait for the release; start the command in its
+//!  take the seccomp listener (reports)         memory (a fork if it hands jail a listener);
+//!  limits: on "ready", the payload's quota     stay as init: reap, forward; init: no fds, no
+//!    (never during jail's setup) ────────▶     caps; then lets the setup report close
 //!  serve --allow-host's proxy
-//!  take the seccomp listener (reports)
 //!  read the setup report (EOF = started)
 //!  forward signals, mirror stops, answer
 //!  seccomp notifications, wait; report

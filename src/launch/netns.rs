@@ -90,10 +90,7 @@ fn serve(sock: &OwnedFd) {
 
 /// The sandbox's first step: a pidfd of itself to the helper, which starts on the namespace.
 pub fn ask(sock: &OwnedFd) -> Result<(), String> {
-    // SAFETY: plain syscall with integer arguments; getpid names this process in its own pid
-    // namespace, which is where pidfd_open looks it up.
-    let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) };
-    let me = linux::fd_result("pidfd_open(self)", ret).map_err(|e| format!("network namespace: {e}"))?;
+    let me = linux::pidfd_of_self().map_err(|e| format!("network namespace: {e}"))?;
     linux::send_fd(sock, b"P", Some(me.as_raw_fd()))
         .map_err(|e| format!("network namespace: sendmsg to its helper: {}", errno_text(e)))
 }

@@ -29,8 +29,7 @@ fn raw_fd(call: &str, ret: libc::c_long) -> Result<OwnedFd> {
 
 /// The sandbox's side: loads `prog` with a listener and hands the listener to jail.
 pub fn hand_over(sock: &OwnedFd, prog: &BpfProgram) -> Result<()> {
-    // SAFETY: plain syscall with integer arguments.
-    let pidfd = raw_fd("pidfd_open(self)", unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) })?;
+    let pidfd = crate::sys::linux::pidfd_of_self().map_err(|e| anyhow!("{e}"))?;
     // The listener takes the lowest free descriptor: find it now, while nothing is filtered.
     let probe = nix::fcntl::fcntl(pidfd.as_raw_fd(), nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(0))
         .map_err(|e| anyhow!("fcntl(F_DUPFD_CLOEXEC): {}", errno_text(e)))?;

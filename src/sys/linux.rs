@@ -107,6 +107,14 @@ pub fn spawn_sharing_memory<F: FnOnce()>(run: F) -> Result<nix::unistd::Pid, Err
     }
 }
 
+/// A pidfd for this process (to hand to a process that acts on it: its namespaces, its
+/// descriptors).
+pub fn pidfd_of_self() -> SysResult<OwnedFd> {
+    // SAFETY: plain syscall with integer arguments; getpid names this process in its own pid
+    // namespace, which is where pidfd_open looks it up.
+    fd_result("pidfd_open(self)", unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) })
+}
+
 /// Waits up to `ms` (-1: for ever) for `fd` to be readable: its `revents`, 0 on timeout.
 pub fn poll_in(fd: RawFd, ms: i32) -> Result<libc::c_short, Errno> {
     let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
