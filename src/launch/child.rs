@@ -45,6 +45,9 @@ pub trait Stages {
     fn enter_pidns(&mut self) -> Result<(), String>;
     /// The root, the steps that need the finished root, and Landlock's ruleset.
     fn build_root(&mut self) -> Result<(), String>;
+    /// Drops from the bounding set what neither init nor the command keeps, once for both
+    /// (after the root: a nested user namespace there starts with a full set).
+    fn bounding_set(&mut self) -> Result<(), String>;
     /// With limits: waits to be in the payload leaf, then makes the cgroup namespace there.
     /// After the confinement steps, which so run while the manager still works on the scope
     /// (Landlock does not restrict unshare, the shared filter refuses only CLONE_NEWUSER).
@@ -104,6 +107,7 @@ pub fn run_stages<S: Stages>(s: &mut S, as_pid_1: bool) -> Result<(), String> {
         };
     }
     s.build_root()?;
+    s.bounding_set()?;
     s.no_new_privs()?;
     s.landlock()?;
     s.subreaper()?;
@@ -140,6 +144,8 @@ struct First<'a> {
     cmd: Option<nix::unistd::Pid>,
     /// jail has released the sandbox (the sync pipe's first byte was read).
     released: bool,
+    /// The bounding set holds only what the command keeps (`bounding_set`).
+    bounding_limited: bool,
 }
 
 pub fn main(
@@ -168,6 +174,7 @@ pub fn main(
         held: Vec::new(),
         cmd: None,
         released: false,
+        bounding_limited: false,
     };
     let e = run_stages(&mut first, spec.as_pid_1).err().unwrap_or_else(|| "the sandbox's stages ended".into());
     if let Some(cmd) = first.cmd {
@@ -189,7 +196,18 @@ impl First<'_> {
         // With limits the command waits for jail's "limits hold" before it runs.
         c.sync = self.sync.take().filter(|_| self.spec.cgroup.is_some());
         c.shared_loaded = self.shared_loaded();
+        c.bounding = self.bounding();
         c
+    }
+
+    /// What the bounding set holds once `bounding_set` has run (not with `--as-pid-1`, whose
+    /// command forks first).
+    fn bounding(&self) -> confine::caps::Bounding<'_> {
+        if self.bounding_limited {
+            confine::caps::Bounding::Only(&self.spec.caps)
+        } else {
+            confine::caps::Bounding::Full
+        }
     }
 
     /// The built-in filter was loaded by this process before the fork, for init and the
@@ -268,6 +286,12 @@ impl Stages for First<'_> {
             nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
                 .map_err(|e| format!("unshare(CLONE_NEWCGROUP): {}", errno_text(e)))?;
         }
+        Ok(())
+    }
+
+    fn bounding_set(&mut self) -> Result<(), String> {
+        confine::caps::limit_bounding(&self.spec.caps).map_err(|e| format!("{e:#}"))?;
+        self.bounding_limited = true;
         Ok(())
     }
 
@@ -384,6 +408,7 @@ impl Stages for First<'_> {
             subreaper: self.share_pid && !self.spec.as_pid_1,
             // Shared: init runs under the filter loaded before the fork already.
             seccomp: self.seccomp.init.as_ref().filter(|_| !self.seccomp.shared),
+            bounding: self.bounding(),
         })
     }
 }
@@ -584,6 +609,9 @@ mod tests {
         fn build_root(&mut self) -> Result<(), String> {
             self.r.step("build_root")
         }
+        fn bounding_set(&mut self) -> Result<(), String> {
+            self.r.step("bounding_set")
+        }
         fn enter_cgroup(&mut self) -> Result<(), String> {
             self.r.step("enter_cgroup")
         }
@@ -624,6 +652,7 @@ mod tests {
             &before[..],
             &[
                 "build_root",
+                "bounding_set",
                 "no_new_privs",
                 "landlock",
                 "subreaper",

@@ -83,6 +83,8 @@ pub struct Command<'a> {
     pub sync: Option<OwnedFd>,
     /// The first program (the built-in policy) was loaded before the fork, for init too.
     pub shared_loaded: bool,
+    /// What the bounding set still holds.
+    pub bounding: confine::caps::Bounding<'a>,
     cwd: PathBuf,
     env: Vec<CString>,
 }
@@ -117,6 +119,7 @@ impl<'a> Command<'a> {
             notify,
             sync: None,
             shared_loaded: false,
+            bounding: confine::caps::Bounding::Full,
             cwd: PathBuf::from("/"),
             env: Vec::new(),
         }
@@ -214,7 +217,7 @@ impl Stages for Command<'_> {
     }
 
     fn capabilities(&mut self) -> StageResult {
-        confine::caps::apply(&self.spec.caps).map_err(|e| failed(format!("{e:#}")))
+        confine::caps::apply(&self.spec.caps, self.bounding).map_err(|e| failed(format!("{e:#}")))
     }
 
     fn no_new_privs(&mut self) -> StageResult {

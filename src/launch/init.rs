@@ -42,6 +42,7 @@ struct Setup<'a> {
     /// Descriptors init holds for the sandbox's life (lock files, `--sync-fd`).
     held: &'a [std::os::fd::RawFd],
     seccomp: Option<&'a seccompiler::BpfProgram>,
+    bounding: crate::confine::caps::Bounding<'a>,
 }
 
 impl Stages for Setup<'_> {
@@ -73,7 +74,7 @@ impl Stages for Setup<'_> {
     }
 
     fn drop_capabilities(&mut self) -> Result<(), String> {
-        crate::confine::caps::apply(&[]).map_err(|e| format!("{e:#}"))
+        crate::confine::caps::apply(&[], self.bounding).map_err(|e| format!("{e:#}"))
     }
 
     fn seccomp(&mut self) -> Result<(), String> {
@@ -99,11 +100,14 @@ pub struct Init<'a> {
     /// and ends every process in it before it exits.
     pub subreaper: bool,
     pub seccomp: Option<&'a seccompiler::BpfProgram>,
+    /// What the bounding set still holds (the command's capabilities, when the first process
+    /// dropped the rest before the fork).
+    pub bounding: crate::confine::caps::Bounding<'a>,
 }
 
 pub fn run(init: Init) -> ! {
-    let Init { cmd, stops, report, held, new_session, subreaper, seccomp } = init;
-    let mut stages = Setup { stops: &stops, report: &report, held, seccomp };
+    let Init { cmd, stops, report, held, new_session, subreaper, seccomp, bounding } = init;
+    let mut stages = Setup { stops: &stops, report: &report, held, seccomp, bounding };
     if let Err(e) = run_stages(&mut stages) {
         let _ = kill(cmd, Signal::SIGKILL);
         super::report::setup_failed(&report, &format!("init: {e}"));

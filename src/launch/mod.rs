@@ -18,7 +18,8 @@
 //!  limits: ask for the scope (one write)     enter the helper's network namespace (or lo up)
 //!  own process group (+ the terminal)        hostname, --allow-host's listener to jail
 //!  the maps, if the sandbox cannot write     --userns2, --disable-userns, the block fd, locks
-//!    its own; --info-fd: child pid           no_new_privs, init's Landlock domain, the shared
+//!    its own; --info-fd: child pid           the bounding set, once for init and the command;
+//!                                            no_new_privs, init's Landlock domain, the shared
 //!  (--userns-block-fd: the caller maps)        seccomp filter (its listener sent to jail);
 //!  release the child ───────────────────▶      not dumpable
 //!  limits: (helper reaped) scope ready,      limits: wait until moved, then make the cgroup
