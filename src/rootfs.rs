@@ -233,14 +233,13 @@ impl<'a, S: Sys> Builder<'a, S> {
             FsOp::File { fd, dest, perms } => {
                 let data = self.sys.read_all(*fd).at(Path::new(&format!("fd {fd}")))?;
                 let parent = self.ensure_dir(dest.parent().unwrap_or(Path::new("/")))?;
-                self.sys.create_file_at(&parent, name_of(dest)?, *perms, &data).at(dest)
+                self.sys.create_file_at(&parent, name_of(dest)?, *perms, &data).map(drop).at(dest)
             }
             FsOp::BindData { fd, dest, perms, readonly } => {
                 let data = self.sys.read_all(*fd).at(Path::new(&format!("fd {fd}")))?;
                 self.data_files += 1;
                 let name = PathBuf::from(format!("data{}", self.data_files));
-                self.sys.create_file_at(&self.base, name.as_os_str(), *perms, &data).at(&name)?;
-                let src = self.sys.resolve(&self.base, &name).at(&name)?;
+                let src = self.sys.create_file_at(&self.base, name.as_os_str(), *perms, &data).at(&name)?;
                 let attrs = Attrs { rdonly: *readonly, nosuid: true, nodev: true, noexec: false };
                 self.bind(&src, &name, dest, attrs, false)
             }
@@ -366,8 +365,7 @@ impl<'a, S: Sys> Builder<'a, S> {
                 r => r.at(&host_path)?,
             };
             let p = dest.join(name);
-            self.sys.create_file_at(&dev, OsStr::new(name), 0o666, b"").at(&p)?;
-            let target = self.sys.resolve(&dev, Path::new(name)).at(&p)?;
+            let target = self.sys.create_file_at(&dev, OsStr::new(name), 0o666, b"").at(&p)?;
             let tree = self.sys.clone_tree(&src, false).at(&host_path)?;
             self.sys
                 .set_attrs(&tree, Attrs { nosuid: true, noexec: true, ..Attrs::default() }, false)
@@ -422,8 +420,7 @@ impl<'a, S: Sys> Builder<'a, S> {
         match self.sys.resolve(&self.root, dest) {
             Err(e) if e.errno == Errno::ENOENT => {
                 let parent = self.ensure_dir(dest.parent().unwrap_or(Path::new("/")))?;
-                self.sys.create_file_at(&parent, name_of(dest)?, 0o444, b"").at(dest)?;
-                self.sys.resolve(&self.root, dest).at(dest)
+                self.sys.create_file_at(&parent, name_of(dest)?, 0o444, b"").at(dest)
             }
             r => r.at(dest),
         }

@@ -134,11 +134,11 @@ impl Sys for Recorder {
         Ok(())
     }
 
-    fn create_file_at(&mut self, dir: &Handle, name: &OsStr, mode: u32, data: &[u8]) -> SysResult<()> {
+    fn create_file_at(&mut self, dir: &Handle, name: &OsStr, mode: u32, data: &[u8]) -> SysResult<Handle> {
         let p = dir.path.join(name);
         self.check("create_file", &format!("{}:{} {mode:o} {}B", dir.tree, p.display(), data.len()))?;
-        self.paths.insert((dir.tree.clone(), p), Kind::NonDir);
-        Ok(())
+        self.paths.insert((dir.tree.clone(), p.clone()), Kind::NonDir);
+        Ok(Handle { name: format!("{}:{}", dir.tree, p.display()), path: p, tree: dir.tree.clone() })
     }
 
     fn symlink_at(&mut self, target: &Path, dir: &Handle, name: &OsStr) -> SysResult<()> {

@@ -248,7 +248,7 @@ impl Sys for Linux {
         unit_result("mkdirat", ret.into())
     }
 
-    fn create_file_at(&mut self, dir: &OwnedFd, name: &OsStr, mode: u32, data: &[u8]) -> SysResult<()> {
+    fn create_file_at(&mut self, dir: &OwnedFd, name: &OsStr, mode: u32, data: &[u8]) -> SysResult<OwnedFd> {
         let n = cstr("openat", name)?;
         // SAFETY: plain syscall on a valid descriptor and C string.
         let ret = unsafe {
@@ -262,7 +262,8 @@ impl Sys for Linux {
         let fd = fd_result("openat", ret.into())?;
         let mut file = std::fs::File::from(fd);
         std::io::Write::write_all(&mut file, data)
-            .map_err(|e| SysError::new("write", Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))))
+            .map_err(|e| SysError::new("write", Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))))?;
+        Ok(file.into())
     }
 
     fn symlink_at(&mut self, target: &Path, dir: &OwnedFd, name: &OsStr) -> SysResult<()> {

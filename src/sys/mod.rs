@@ -98,8 +98,9 @@ pub trait Sys {
     fn resolve(&mut self, root: &Self::Fd, path: &Path) -> SysResult<Self::Fd>;
     fn kind(&mut self, fd: &Self::Fd) -> SysResult<Kind>;
     fn mkdir_at(&mut self, dir: &Self::Fd, name: &OsStr, mode: u32) -> SysResult<()>;
-    /// Creates a regular file (failing if `name` exists) and writes `data` into it.
-    fn create_file_at(&mut self, dir: &Self::Fd, name: &OsStr, mode: u32, data: &[u8]) -> SysResult<()>;
+    /// Creates a regular file (failing if `name` exists) and writes `data` into it; the
+    /// descriptor it returns names that very file (no second lookup by name).
+    fn create_file_at(&mut self, dir: &Self::Fd, name: &OsStr, mode: u32, data: &[u8]) -> SysResult<Self::Fd>;
     fn symlink_at(&mut self, target: &Path, dir: &Self::Fd, name: &OsStr) -> SysResult<()>;
     fn read_link_at(&mut self, dir: &Self::Fd, name: &OsStr) -> SysResult<std::path::PathBuf>;
     fn chmod(&mut self, fd: &Self::Fd, mode: u32) -> SysResult<()>;

@@ -164,6 +164,13 @@ if printf 'int main(void) { return 0; }\n' >empty.c && cc -O2 -static-pie -o emp
 	keys+=(cempty)
 	cases+=("./empty")
 fi
+# The same exec and exit with no libc at all: the difference is glibc's own start.
+if printf 'void _start(void) { __asm__ volatile("mov $60, %%eax; xor %%edi, %%edi; syscall"); }\n' >bare.c &&
+	cc -O2 -static -nostdlib -o bare bare.c 2>/dev/null; then
+	chmod 755 bare
+	keys+=(cbare)
+	cases+=("./bare")
+fi
 keys+=(ctrue)
 cases+=("/bin/true")
 if [[ -d $tree/bin ]]; then
@@ -190,6 +197,8 @@ row startup "confinement's own cost (on − off)" "$(v cost ms)" "" "" "" "$hkco
 row startup "the same view, jail as bwrap" "$(v jbw ms)" "$(spread jbw)" "$(ref bwrap bw ms)" "$(rk jbw bw)" "" "" ""
 [[ -n ${med[cempty]:-} ]] &&
 	row startup "not a launcher: an empty static C program (glibc's start)" "$(v cempty ms)" "$(spread cempty)" "" "" "" "" ""
+[[ -n ${med[cbare]:-} ]] &&
+	row startup "not a launcher: a static program without a libc (exec and exit)" "$(v cbare ms)" "$(spread cbare)" "" "" "" "" ""
 row startup "not a launcher: /bin/true (glibc's start, dynamic)" "$(v ctrue ms)" "$(spread ctrue)" "" "" "" "" ""
 row startup "jail's default (-- true)" "$(v jdef ms)" "$(spread jdef)" "$(ref bwrap bw ms)" "$(rk jdef bw)" \
 	"$(ref "hakoniwa's default (run --unshare-all -- true)" hkdef ms)" "$(rk jdef hkdef)" ""
@@ -381,27 +390,29 @@ body=$work/section.md
 		echo "### What remains where a target is missed"
 		echo
 		has startup && {
-			echo "- Startup with confinement (target ≤ 0.75 of bwrap): the \`unshare\` floor row (the same"
-			echo "  namespaces and two execs, no mounts at all) is $(rk floor bw) of bwrap here; jail with its"
-			echo "  confinement off is $(rk joff floor) of that floor. \`tests/bench/profile.sh\` (perf over 300"
-			echo "  launches; last run on the static build of 2026-12-06) says where a launch's CPU goes:"
-			echo "  glibc's CPU-feature probe takes most of the start of every glibc program (its CPUID"
-			echo "  loops trap to the hypervisor in this VM: an empty static C program takes"
-			echo "  ${med[cempty]:-?} ms here, /bin/true ${med[ctrue]} ms, the two \"not a launcher\" rows), and every"
-			echo "  launch pays two program starts, the launcher's and the command's, whichever the"
-			echo "  launcher; it is most of jail's 1.1 ms of user time (its static binary holds glibc)."
-			echo "  Then the network namespace 0.55 ms (a helper makes it while the root is built, but this"
-			echo "  machine's scheduler mostly keeps a launch's processes on one CPU), process exits 0.39 ms,"
-			echo "  page faults 0.38 ms, clone 0.32 ms, seccomp 0.15 ms. \`tests/bench/phases.sh\` (the"
-			echo "  scheduler's events over 200 launches of each; last run on the same build) splits a"
-			echo "  launch: from the launcher's start to the command's exec jail takes 1.84 ms and bwrap"
-			echo "  2.61 ms (0.71); the command the same 0.69 ms under both; from the command's exit to the"
-			echo "  launcher's, jail 0.27 ms and bwrap 0.14 ms, as jail returns only once the sandbox's"
-			echo "  processes and mounts are gone (init's exit tears down the mount namespace), while"
-			echo "  bwrap's monitor returns when its pid 1 reports the status, before that teardown."
-			echo "  What jail adds to the floor (the root's mounts and pivots, init's own process, Landlock"
-			echo "  and seccomp) is $(python3 -c "print('%.2f' % (${med[jc]} - ${med[floor]}))") ms in this run; 0.75 of bwrap would leave it"
-			echo "  $(python3 -c "print('%.2f' % (0.75 * ${med[bw]} - ${med[floor]}))") ms."
+			echo "- Startup with confinement (target ≤ 0.75 of bwrap): every launch starts two glibc programs,"
+			echo "  the launcher and the command, whichever the launcher. Here glibc's own start takes"
+			echo "  $(python3 -c "print('%.2f' % (${med[cempty]:-0} - ${med[cbare]:-0}))") ms (an empty static C program, ${med[cempty]:-?} ms, against a static program without a"
+			echo "  libc, ${med[cbare]:-?} ms), mostly its CPU-feature probe, whose CPUID instructions each"
+			echo "  trap to the hypervisor (about 9.5 µs apiece in this nested VM). jail's static binary"
+			echo "  holds glibc, so that is most of its 0.6 ms from exec to main; a libc without the probe"
+			echo "  (musl) would remove it, but no Rust standard library for musl can be installed here."
+			echo "  The \`unshare\` floor row (the same namespaces and two execs, no mounts) is $(rk floor bw)"
+			echo "  of bwrap; jail with its confinement off is $(rk joff floor) of that floor. The scheduler's"
+			echo "  events (\`tests/bench/phases.sh\`, 200 launches of each; last run on the build of"
+			echo "  2026-12-06) split a launch: from the launcher's start to the command's exec jail takes"
+			echo "  1.84 ms and bwrap 2.61 ms (0.71); the command the same 0.69 ms under both; from the"
+			echo "  command's exit to the launcher's, jail 0.27 ms and bwrap 0.14 ms. In jail's setup the"
+			echo "  sandbox waits for its network namespace: the kernel takes 0.36 ms to make one here"
+			echo "  (\`unshare(CLONE_NEWNET)\` alone), which a helper does beside the root's build, and"
+			echo "  waking the idle second vCPU for it costs about 0.1 ms (bwrap makes it in its clone)."
+			echo "  jail's return waits until its init has exited, which tears down the sandbox's mount"
+			echo "  namespace (an expedited RCU grace period); bwrap's monitor returns when its pid 1"
+			echo "  reports the status, before that. Returning at bwrap's point would save about 0.13 ms,"
+			echo "  still short of the target, and would let jail return while a process of the sandbox"
+			echo "  and its mounts still exist: not done. What jail adds to the floor (the root's mounts"
+			echo "  and pivots, init's own process, Landlock and seccomp) is $(python3 -c "print('%.2f' % (${med[jc]} - ${med[floor]}))") ms in this run;"
+			echo "  0.75 of bwrap would leave it $(python3 -c "print('%.2f' % (0.75 * ${med[bw]} - ${med[floor]}))") ms."
 		}
 		has cost && {
 			echo "- Confinement's own cost (target ≤ 0.2 ms): what is left is Landlock (about 0.1 ms: a"
