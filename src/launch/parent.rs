@@ -723,13 +723,13 @@ fn wait_forwarding(
         let ms = wake.map_or(-1, |d| {
             d.saturating_duration_since(Instant::now()).as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
         });
-        let mut pfds = vec![
+        // No allocation: once jail has trimmed, this loop is all it runs, and every part of
+        // the binary it touches (here malloc's) maps back in.
+        let mut pfds = [
             libc::pollfd { fd: sfd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
             libc::pollfd { fd: if stops_open { stops.as_raw_fd() } else { -1 }, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: listener.as_ref().map_or(-1, |l| l.as_raw_fd()), events: libc::POLLIN, revents: 0 },
         ];
-        if let Some(l) = &listener {
-            pfds.push(libc::pollfd { fd: l.as_raw_fd(), events: libc::POLLIN, revents: 0 });
-        }
         // SAFETY: valid pollfds for the duration of the call.
         let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
         if n == 0 && deadline.is_none_or(|d| Instant::now() < d) {
