@@ -87,85 +87,120 @@ fn builtin_program(level: Level, refuse_userns: bool) -> Result<BpfProgram> {
             rules.insert(nr, vec![rule(vec![cond(0, Len::Qword, Op::MaskedEq(newuser), newuser)?])?]);
         }
     }
-    let mut prog = prefix()?;
-    if rules.is_empty() {
-        prog.push(seccompiler::sock_filter { code: 0x06, jt: 0, jf: 0, k: 0x7fff_0000 });
-        return Ok(prog);
-    }
-    prog.extend(dispatched(rules)?);
-    Ok(prog)
+    searched(rules)
 }
 
-/// Rules per bucket of the built-in program.
-const BUCKET: usize = 6;
-
-/// The rules as one program per bucket of consecutive syscall numbers, behind a dispatch on
-/// the number. The same verdicts as one chain of all the rules, but a call walks one bucket:
-/// the kernel emulates the program for every syscall number when it loads it (to cache the
-/// constant verdicts), and one chain of the forty-odd rules made each load cost 137 µs here, twice
-/// per launch (in buckets of 6: 58 µs).
-fn dispatched(rules: BTreeMap<i64, Vec<SeccompRule>>) -> Result<BpfProgram> {
-    use seccompiler::sock_filter as I;
-    const LD_W_ABS: u16 = 0x20;
-    const JGE_K: u16 = 0x35;
-    const JA: u16 = 0x05;
-    let mut buckets: Vec<(i64, BpfProgram)> = Vec::new();
-    let entries: Vec<(i64, Vec<SeccompRule>)> = rules.into_iter().collect();
-    for chunk in entries.chunks(BUCKET) {
-        let low = chunk[0].0;
-        let map: BTreeMap<i64, Vec<SeccompRule>> = chunk.iter().cloned().collect();
-        let filter = SeccompFilter::new(map, SeccompAction::Allow, SeccompAction::Errno(libc::EPERM as u32), arch()?)
-            .map_err(|e| anyhow!("seccomp filter: {e}"))?;
-        buckets.push((low, filter.try_into().map_err(|e| anyhow!("seccomp compile: {e}"))?));
-    }
-    // ld nr; then for each bucket but the first, highest first: "nr >= its lowest? jump to
-    // it"; the first bucket follows the dispatch and takes every number below the second's.
-    let dispatch = 1 + 2 * (buckets.len() - 1);
-    let mut starts = Vec::new();
-    let mut at = dispatch;
-    for (_, b) in &buckets {
-        starts.push(at);
-        at += b.len();
-    }
-    let mut out = vec![I { code: LD_W_ABS, jt: 0, jf: 0, k: 0 }];
-    for i in (1..buckets.len()).rev() {
-        let low = u32::try_from(buckets[i].0).map_err(|_| anyhow!("seccomp: syscall number {}", buckets[i].0))?;
-        out.push(I { code: JGE_K, jt: 0, jf: 1, k: low });
-        let ja_at = out.len();
-        out.push(I { code: JA, jt: 0, jf: 0, k: (starts[i] - (ja_at + 1)) as u32 });
-    }
-    for (_, b) in buckets {
-        out.extend(b);
-    }
-    Ok(out)
+/// What a stretch of syscall numbers gets in the built-in program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Allow,
+    Refuse,
+    /// ENOSYS: numbers newer than this build knows (and the x32 ABI's), and clone3, so that
+    /// libc falls back to clone, whose flags a filter can see.
+    Unknown,
+    /// The rules of one call that look at its arguments: the `n`th program after the search.
+    Rules(usize),
 }
 
-/// Checks seccompiler's filters cannot express: a foreign architecture, numbers above the
-/// highest this build knows (newer calls, and the x32 ABI), and clone3.
-fn prefix() -> Result<BpfProgram> {
+/// The built-in program: a foreign architecture is killed (a filter cannot judge numbers it
+/// does not know), then a binary search on the syscall number. The kernel emulates a program
+/// for every syscall number when it loads it (to cache the constant verdicts), so each step a
+/// call takes to its verdict is paid about 470 times per load: here a call takes four steps
+/// and one comparison per level of the search, where one chain of the forty-odd rules took up
+/// to a hundred (137 µs per load on the benchmark's machine) and buckets of six behind a
+/// linear dispatch up to forty (66 µs). Numbers are split into stretches of one verdict (a run
+/// of consecutive refused numbers is one stretch); calls whose rules look at arguments jump to
+/// their own seccompiler program after the search.
+fn searched(rules: BTreeMap<i64, Vec<SeccompRule>>) -> Result<BpfProgram> {
     use seccompiler::sock_filter as I;
     const LD_W_ABS: u16 = 0x20;
     const JEQ_K: u16 = 0x15;
-    const JGT_K: u16 = 0x25;
-    const RET_K: u16 = 0x06;
+    const JGE_K: u16 = 0x35;
+    const JA: u16 = 0x05;
     const KILL_PROCESS: u32 = 0x8000_0000;
-    let enosys = 0x0005_0000 | libc::ENOSYS as u32;
-    match (std::env::consts::ARCH, super::syscalls::highest()) {
-        ("x86_64", Some(highest)) => Ok(vec![
-            I { code: LD_W_ABS, jt: 0, jf: 0, k: 4 },
-            I { code: JEQ_K, jt: 1, jf: 0, k: AUDIT_ARCH_X86_64 },
-            I { code: RET_K, jt: 0, jf: 0, k: KILL_PROCESS },
-            I { code: LD_W_ABS, jt: 0, jf: 0, k: 0 },
-            I { code: JGT_K, jt: 1, jf: 0, k: highest },
-            I { code: JEQ_K, jt: 0, jf: 1, k: libc::SYS_clone3 as u32 },
-            I { code: RET_K, jt: 0, jf: 0, k: enosys },
-        ]),
-        // No table for this architecture yet: seccompiler's own check kills a foreign one.
-        _ => Ok(vec![
-            I { code: LD_W_ABS, jt: 0, jf: 0, k: 0 },
-            I { code: JEQ_K, jt: 0, jf: 1, k: libc::SYS_clone3 as u32 },
-            I { code: RET_K, jt: 0, jf: 0, k: enosys },
-        ]),
+    let native = match std::env::consts::ARCH {
+        "x86_64" => AUDIT_ARCH_X86_64,
+        "aarch64" => 0xc000_00b7,
+        "riscv64" => 0xc000_00f3,
+        other => bail!("seccomp: unsupported architecture {other}"),
+    };
+    let mut points: BTreeMap<u32, Verdict> = BTreeMap::new();
+    let mut tails: Vec<BpfProgram> = Vec::new();
+    for (nr, call_rules) in rules {
+        let n = u32::try_from(nr).map_err(|_| anyhow!("seccomp: syscall number {nr}"))?;
+        let verdict = if call_rules.is_empty() {
+            Verdict::Refuse
+        } else {
+            let one = BTreeMap::from([(nr, call_rules)]);
+            let filter =
+                SeccompFilter::new(one, SeccompAction::Allow, SeccompAction::Errno(libc::EPERM as u32), arch()?)
+                    .map_err(|e| anyhow!("seccomp filter: {e}"))?;
+            tails.push(filter.try_into().map_err(|e| anyhow!("seccomp compile: {e}"))?);
+            Verdict::Rules(tails.len() - 1)
+        };
+        points.insert(n, verdict);
+    }
+    points.insert(libc::SYS_clone3 as u32, Verdict::Unknown);
+    // (first number, verdict) for every stretch, each up to the next one's first number.
+    let mut stretches: Vec<(u32, Verdict)> = vec![(0, Verdict::Allow)];
+    for (n, verdict) in points {
+        // The Allow stretch opened after the number before this one is empty if it is n.
+        if stretches.last().is_some_and(|s| s.0 == n) {
+            stretches.pop();
+        }
+        // A number right after one of the same constant verdict extends its stretch.
+        if !(matches!(verdict, Verdict::Refuse | Verdict::Unknown) && stretches.last().is_some_and(|s| s.1 == verdict))
+        {
+            stretches.push((n, verdict));
+        }
+        stretches.push((n + 1, Verdict::Allow));
+    }
+    if let Some(highest) = super::syscalls::highest() {
+        match stretches.last_mut() {
+            Some(last) if last.0 == highest + 1 => last.1 = Verdict::Unknown,
+            _ => stretches.push((highest + 1, Verdict::Unknown)),
+        }
+    }
+    let mut out = vec![
+        I { code: LD_W_ABS, jt: 0, jf: 0, k: 4 },
+        I { code: JEQ_K, jt: 1, jf: 0, k: native },
+        I { code: RET, jt: 0, jf: 0, k: KILL_PROCESS },
+        I { code: LD_W_ABS, jt: 0, jf: 0, k: 0 },
+    ];
+    let mut to_tail: Vec<(usize, usize)> = Vec::new();
+    search(&stretches, &mut out, &mut to_tail)?;
+    let mut starts = Vec::new();
+    for t in tails {
+        starts.push(out.len());
+        out.extend(t);
+    }
+    for (at, tail) in to_tail {
+        out[at].k = (starts[tail] - (at + 1)) as u32;
+    }
+    return Ok(out);
+
+    /// Emits the search over `s` (stretches in order, the first starting where the caller's
+    /// comparisons left off): "number >= the middle stretch's first?", the lower half, then
+    /// the upper half.
+    fn search(s: &[(u32, Verdict)], out: &mut BpfProgram, to_tail: &mut Vec<(usize, usize)>) -> Result<()> {
+        if let [(_, v)] = s {
+            out.push(match v {
+                Verdict::Allow => I { code: RET, jt: 0, jf: 0, k: RET_ALLOW },
+                Verdict::Refuse => I { code: RET, jt: 0, jf: 0, k: RET_EPERM },
+                Verdict::Unknown => I { code: RET, jt: 0, jf: 0, k: RET_ENOSYS },
+                Verdict::Rules(t) => {
+                    to_tail.push((out.len(), *t));
+                    I { code: JA, jt: 0, jf: 0, k: 0 }
+                }
+            });
+            return Ok(());
+        }
+        let mid = s.len() / 2;
+        let at = out.len();
+        out.push(I { code: JGE_K, jt: 0, jf: 0, k: s[mid].0 });
+        search(&s[..mid], out, to_tail)?;
+        out[at].jt = u8::try_from(out.len() - (at + 1)).map_err(|_| anyhow!("seccomp: search branch too long"))?;
+        search(&s[mid..], out, to_tail)
     }
 }
 
@@ -179,6 +214,8 @@ pub fn builtin(plan: &Plan) -> Result<Option<BpfProgram>> {
 }
 
 const RET: u16 = 0x06;
+const RET_ALLOW: u32 = 0x7fff_0000;
+const RET_ENOSYS: u32 = 0x0005_0000 | libc::ENOSYS as u32;
 /// `SECCOMP_RET_ERRNO | EPERM`: what the built-in rules return.
 const RET_EPERM: u32 = 0x0005_0000 | libc::EPERM as u32;
 
@@ -479,9 +516,13 @@ mod tests {
     /// Runs a classic BPF program on a seccomp_data for x86_64 (the few opcodes used): the
     /// verdict, and how many instructions it took.
     fn exec(prog: &BpfProgram, nr: u32, args: [u64; 6]) -> (u32, usize) {
+        exec_as(prog, AUDIT_ARCH_X86_64, nr, args)
+    }
+
+    fn exec_as(prog: &BpfProgram, arch: u32, nr: u32, args: [u64; 6]) -> (u32, usize) {
         let mut data = Vec::new();
         data.extend(nr.to_le_bytes());
-        data.extend(AUDIT_ARCH_X86_64.to_le_bytes());
+        data.extend(arch.to_le_bytes());
         data.extend(0u64.to_le_bytes());
         for a in args {
             data.extend(a.to_le_bytes());
@@ -507,8 +548,23 @@ mod tests {
         }
     }
 
+    /// The checks before the rules as the earlier program made them (x86_64): the reference's.
+    fn prefix() -> BpfProgram {
+        use seccompiler::sock_filter as I;
+        let highest = crate::confine::syscalls::highest().unwrap();
+        vec![
+            I { code: 0x20, jt: 0, jf: 0, k: 4 },
+            I { code: 0x15, jt: 1, jf: 0, k: AUDIT_ARCH_X86_64 },
+            I { code: RET, jt: 0, jf: 0, k: 0x8000_0000 },
+            I { code: 0x20, jt: 0, jf: 0, k: 0 },
+            I { code: 0x25, jt: 1, jf: 0, k: highest },
+            I { code: 0x15, jt: 0, jf: 1, k: libc::SYS_clone3 as u32 },
+            I { code: RET, jt: 0, jf: 0, k: RET_ENOSYS },
+        ]
+    }
+
     #[test]
-    fn the_dispatched_program_gives_every_call_the_verdict_one_chain_gives() {
+    fn the_searched_program_gives_every_call_the_verdict_one_chain_gives() {
         for refuse_userns in [false, true] {
             let bucketed = builtin_program(Level::Default, refuse_userns).unwrap();
             // The same rules as one chain, behind the same prefix.
@@ -547,7 +603,7 @@ mod tests {
                 arch().unwrap(),
             )
             .unwrap();
-            let mut chain = prefix().unwrap();
+            let mut chain = prefix();
             chain.extend(BpfProgram::try_from(filter).unwrap());
             let args = [
                 [0u64; 6],
@@ -558,6 +614,10 @@ mod tests {
                 [0xffff_ffff, 0, 0, 0, 0, 0],
                 [libc::CLONE_NEWUSER as u64, 0, 0, 0, 0, 0],
                 [(libc::CLONE_NEWUSER | libc::CLONE_NEWNS) as u64, 0, 0, 0, 0, 0],
+                // High words: ioctl's request and personality compare their low 32 bits only.
+                [1 << 40 | libc::CLONE_NEWUSER as u64, 1 << 32 | TIOCSTI, 0, 0, 0, 0],
+                [1 << 32 | ADDR_NO_RANDOMIZE, 1 << 33, 0, 0, 0, 0],
+                [u64::MAX; 6],
             ];
             let mut denied = 0;
             for nr in 0..=470u32 {
@@ -569,23 +629,44 @@ mod tests {
             }
             assert!(denied > 35 * args.len(), "the rules refuse what they should ({denied})");
         }
-        // An allowed call walks its bucket, not every rule: the kernel's emulation of the
-        // program for each syscall number at load time is what this saves.
+        // A call takes one comparison per level of the search, not one per rule: the kernel's
+        // emulation of the program for each syscall number at load time is what this saves.
         let p = builtin_program(Level::Default, true).unwrap();
-        let worst = (0..=470).map(|nr| exec(&p, nr, [0; 6]).1).max().unwrap();
-        assert!(worst < 45, "a call walks up to {worst} instructions");
+        let steps: Vec<usize> = (0..=470).map(|nr| exec(&p, nr, [0; 6]).1).collect();
+        let (worst, all) = (steps.iter().max().copied().unwrap_or(0), steps.iter().sum::<usize>());
+        // A constant verdict: the architecture, the number and the search; the calls whose
+        // arguments matter walk their own rules after it.
+        assert!(all < 12 * steps.len(), "{all} steps over {} numbers", steps.len());
+        assert!(worst <= 24, "a call walks up to {worst} instructions");
     }
 
     #[test]
-    fn every_level_starts_with_the_arch_check_and_the_newer_than_this_build_rule() {
-        let p = builtin_program(Level::Default, false).unwrap();
-        assert!(p.len() > 40);
-        assert_eq!(p[1].k, AUDIT_ARCH_X86_64);
-        assert_eq!(p[4].k, 469, "x32 numbers and calls newer than this build get ENOSYS");
-        assert!(builtin_program(Level::Default, true).unwrap().len() > p.len());
-        let floor = builtin_program(Level::Floor, false).unwrap();
-        assert!(floor.len() < p.len() && floor[..7] == p[..7]);
-        assert_eq!(builtin_program(Level::Bare, false).unwrap().len(), 8);
+    fn every_level_kills_a_foreign_architecture_and_refuses_unknown_numbers_and_clone3() {
+        const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+        const KILL_PROCESS: u32 = 0x8000_0000;
+        let refused = |p: &BpfProgram| (0..=469).filter(|nr| run(p, *nr, [0; 6]) == RET_EPERM).count();
+        for level in [Level::Bare, Level::Floor, Level::Default] {
+            for userns in [false, true] {
+                let p = builtin_program(level, userns).unwrap();
+                for nr in [0, 1, 59, 435, 469, 470] {
+                    assert_eq!(exec_as(&p, AUDIT_ARCH_I386, nr, [0; 6]).0, KILL_PROCESS, "{level:?} i386 {nr}");
+                }
+                for nr in [libc::SYS_clone3 as u32, 470, 1000, 0x4000_0000, 0x4000_0001] {
+                    assert_eq!(run(&p, nr, [0; 6]), RET_ENOSYS, "{level:?}: syscall {nr}");
+                }
+                assert_eq!(run(&p, libc::SYS_read as u32, [0; 6]), RET_ALLOW, "{level:?}");
+                let highest = crate::confine::syscalls::highest().unwrap_or(0);
+                assert_ne!(run(&p, highest, [0; 6]), RET_ENOSYS, "{level:?}: the highest known number");
+            }
+        }
+        let (bare, floor, default) = (
+            builtin_program(Level::Bare, false).unwrap(),
+            builtin_program(Level::Floor, false).unwrap(),
+            builtin_program(Level::Default, false).unwrap(),
+        );
+        assert_eq!(refused(&bare), 0);
+        assert!(0 < refused(&floor) && refused(&floor) < refused(&default));
+        assert!(default.len() < 200, "{} instructions", default.len());
     }
 
     #[test]
