@@ -33,8 +33,8 @@ pub enum Side {
 pub trait Stages {
     /// Never outlive jail: the death signal (caught with `--share-pid`, held until init reads it).
     fn tie_to_jail(&mut self) -> Result<(), String>;
-    /// Hands the network namespace's helper (`launch/netns.rs`) this process, so that the
-    /// namespace is made in its user namespace while the root is built.
+    /// Hands the network namespace's helper (`launch/netns.rs`) this process's user
+    /// namespace, so that the network namespace is made there while the root is built.
     fn ask_for_netns(&mut self) -> Result<(), String>;
     /// Writes its own id maps, or waits for jail to; a hang-up on the sync pipe (jail keeps it
     /// open) means jail died.
@@ -69,6 +69,12 @@ pub trait Stages {
     /// Not when a supervisor is told init's pid (bubblewrap's --info-fd), as bubblewrap's pid 1
     /// is dumpable.
     fn non_dumpable(&mut self) -> Result<(), String>;
+    /// Enters the network namespace its helper made (`launch/netns.rs`) unless a step of the
+    /// root needed it already (the proxy's listener, `--userns2`): this late, the sandbox does
+    /// all its own work before it waits for the helper, whose namespace takes the kernel longer
+    /// to make than the root takes to build. Nothing before needs the network; seccomp and
+    /// Landlock do not refuse setns, and the capability it needs is still held.
+    fn enter_netns(&mut self) -> Result<(), String>;
     /// Waits until jail has released the sandbox (its process group, the terminal, the scope
     /// asked for): the command's process is forked only after. Without limits, a sandbox that
     /// maps its own ids waits here, by when jail has long been done.
@@ -113,6 +119,7 @@ pub fn run_stages<S: Stages>(s: &mut S, as_pid_1: bool) -> Result<(), String> {
     s.subreaper()?;
     s.shared_seccomp()?;
     s.non_dumpable()?;
+    s.enter_netns()?;
     s.enter_cgroup()?;
     s.await_release()?;
     match s.fork(false)? {
@@ -263,7 +270,10 @@ impl Stages for First<'_> {
     fn build_root(&mut self) -> Result<(), String> {
         let spec = self.spec;
         self.caller_umask = umask(Mode::empty());
-        setup(spec, self.proxy.as_ref(), self.netns.take()).map_err(|e| {
+        // The proxy's listener lives in the sandbox's network; --userns2 leaves the user
+        // namespace that owns it. Otherwise the namespace is entered just before the fork.
+        let netns = if spec.proxy.is_some() || spec.joins.userns2.is_some() { self.netns.take() } else { None };
+        setup(spec, self.proxy.as_ref(), netns).map_err(|e| {
             match (spec.personality, e.downcast_ref::<crate::rootfs::StepError>()) {
                 (crate::spec::Personality::Bwrap, Some(step)) => step.bwrap_text(),
                 _ => format!("{e:#}"),
@@ -287,6 +297,10 @@ impl Stages for First<'_> {
                 .map_err(|e| format!("unshare(CLONE_NEWCGROUP): {}", errno_text(e)))?;
         }
         Ok(())
+    }
+
+    fn enter_netns(&mut self) -> Result<(), String> {
+        self.netns.take().map_or(Ok(()), |sock| super::netns::enter(&sock))
     }
 
     fn bounding_set(&mut self) -> Result<(), String> {
@@ -627,6 +641,9 @@ mod tests {
         fn shared_seccomp(&mut self) -> Result<(), String> {
             self.r.step("shared_seccomp")
         }
+        fn enter_netns(&mut self) -> Result<(), String> {
+            self.r.step("enter_netns")
+        }
         fn fork(&mut self, own_pidns: bool) -> Result<Side, String> {
             self.r.step(if own_pidns { "fork(own pid namespace)" } else { "fork" })?;
             Ok(if self.init { Side::Init(nix::unistd::Pid::from_raw(2)) } else { Side::Command })
@@ -658,6 +675,7 @@ mod tests {
                 "subreaper",
                 "shared_seccomp",
                 "non_dumpable",
+                "enter_netns",
                 "enter_cgroup",
                 "await_release",
                 "fork",

@@ -7,21 +7,22 @@
 //! ```text
 //! parent (jail, outside)                    child (pid 1 of the new pid namespace)
 //!  block forwarded signals + SIGCHLD         PR_SET_PDEATHSIG: never outlive jail
-//!  limits: cgroup v2 and a backend at hand   hand the helper a pidfd of itself ──▶ helper
+//!  limits: cgroup v2 and a backend at hand   hand the helper its user namespace ──▶ helper
 //!  --protect placeholders (+ their janitor)  map its own ids (one uid, one gid) or wait for
 //!  join --userns                               jail's; a hang-up on the sync pipe (kept open
 //!  fork the network namespace's helper: it     by jail) = jail died: exit
-//!    waits for the sandbox's pidfd, enters   make / rprivate: no propagation either way
+//!    waits for the sandbox's user ns, enters make / rprivate: no propagation either way
 //!    its user namespace, makes one, lo up,   scratch tmpfs, pivot into it, host at /oldroot
 //!    sends it back ──────────────────────▶   apply the filesystem steps in order
 //!  clone(new user, mount, pid, ...)          pivot into the new root, detach the old one
-//!  limits: ask for the scope (one write)     enter the helper's network namespace (or lo up)
-//!  own process group (+ the terminal)        hostname, --allow-host's listener to jail
+//!  limits: ask for the scope (one write)     lo up (no helper); --allow-host, --userns2: the
+//!  own process group (+ the terminal)          helper's namespace now; hostname, the proxy's
+//!                                              listener to jail
 //!  the maps, if the sandbox cannot write     --userns2, --disable-userns, the block fd, locks
 //!    its own; --info-fd: child pid           the bounding set, once for init and the command;
 //!                                            no_new_privs, init's Landlock domain, the shared
 //!  (--userns-block-fd: the caller maps)        seccomp filter (its listener sent to jail);
-//!  release the child ───────────────────▶      not dumpable
+//!  release the child ───────────────────▶      not dumpable; the helper's network namespace
 //!  limits: (helper reaped) scope ready,      limits: wait until moved, then make the cgroup
 //!    jail → supervisor, child → payload,       namespace (rooted at payload)
 //!    read back ──────────────────────────▶   wait for the release; start the command in its

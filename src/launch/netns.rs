@@ -5,10 +5,12 @@
 //! hold up everything after it.
 //!
 //! jail forks the helper just before it clones the sandbox; the helper waits. The sandbox's
-//! first step hands it a pidfd of itself, and with it its user namespace, which jail owns (it
-//! has the owner's uid in the parent namespace): so the helper may enter it and make a network
+//! first step hands it its user namespace, which jail owns (it has the owner's uid in the
+//! parent namespace): so the helper may enter it and make a network
 //! namespace there, with every capability over it. The helper brings `lo` up, sends the
-//! namespace back over the same socket and exits; the sandbox enters it once its root is built.
+//! namespace back over the same socket and exits; the sandbox enters it as its last step
+//! before the fork (right after the root when a step needs it: the proxy's listener,
+//! `--userns2`), so that it waits for the helper only once its own work is done.
 //! The sandbox, not jail, starts the helper's work: a new process often runs first on its
 //! parent's CPU, and jail may not run again until the sandbox sleeps. Measured over 200
 //! traced launches: forked by jail after the clone, the helper started 0.35 ms after the
@@ -77,7 +79,8 @@ pub fn start(helper_end: OwnedFd, sandbox_end: &OwnedFd) -> Result<Helper> {
     }
 }
 
-/// In the helper: waits for the sandbox's pidfd, then answers with the namespace or why not.
+/// In the helper: waits for the sandbox's user namespace, then answers with the network
+/// namespace or why not.
 /// Nothing to answer when the sandbox ended first.
 fn serve(sock: &OwnedFd) {
     let mut buf = [0u8; 1];
@@ -88,10 +91,15 @@ fn serve(sock: &OwnedFd) {
     };
 }
 
-/// The sandbox's first step: a pidfd of itself to the helper, which starts on the namespace.
+/// The sandbox's first step: its user namespace to the helper, which starts on the network
+/// namespace. A descriptor of the namespace itself, not a pidfd of the sandbox: setns through a
+/// pidfd needs ptrace access to the process, which the sandbox gives up (not dumpable) before
+/// it takes the network namespace, and so possibly before the helper gets to it.
 pub fn ask(sock: &OwnedFd) -> Result<(), String> {
-    let me = linux::pidfd_of_self().map_err(|e| format!("network namespace: {e}"))?;
-    linux::send_fd(sock, b"P", Some(me.as_raw_fd()))
+    // The host's /proc is still in view: this runs before the root is built.
+    let me = std::fs::File::open("/proc/self/ns/user")
+        .map_err(|e| format!("network namespace: open(\"/proc/self/ns/user\"): {e}"))?;
+    linux::send_fd(sock, b"U", Some(me.as_raw_fd()))
         .map_err(|e| format!("network namespace: sendmsg to its helper: {}", errno_text(e)))
 }
 
@@ -99,7 +107,7 @@ pub fn ask(sock: &OwnedFd) -> Result<(), String> {
 /// up, and a descriptor for the namespace.
 fn make(sandbox: &OwnedFd) -> Result<OwnedFd, String> {
     nix::sched::setns(sandbox, CloneFlags::CLONE_NEWUSER)
-        .map_err(|e| format!("setns(sandbox, CLONE_NEWUSER): {}", errno_text(e)))?;
+        .map_err(|e| format!("setns(the sandbox's user namespace): {}", errno_text(e)))?;
     nix::sched::unshare(CloneFlags::CLONE_NEWNET).map_err(|e| format!("unshare(CLONE_NEWNET): {}", errno_text(e)))?;
     let sock = linux::inet_socket().map_err(|e| format!("bringing up lo: {e}"))?;
     linux::loopback_up(&sock).map_err(|e| format!("bringing up lo: {e}"))?;
