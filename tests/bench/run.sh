@@ -85,6 +85,22 @@ for x in json.load(open(sys.argv[1]))["results"]:
 		read -r "med[$k]" "sd[$k]" "lo[$k]" "hi[$k]" <<<"${lines[i++]}"
 	done
 }
+load_pooled() { # a key for each command in order, --, hyperfine json files of the same commands
+	local keys=() k i=0 lines
+	while [[ $1 != -- ]]; do keys+=("$1") && shift; done
+	shift
+	mapfile -t lines < <(python3 -c 'import json, statistics as s, sys
+runs = {}
+for f in sys.argv[1:]:
+    for i, x in enumerate(json.load(open(f))["results"]):
+        runs.setdefault(i, []).extend(t * 1e3 for t in x["times"])
+for i in sorted(runs):
+    v = runs[i]
+    print(*("%.3f" % x for x in (s.median(v), s.stdev(v), min(v), max(v))))' "$@")
+	for k in "${keys[@]}"; do
+		read -r "med[$k]" "sd[$k]" "lo[$k]" "hi[$k]" <<<"${lines[i++]}"
+	done
+}
 put() { # key, samples...
 	local k=$1
 	shift
@@ -178,9 +194,13 @@ if [[ -d $tree/bin ]]; then
 	cases+=("$J --ro-bind $tree / -- true")
 	[[ -n $HK ]] && keys+=(hktree) && cases+=("$HK run --unshare-all --rootfs $tree -- /bin/true")
 fi
-as_user hyperfine -N --warmup 10 --runs 200 --export-json startup.json "${cases[@]}" >startup.log 2>&1 ||
-	{ echo "bench: startup:" >&2; tail -5 startup.log >&2; exit 1; }
-load startup.json "${keys[@]}"
+# Five interleaved rounds of 40 runs of each case, pooled: a slower stretch of the machine
+# falls on every case alike instead of on the one hyperfine was running.
+for round in 1 2 3 4 5; do
+	as_user hyperfine -N --warmup 5 --runs 40 --export-json "startup.$round.json" "${cases[@]}" >startup.log 2>&1 ||
+		{ echo "bench: startup:" >&2; tail -5 startup.log >&2; exit 1; }
+done
+load_pooled "${keys[@]}" -- startup.[1-5].json
 put cost "$(python3 -c "print(${med[jc]} - ${med[joff]})")"
 hkcost=
 if [[ -n $HK ]]; then
@@ -360,7 +380,7 @@ body=$work/section.md
 	echo "Written by \`make bench\` (tests/bench/run.sh) on $(date -u +%F): $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), Linux $(uname -r);"
 	echo "$(./jail --version) ($linkage), $(bwrap --version), ${hk_version}$(hyperfine --version). Medians, as the unprivileged"
 	echo "test user (hyperfine itself runs as that user: no case's time includes a user switch), of"
-	echo "hyperfine runs (startup: 200 of each case; binds: 20, and 5 from 1000 binds on),"
+	echo "hyperfine runs (startup: 200 of each case, in 5 interleaved rounds of 40; binds: 20, and 5 from 1000 binds on),"
 	echo "5 interleaved rounds (seccomp, rate) and 3 (memory); spread is ± the standard deviation (min–max)."
 	echo "Ratios are jail's median over the reference's in the same run (launches per second: higher is"
 	echo "better)."
