@@ -28,7 +28,8 @@ use seccompiler::{
 /// Which built-in rules a program holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Level {
-    /// Only the prefix and, if asked, the user-namespace rules.
+    /// Only the architecture check, ENOSYS for unknown numbers and clone3 and, if asked, the
+    /// user-namespace rules.
     Bare,
     Floor,
     Default,
@@ -51,7 +52,7 @@ fn arch() -> Result<TargetArch> {
     std::env::consts::ARCH.try_into().map_err(|e| anyhow!("seccomp: unsupported architecture: {e:?}"))
 }
 
-/// A built-in program: the prefix, then the rules of `level`.
+/// A built-in program: the rules of `level`, searched (`searched`).
 fn builtin_program(level: Level, refuse_userns: bool) -> Result<BpfProgram> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     if level != Level::Bare {
@@ -566,8 +567,8 @@ mod tests {
     #[test]
     fn the_searched_program_gives_every_call_the_verdict_one_chain_gives() {
         for refuse_userns in [false, true] {
-            let bucketed = builtin_program(Level::Default, refuse_userns).unwrap();
-            // The same rules as one chain, behind the same prefix.
+            let searched = builtin_program(Level::Default, refuse_userns).unwrap();
+            // The same rules as one chain, behind the earlier program's prefix.
             let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
             for (_, _, calls) in DENIED {
                 for (_, nr) in *calls {
@@ -623,7 +624,7 @@ mod tests {
             for nr in 0..=470u32 {
                 for a in args {
                     let want = run(&chain, nr, a);
-                    assert_eq!(run(&bucketed, nr, a), want, "syscall {nr} args {a:?}");
+                    assert_eq!(run(&searched, nr, a), want, "syscall {nr} args {a:?}");
                     denied += usize::from(want == RET_EPERM);
                 }
             }
