@@ -267,9 +267,11 @@ fn user_namespaces_can_be_disabled_for_good_and_the_assertion_checks_it() {
            'echo 100 > /proc/sys/user/max_user_namespaces 2>/dev/null; unshare -U true 2>/dev/null && echo nested; \
             bwrap --dev-bind / / true 2>/dev/null && echo inner; echo done'; \
          bwrap --assert-userns-disabled --dev-bind / / true; echo assert=$?; \
-         bwrap --unshare-user --disable-userns --assert-userns-disabled --dev-bind / / true; echo both=$?",
+         bwrap --unshare-user --disable-userns --assert-userns-disabled --dev-bind / / true; echo both=$?; \
+         bwrap --unshare-all --unshare-user --disable-userns --dev-bind / / sh -c 'unshare -U true 2>/dev/null || echo net-too'",
     );
-    assert_eq!(r.lines(), ["done", "assert=1", "both=0"], "{r:?}");
+    // With a network namespace of its own too (its helper's, taken before the nested one).
+    assert_eq!(r.lines(), ["done", "assert=1", "both=0", "net-too"], "{r:?}");
     assert!(r.err.contains("bwrap: creation of new user namespaces was not disabled as requested"), "{r:?}");
     // Without the option, a nested sandbox works, as with bubblewrap.
     let r = bw(h, "bwrap --unshare-user --uid 0 --gid 0 --cap-add ALL --bind / / --bind /proc /proc /proc/self/exe --unshare-all --bind / / --bind /proc /proc echo hello").ok();

@@ -34,7 +34,7 @@ pub trait Stages {
     /// Never outlive jail: the death signal (caught with `--share-pid`, held until init reads it).
     fn tie_to_jail(&mut self) -> Result<(), String>;
     /// Hands the network namespace's helper (`launch/netns.rs`) this process's user
-    /// namespace, so that the network namespace is made there while the root is built.
+    /// namespace, so that the network namespace is made there while the sandbox sets up.
     fn ask_for_netns(&mut self) -> Result<(), String>;
     /// Writes its own id maps, or waits for jail to; a hang-up on the sync pipe (jail keeps it
     /// open) means jail died.
@@ -70,7 +70,8 @@ pub trait Stages {
     /// is dumpable.
     fn non_dumpable(&mut self) -> Result<(), String>;
     /// Enters the network namespace its helper made (`launch/netns.rs`) unless a step of the
-    /// root needed it already (the proxy's listener, `--userns2`): this late, the sandbox does
+    /// root needed it already (the proxy's listener, `--userns2`, bubblewrap's
+    /// `--disable-userns`, which leave its user namespace): this late, the sandbox does
     /// all its own work before it waits for the helper, whose namespace takes the kernel longer
     /// to make than the root takes to build. Nothing before needs the network; seccomp and
     /// Landlock do not refuse setns, and the capability it needs is still held.
@@ -270,9 +271,11 @@ impl Stages for First<'_> {
     fn build_root(&mut self) -> Result<(), String> {
         let spec = self.spec;
         self.caller_umask = umask(Mode::empty());
-        // The proxy's listener lives in the sandbox's network; --userns2 leaves the user
-        // namespace that owns it. Otherwise the namespace is entered just before the fork.
-        let netns = if spec.proxy.is_some() || spec.joins.userns2.is_some() { self.netns.take() } else { None };
+        // The proxy's listener lives in the sandbox's network; --userns2 and bubblewrap's
+        // --disable-userns leave the user namespace that owns it (for another, or a nested
+        // one). Otherwise the namespace is entered just before the fork.
+        let early = spec.proxy.is_some() || spec.joins.userns2.is_some() || self.limit.is_some();
+        let netns = if early { self.netns.take() } else { None };
         setup(spec, self.proxy.as_ref(), netns).map_err(|e| {
             match (spec.personality, e.downcast_ref::<crate::rootfs::StepError>()) {
                 (crate::spec::Personality::Bwrap, Some(step)) => step.bwrap_text(),

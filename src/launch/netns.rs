@@ -9,8 +9,9 @@
 //! parent namespace): so the helper may enter it and make a network
 //! namespace there, with every capability over it. The helper brings `lo` up, sends the
 //! namespace back over the same socket and exits; the sandbox enters it as its last step
-//! before the fork (right after the root when a step needs it: the proxy's listener,
-//! `--userns2`), so that it waits for the helper only once its own work is done.
+//! before the fork (right after the root when a step needs it: the proxy's listener, and
+//! `--userns2` and bubblewrap's `--disable-userns`, which leave the user namespace that owns
+//! it), so that it waits for the helper only once its own work is done.
 //! The sandbox, not jail, starts the helper's work: a new process often runs first on its
 //! parent's CPU, and jail may not run again until the sandbox sleeps. Measured over 200
 //! traced launches: forked by jail after the clone, the helper started 0.35 ms after the
