@@ -17,23 +17,8 @@ bin=${1:-target/release/jail}
 # shellcheck source=perf-lib.sh
 source tests/bench/perf-lib.sh
 perf_ready phases
-user=${JAIL_TEST_USER:-jailtest}
-runs=${RUNS:-200}
-work=$(mktemp -d /var/tmp/jail-phases.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-chmod 755 "$work"
-# Names of their own, so that their events are told from everything else's.
-cp "$bin" "$work/jail-traced"
-cp "$(command -v bwrap)" "$work/bwrap-traced"
-as=(setpriv --reuid="$(id -u "$user")" --regid="$(id -g "$user")" --clear-groups)
-view=(--ro-bind / / --proc /proc --dev /dev --tmpfs /tmp)
-cd "$work"
+record_launches "$bin" "${RUNS:-200}" -e sched:sched_process_fork,sched:sched_process_exec,sched:sched_process_exit
 for launcher in jail-traced bwrap-traced; do
-	args=("${view[@]}" -- true)
-	[[ $launcher == bwrap-traced ]] && args=(--unshare-all --die-with-parent "${view[@]}" true)
-	timeout 600 perf record -q -a -e sched:sched_process_fork,sched:sched_process_exec,sched:sched_process_exit \
-		-o "$launcher.data" -- "${as[@]}" bash -c 'for _ in $(seq "$1"); do "${@:2}" >/dev/null; done' \
-		run "$runs" "./$launcher" "${args[@]}" 2>/dev/null
 	perf script -i "$launcher.data" -F pid,time,event,trace 2>/dev/null | python3 -c '
 import re, statistics, sys
 launcher = sys.argv[1]

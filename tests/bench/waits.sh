@@ -16,23 +16,8 @@ bin=${1:-target/release/jail}
 # shellcheck source=perf-lib.sh
 source tests/bench/perf-lib.sh
 perf_ready waits
-user=${JAIL_TEST_USER:-jailtest}
-runs=${RUNS:-100}
-work=$(mktemp -d /var/tmp/jail-waits.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-chmod 755 "$work"
-# Names of their own, so that their events are told from everything else's.
-cp "$bin" "$work/jail-traced"
-cp "$(command -v bwrap)" "$work/bwrap-traced"
-as=(setpriv --reuid="$(id -u "$user")" --regid="$(id -g "$user")" --clear-groups)
-view=(--ro-bind / / --proc /proc --dev /dev --tmpfs /tmp)
-cd "$work"
+record_launches "$bin" "${RUNS:-100}" -g -e sched:sched_switch,sched:sched_process_fork,sched:sched_process_exec
 for launcher in jail-traced bwrap-traced; do
-	args=("${view[@]}" -- true)
-	[[ $launcher == bwrap-traced ]] && args=(--unshare-all --die-with-parent "${view[@]}" true)
-	timeout 600 perf record -q -a -g -e sched:sched_switch,sched:sched_process_fork,sched:sched_process_exec \
-		-o "$launcher.data" -- "${as[@]}" bash -c 'for _ in $(seq "$1"); do "${@:2}" >/dev/null; done' \
-		run "$runs" "./$launcher" "${args[@]}" 2>/dev/null
 	perf script -i "$launcher.data" -F pid,time,event,trace,ip,sym 2>/dev/null | python3 -c '
 import collections, re, sys
 launcher, runs = sys.argv[1], int(sys.argv[2])
@@ -92,5 +77,5 @@ print("%s: what its processes wait for, ms per launch (%d launches)" % (launcher
 for (who, why), ms in sorted(total.items(), key=lambda x: -x[1]):
     if ms / runs >= 0.005:
         print("    %-24s %-34s %.3f" % (who, why, ms / runs))
-' "$launcher" "$runs"
+' "$launcher" "${RUNS:-100}"
 done
