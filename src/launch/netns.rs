@@ -1,13 +1,13 @@
 //! The sandbox's network namespace, made by a helper process beside the sandbox while the
-//! sandbox builds its root. Making one is the costliest step of a launch (the kernel registers
+//! sandbox sets itself up. Making one is the costliest step of a launch (the kernel registers
 //! the namespace's devices, sysctls and protocols: about 0.6 ms of CPU here, where all of jail's
-//! own code takes 0.3), and nothing needs it before the root is built; made by clone it would
+//! own code takes 0.3), and nothing needs it before the fork (the proxy's listener aside); made by clone it would
 //! hold up everything after it.
 //!
 //! jail forks the helper just before it clones the sandbox; the helper waits. The sandbox's
 //! first step hands it its user namespace, which jail owns (it has the owner's uid in the
-//! parent namespace): so the helper may enter it and make a network
-//! namespace there, with every capability over it. The helper brings `lo` up, sends the
+//! parent namespace): so the helper may enter it and make a network namespace there, with
+//! every capability over it. The helper brings `lo` up, sends the
 //! namespace back over the same socket and exits; the sandbox enters it as its last step
 //! before the fork (right after the root when a step needs it: the proxy's listener, and
 //! `--userns2` and bubblewrap's `--disable-userns`, which leave the user namespace that owns
@@ -81,8 +81,7 @@ pub fn start(helper_end: OwnedFd, sandbox_end: &OwnedFd) -> Result<Helper> {
 }
 
 /// In the helper: waits for the sandbox's user namespace, then answers with the network
-/// namespace or why not.
-/// Nothing to answer when the sandbox ended first.
+/// namespace or why not. Nothing to answer when the sandbox ended first.
 fn serve(sock: &OwnedFd) {
     let mut buf = [0u8; 1];
     let Ok((_, Some(sandbox))) = linux::recv_fd(sock, &mut buf) else { return };

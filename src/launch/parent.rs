@@ -157,8 +157,8 @@ pub trait Stages {
     fn join_userns(&mut self) -> Result<()>;
     /// `--protect` placeholders, removed again by a janitor however jail ends.
     fn make_placeholders(&mut self) -> Result<()>;
-    /// The helper that makes the sandbox's network namespace while the sandbox builds its
-    /// root, forked first: it waits for the sandbox to hand it its user namespace.
+    /// The helper that makes the sandbox's network namespace while the sandbox sets itself
+    /// up, forked first: it waits for the sandbox to hand it its user namespace.
     fn start_netns(&mut self) -> Result<()>;
     fn clone_sandbox(&mut self) -> Result<()>;
 

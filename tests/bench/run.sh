@@ -75,17 +75,7 @@ results=$work/results.tsv # section, case, jail, spread, reference, ratio, hakon
 row() { printf '%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\n' "$@" >>"$results"; }
 # Every measurement by key: median, standard deviation, min and max.
 declare -A med sd lo hi
-load() { # hyperfine json, a key for each of its commands in order (ms)
-	local f=$1 k i=0 lines
-	shift
-	mapfile -t lines < <(python3 -c 'import json,sys
-for x in json.load(open(sys.argv[1]))["results"]:
-    print(*("%.3f" % (x[k] * 1e3) for k in ("median", "stddev", "min", "max")))' "$f")
-	for k in "$@"; do
-		read -r "med[$k]" "sd[$k]" "lo[$k]" "hi[$k]" <<<"${lines[i++]}"
-	done
-}
-load_pooled() { # a key for each command in order, --, hyperfine json files of the same commands
+load() { # a key for each command in order (ms), --, hyperfine json files of the same commands, pooled
 	local keys=() k i=0 lines
 	while [[ $1 != -- ]]; do keys+=("$1") && shift; done
 	shift
@@ -200,7 +190,7 @@ for round in 1 2 3 4 5; do
 	as_user hyperfine -N --warmup 5 --runs 40 --export-json "startup.$round.json" "${cases[@]}" >startup.log 2>&1 ||
 		{ echo "bench: startup:" >&2; tail -5 startup.log >&2; exit 1; }
 done
-load_pooled "${keys[@]}" -- startup.[1-5].json
+load "${keys[@]}" -- startup.[1-5].json
 put cost "$(python3 -c "print(${med[jc]} - ${med[joff]})")"
 hkcost=
 if [[ -n $HK ]]; then
@@ -254,7 +244,7 @@ for n in 0 10 100 1000 3000; do
 		cmds+=("mapfile -d '' a <binds-$n.hargs; exec $HK run $hview --seccomp unconfined \"\${a[@]}\" -- true")
 	as_user hyperfine --shell=bash --warmup 1 --runs "$runs" --export-json "binds-$n.json" "${cmds[@]}" >"binds-$n.log" 2>&1 ||
 		{ echo "bench: binds $n:" >&2; tail -5 "binds-$n.log" >&2; exit 1; }
-	load "binds-$n.json" "${k[@]}"
+	load "${k[@]}" -- "binds-$n.json"
 	target=""
 	((n == 1000)) && goal binds "≤ 30 ms" "${med[jb$n]}" && target=$tc
 	bref="$(ref bwrap "bb$n" ms)"
