@@ -1,8 +1,8 @@
 //! The sandbox's network namespace, made by a helper process beside the sandbox while the
 //! sandbox sets itself up. Making one is the costliest step of a launch (the kernel registers
 //! the namespace's devices, sysctls and protocols: about 0.6 ms of CPU here, where all of jail's
-//! own code takes 0.3), and nothing needs it before the fork (the proxy's listener aside); made by clone it would
-//! hold up everything after it.
+//! own code takes 0.3), and nothing needs it before the fork (the proxy's listener aside);
+//! made by clone it would hold up everything after it.
 //!
 //! jail forks the helper just before it clones the sandbox; the helper waits. The sandbox's
 //! first step hands it its user namespace, which jail owns (it has the owner's uid in the
