@@ -241,19 +241,15 @@ pub fn run(w: Wants) -> i32 {
             }
         }
     }
-    match cgroup::systemd::user_bus() {
-        Some(bus) => match cgroup::systemd::ping() {
-            Ok(v) => r.ok("systemd user manager", &format!("reachable at {bus} (systemd {v})")),
-            Err(e) => r.missing(
-                "systemd user manager",
-                &format!("{bus}: {e:#}"),
-                "systemctl --user start dbus.socket",
-                w.limits,
-            ),
-        },
-        None => r.missing(
+    let routes = cgroup::systemd::user_manager();
+    match cgroup::systemd::ping() {
+        Ok((v, route)) => r.ok("systemd user manager", &format!("reachable at {route} (systemd {v})")),
+        Err(e) if !routes.is_empty() => {
+            r.missing("systemd user manager", &format!("{e:#}"), "systemctl --user start dbus.socket", w.limits)
+        }
+        Err(_) => r.missing(
             "systemd user manager",
-            "no $DBUS_SESSION_BUS_ADDRESS and no $XDG_RUNTIME_DIR/bus",
+            "no $XDG_RUNTIME_DIR/systemd/private, no $DBUS_SESSION_BUS_ADDRESS and no $XDG_RUNTIME_DIR/bus",
             "log in through a systemd session, or loginctl enable-linger USER (or run jail in a cgroup v2 \
              subtree delegated to you)",
             w.limits,

@@ -1,5 +1,6 @@
 //! Just enough of the D-Bus wire protocol for jail's one conversation with the systemd user
-//! manager: authenticate, say Hello, subscribe to one signal, make calls, read the answers.
+//! manager: authenticate, (on a bus) say Hello and subscribe to one signal, make calls, read
+//! the answers. The manager's own socket takes the same protocol peer to peer.
 //!
 //! Why not a general client: the request is pipelined, so it costs one write and the bus's
 //! single round trip, with no thread and no executor, right after the sandbox is cloned. A
@@ -310,6 +311,10 @@ pub struct Bus {
     pending: Vec<u8>,
     inbox: Vec<u8>,
     authenticated: bool,
+    /// A direct connection to the peer: no bus in between, so no Hello and no match rules.
+    peer: bool,
+    /// The authentication has been sent.
+    began: bool,
 }
 
 impl Bus {
@@ -324,7 +329,7 @@ impl Bus {
                 _ => None,
             });
             match sock {
-                Some(Ok(sock)) => return Ok(Bus::over(sock)),
+                Some(Ok(sock)) => return Ok(Bus::over(sock, false)),
                 Some(Err(e)) => last = anyhow!("connect({one}): {e}"),
                 None => {}
             }
@@ -332,13 +337,27 @@ impl Bus {
         Err(last)
     }
 
-    /// A bus on a connected socket: the authentication and Hello are queued at once (the bus
-    /// takes messages right behind BEGIN).
-    fn over(sock: UnixStream) -> Bus {
+    /// A direct connection to the server listening at `path` (a peer, not a bus).
+    pub fn connect_peer(path: &std::path::Path) -> Result<Bus> {
+        let sock = UnixStream::connect(path).with_context(|| format!("connect({})", path.display()))?;
+        Ok(Bus::over(sock, true))
+    }
+
+    pub fn is_peer(&self) -> bool {
+        self.peer
+    }
+
+    /// A connection on a connected socket: the authentication, and on a bus the Hello, are
+    /// queued at once (a bus takes messages right behind BEGIN; see [`Bus::flush`] for a peer).
+    fn over(sock: UnixStream, peer: bool) -> Bus {
         let uid = nix::unistd::geteuid().as_raw().to_string();
         let hex: String = uid.bytes().map(|b| format!("{b:02x}")).collect();
-        let mut bus = Bus { sock, serial: 0, pending: Vec::new(), inbox: Vec::new(), authenticated: false };
+        let mut bus =
+            Bus { sock, serial: 0, pending: Vec::new(), inbox: Vec::new(), authenticated: false, peer, began: false };
         bus.pending.extend_from_slice(format!("\0AUTH EXTERNAL {hex}\r\nBEGIN\r\n").as_bytes());
+        if peer {
+            return bus;
+        }
         bus.queue(&Call {
             destination: "org.freedesktop.DBus",
             path: "/org/freedesktop/DBus",
@@ -371,31 +390,45 @@ impl Bus {
         })
     }
 
-    /// Sends everything queued, in one write.
-    pub fn flush(&mut self) -> Result<()> {
+    /// Sends everything queued, in one write. On a peer, what follows the authentication waits
+    /// for the server's OK: sd-bus's server (the manager's own socket) may leave a message that
+    /// arrives together with BEGIN unread until more comes, and its own clients wait for OK
+    /// before their first message too. A bus takes messages right behind BEGIN.
+    pub fn flush(&mut self, deadline: Instant) -> Result<()> {
+        if self.peer && self.began && !self.authenticated {
+            self.authenticate(deadline)?;
+        }
         self.sock.write_all(&self.pending).context("writing to the bus")?;
         self.pending.clear();
+        self.began = true;
         Ok(())
+    }
+
+    /// Reads the answer to the authentication: OK, or the refusal as the error.
+    fn authenticate(&mut self, deadline: Instant) -> Result<()> {
+        loop {
+            if let Some(end) = self.inbox.windows(2).position(|w| w == b"\r\n") {
+                let line = String::from_utf8_lossy(&self.inbox[..end]).into_owned();
+                if !line.starts_with("OK ") {
+                    bail!("the bus refused to authenticate uid {}: {line:?}", nix::unistd::geteuid());
+                }
+                self.inbox.drain(..end + 2);
+                self.authenticated = true;
+                return Ok(());
+            }
+            self.fill(deadline)?;
+        }
     }
 
     /// The next message, waiting at most until `deadline`.
     pub fn next(&mut self, deadline: Instant) -> Result<Message> {
+        if !self.authenticated {
+            self.authenticate(deadline)?;
+        }
         loop {
-            if !self.authenticated {
-                if let Some(end) = self.inbox.windows(2).position(|w| w == b"\r\n") {
-                    let line = String::from_utf8_lossy(&self.inbox[..end]).into_owned();
-                    if !line.starts_with("OK ") {
-                        bail!("the bus refused to authenticate uid {}: {line:?}", nix::unistd::geteuid());
-                    }
-                    self.inbox.drain(..end + 2);
-                    self.authenticated = true;
-                }
-            }
-            if self.authenticated {
-                if let Some((m, used)) = Message::parse(&self.inbox)? {
-                    self.inbox.drain(..used);
-                    return Ok(m);
-                }
+            if let Some((m, used)) = Message::parse(&self.inbox)? {
+                self.inbox.drain(..used);
+                return Ok(m);
             }
             self.fill(deadline)?;
         }

@@ -267,6 +267,7 @@ mod tests {
             dir: Some(dir.into()),
             backend,
             unit: None,
+            via: None,
             owns_dir: false,
             child: nix::unistd::Pid::from_raw(4242),
             pending: None,

@@ -9,9 +9,10 @@
 //! jail's own setup never waits for it. Usage is read from `payload`.
 //!
 //! The order overlaps the manager's work with the sandbox's: [`prepare`] checks what needs no
-//! sandbox, the sandbox is cloned, [`Backend::start`] sends the request (on a thread: the
-//! sandbox's setup runs meanwhile), [`Cgroup::ready`] waits for jail and the sandbox to be in
-//! the scope and lays out the leaves, and [`Cgroup::apply_after_setup`] sets the rest.
+//! sandbox and connects to the manager, the sandbox is cloned, [`Backend::start`] sends the
+//! request (one write; the sandbox's setup runs meanwhile), [`Cgroup::ready`] waits for jail
+//! and the sandbox to be in the scope and lays out the leaves, and
+//! [`Cgroup::apply_after_setup`] sets the rest.
 
 mod dbus;
 pub mod fs;
@@ -28,22 +29,24 @@ pub use crate::spec::limits::{Limits, Plan};
 
 /// How this host gives jail a cgroup, found before the sandbox exists.
 pub enum Backend {
-    /// A transient scope from the systemd user manager.
-    Systemd { root: PathBuf },
+    /// A transient scope from the systemd user manager, connected to already.
+    Systemd { root: PathBuf, manager: systemd::Manager },
     /// A subtree delegated to this user, below jail's own cgroup.
     Delegated { own: PathBuf },
 }
 
-/// Finds the backend and checks what can be checked before the sandbox exists.
+/// Finds the backend and checks what can be checked before the sandbox exists; a user manager
+/// is connected to now, so that its answer to the authentication is on its way during the clone.
 pub fn prepare(plan: &Plan) -> Result<Backend> {
     let root = fs::unified_root()?;
-    // The D-Bus client finds the same bus (the session address, else $XDG_RUNTIME_DIR/bus).
-    if systemd::user_bus().is_some() {
-        return Ok(Backend::Systemd { root });
+    // The manager's own socket, else the user bus (the session address, else $XDG_RUNTIME_DIR/bus).
+    if !systemd::user_manager().is_empty() {
+        return Ok(Backend::Systemd { root, manager: systemd::connect()? });
     }
     fs::check_delegated(plan, &root).map(|own| Backend::Delegated { own }).map_err(|e| {
         anyhow::anyhow!(
-            "{e:#}; and no systemd user manager to ask (no $DBUS_SESSION_BUS_ADDRESS, no $XDG_RUNTIME_DIR/bus): \
+            "{e:#}; and no systemd user manager to ask (no $XDG_RUNTIME_DIR/systemd/private, no $DBUS_SESSION_BUS_ADDRESS, \
+             no $XDG_RUNTIME_DIR/bus): \
              limits need a user session (loginctl enable-linger $USER) or a delegated cgroup"
         )
     })
@@ -55,16 +58,17 @@ impl Backend {
     /// that what was made can be removed.
     pub fn start(self, plan: &Plan, child: Pid) -> Result<Cgroup> {
         let jail = std::process::id();
-        let (backend, unit, pending) = match self {
-            Backend::Systemd { root } => {
+        let (backend, unit, via, pending) = match self {
+            Backend::Systemd { root, manager } => {
                 let unit = format!("jail-{jail}.scope");
-                let answer = systemd::request(plan, &[jail, child.as_raw() as u32], &unit)?;
-                ("systemd", Some(unit), Pending::Systemd { root, answer })
+                let via = manager.route.to_string();
+                let answer = systemd::request(manager, plan, &[jail, child.as_raw() as u32], &unit)?;
+                ("systemd", Some(unit), Some(via), Pending::Systemd { root, answer })
             }
-            Backend::Delegated { own } => ("cgroupfs", None, Pending::Delegated { own }),
+            Backend::Delegated { own } => ("cgroupfs", None, None, Pending::Delegated { own }),
         };
         let steps = vec![("request", std::time::Instant::now())];
-        Ok(Cgroup { dir: None, backend, unit, owns_dir: false, child, pending: Some(pending), steps })
+        Ok(Cgroup { dir: None, backend, unit, via, owns_dir: false, child, pending: Some(pending), steps })
     }
 }
 
@@ -82,6 +86,8 @@ pub struct Cgroup {
     dir: Option<PathBuf>,
     pub backend: &'static str,
     pub unit: Option<String>,
+    /// Where the request went (the manager's socket or the bus).
+    pub via: Option<String>,
     owns_dir: bool,
     child: Pid,
     pending: Option<Pending>,

@@ -9,27 +9,51 @@ use anyhow::{anyhow, bail, Context, Result};
 use super::{fs, Plan};
 pub use crate::spec::limits::{properties, Prop};
 
-/// The address of the user bus, if there is one to try.
-pub fn user_bus() -> Option<String> {
-    bus_address(
+/// How jail reaches the user manager.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Route {
+    /// The manager's own socket, `$XDG_RUNTIME_DIR/systemd/private`, as `systemctl --user` and
+    /// `systemd-run --user --scope` reach it: no broker relays the messages, there is no Hello,
+    /// and the manager sends its job signals to every direct peer unasked.
+    Direct(PathBuf),
+    /// The user bus (a broker): Hello, and a match for the job's end.
+    Bus(String),
+}
+
+impl std::fmt::Display for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Route::Direct(p) => write!(f, "{}", p.display()),
+            Route::Bus(a) => write!(f, "{a}"),
+        }
+    }
+}
+
+/// The ways to the user manager to try, in order (none: no user manager to ask).
+pub fn user_manager() -> Vec<Route> {
+    routes(
         std::env::var("DBUS_SESSION_BUS_ADDRESS").ok(),
         std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
         |p| p.exists(),
     )
 }
 
-/// $DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus when that socket exists (as libsystemd
-/// and D-Bus clients look it up). Without either, limits fall back to a delegated cgroup.
-pub fn bus_address(
-    env: Option<String>,
-    runtime_dir: Option<PathBuf>,
-    exists: impl Fn(&Path) -> bool,
-) -> Option<String> {
-    if let Some(a) = env.filter(|a| !a.is_empty()) {
-        return Some(a);
+/// The manager's private socket when it exists, then the bus: $DBUS_SESSION_BUS_ADDRESS, else
+/// $XDG_RUNTIME_DIR/bus when that socket exists (as libsystemd and D-Bus clients look it up).
+pub fn routes(env: Option<String>, runtime_dir: Option<PathBuf>, exists: impl Fn(&Path) -> bool) -> Vec<Route> {
+    let mut out = Vec::new();
+    if let Some(dir) = &runtime_dir {
+        let private = dir.join("systemd/private");
+        if exists(&private) {
+            out.push(Route::Direct(private));
+        }
     }
-    let sock = runtime_dir?.join("bus");
-    exists(&sock).then(|| format!("unix:path={}", sock.display()))
+    if let Some(a) = env.filter(|a| !a.is_empty()) {
+        out.push(Route::Bus(a));
+    } else if let Some(sock) = runtime_dir.map(|d| d.join("bus")).filter(|s| exists(s)) {
+        out.push(Route::Bus(format!("unix:path={}", sock.display())));
+    }
+    out
 }
 
 /// The manager's answer to a scope request, on its way.
@@ -48,23 +72,54 @@ const SYSTEMD: &str = "org.freedesktop.systemd1";
 const MANAGER_PATH: &str = "/org/freedesktop/systemd1";
 const MANAGER: &str = "org.freedesktop.systemd1.Manager";
 
-fn user_bus_connection() -> Result<Bus> {
-    let address =
-        user_bus().ok_or_else(|| anyhow!("no user bus (no $DBUS_SESSION_BUS_ADDRESS, no $XDG_RUNTIME_DIR/bus)"))?;
-    Bus::connect(&address).context("connecting to the systemd user manager's bus")
+/// A connection to the user manager, opened before the sandbox is cloned: the authentication
+/// (and on a bus Hello and the match for the job's end) is on its way while jail clones.
+pub struct Manager {
+    bus: Bus,
+    pub route: Route,
+    /// (serial, what) of the calls sent so far whose replies matter.
+    calls: Vec<(u32, &'static str)>,
 }
 
-/// Asks for `unit` with `pids` in it and the scope-level limits: Hello, a match for the job's
-/// end and StartTransientUnit go out in one write, and the sandbox builds its root while the
-/// manager works. (The manager sends JobRemoved to a job's requester without Subscribe.)
-pub fn request(plan: &Plan, pids: &[u32], unit: &str) -> Result<Answer> {
-    request_on(user_bus_connection()?, plan, pids, unit)
+/// Connects to the first route that takes it.
+pub fn connect() -> Result<Manager> {
+    let mut last = anyhow!(
+        "no user manager to ask (no $XDG_RUNTIME_DIR/systemd/private, no $DBUS_SESSION_BUS_ADDRESS, no $XDG_RUNTIME_DIR/bus)"
+    );
+    for route in user_manager() {
+        let bus = match &route {
+            Route::Direct(path) => Bus::connect_peer(path),
+            Route::Bus(address) => Bus::connect(address),
+        };
+        match bus.and_then(|bus| Manager::over(bus, route.clone())) {
+            Ok(m) => return Ok(m),
+            Err(e) => last = e.context(format!("connecting to the systemd user manager at {route}")),
+        }
+    }
+    Err(last)
 }
 
-fn request_on(mut bus: Bus, plan: &Plan, pids: &[u32], unit: &str) -> Result<Answer> {
-    let rule =
-        format!("type='signal',sender='{SYSTEMD}',path='{MANAGER_PATH}',interface='{MANAGER}',member='JobRemoved'");
-    let matched = bus.add_match(&rule);
+impl Manager {
+    fn over(mut bus: Bus, route: Route) -> Result<Manager> {
+        let mut calls = Vec::new();
+        if !bus.is_peer() {
+            // (The manager sends JobRemoved to a job's requester on the bus without Subscribe,
+            // and to every direct peer unasked.)
+            let rule = format!(
+                "type='signal',sender='{SYSTEMD}',path='{MANAGER_PATH}',interface='{MANAGER}',member='JobRemoved'"
+            );
+            calls.push((1, "Hello"));
+            calls.push((bus.add_match(&rule), "AddMatch JobRemoved"));
+        }
+        bus.flush(Instant::now() + ANSWER_TIMEOUT)?;
+        Ok(Manager { bus, route, calls })
+    }
+}
+
+/// Asks for `unit` with `pids` in it and the scope-level limits in one write (StartTransientUnit),
+/// and the sandbox builds its root while the manager works.
+pub fn request(mut m: Manager, plan: &Plan, pids: &[u32], unit: &str) -> Result<Answer> {
+    let bus = &mut m.bus;
     let mut props = properties(&plan.limits, pids)?;
     props.insert(1, ("Slice", Prop::Str(plan.slice.clone())));
     let mut body = Writer::default();
@@ -87,9 +142,9 @@ fn request_on(mut bus: Bus, plan: &Plan, pids: &[u32], unit: &str) -> Result<Ans
         signature: "ssa(sv)a(sa(sv))",
         body: body.into_bytes(),
     });
-    bus.flush()?;
-    let calls = vec![(1, "Hello"), (matched, "AddMatch JobRemoved"), (start, "StartTransientUnit")];
-    Ok(Answer { bus, calls, start, sent: Instant::now() })
+    bus.flush(Instant::now() + ANSWER_TIMEOUT)?;
+    m.calls.push((start, "StartTransientUnit"));
+    Ok(Answer { bus: m.bus, calls: m.calls, start, sent: Instant::now() })
 }
 
 impl Answer {
@@ -148,9 +203,9 @@ pub fn wait_until_moved(root: &Path, unit: &str, child: nix::unistd::Pid) -> Res
     }
 }
 
-/// Asks the user manager for its version: proves the bus and the manager answer.
-pub fn ping() -> Result<String> {
-    let mut bus = user_bus_connection()?;
+/// Asks the user manager for its version: proves the route and the manager answer.
+pub fn ping() -> Result<(String, Route)> {
+    let Manager { mut bus, route, .. } = connect()?;
     let mut body = Writer::default();
     body.str(MANAGER);
     body.str("Version");
@@ -162,8 +217,8 @@ pub fn ping() -> Result<String> {
         signature: "ss",
         body: body.into_bytes(),
     });
-    bus.flush()?;
     let deadline = Instant::now() + Duration::from_secs(10);
+    bus.flush(deadline)?;
     loop {
         let m = bus.next(deadline)?;
         if !m.is_reply() {
@@ -173,7 +228,7 @@ pub fn ping() -> Result<String> {
             bail!("{}: {e}", if m.reply_serial == Some(serial) { "Get Version" } else { "Hello" });
         }
         if m.reply_serial == Some(serial) {
-            return m.body().variant_str();
+            return Ok((m.body().variant_str()?, route));
         }
     }
 }
@@ -213,16 +268,26 @@ mod tests {
     }
 
     #[test]
-    fn the_bus_comes_from_the_environment_or_the_runtime_dir() {
+    fn the_managers_own_socket_comes_first_then_the_bus_from_the_environment_or_the_runtime_dir() {
         let yes = |_: &Path| true;
         let no = |_: &Path| false;
-        assert_eq!(bus_address(Some("unix:path=/x".into()), None, no).as_deref(), Some("unix:path=/x"));
+        let only_bus = |p: &Path| p.ends_with("bus");
+        let direct = || Route::Direct("/run/user/7/systemd/private".into());
+        assert_eq!(routes(Some("unix:path=/x".into()), None, yes), [Route::Bus("unix:path=/x".into())]);
         assert_eq!(
-            bus_address(Some(String::new()), Some("/run/user/7".into()), yes).as_deref(),
-            Some("unix:path=/run/user/7/bus")
+            routes(Some("unix:path=/x".into()), Some("/run/user/7".into()), yes),
+            [direct(), Route::Bus("unix:path=/x".into())]
         );
-        assert_eq!(bus_address(None, Some("/run/user/7".into()), no), None);
-        assert_eq!(bus_address(None, None, yes), None);
+        assert_eq!(
+            routes(Some(String::new()), Some("/run/user/7".into()), yes),
+            [direct(), Route::Bus("unix:path=/run/user/7/bus".into())]
+        );
+        assert_eq!(
+            routes(None, Some("/run/user/7".into()), only_bus),
+            [Route::Bus("unix:path=/run/user/7/bus".into())]
+        );
+        assert_eq!(routes(None, Some("/run/user/7".into()), no), []);
+        assert_eq!(routes(None, None, yes), []);
     }
 
     /// A private dbus-daemon (the real one, which validates every message it is sent) and
@@ -272,6 +337,7 @@ mod tests {
     fn a_real_bus_takes_the_pipelined_request_and_routes_it() {
         let Some(d) = daemon() else { return };
         let bus = Bus::connect(&format!("unix:path={}", d.1.display())).unwrap();
+        let manager = Manager::over(bus, Route::Bus("test".into())).unwrap();
         let limits = Limits {
             mem: Some(48 << 20),
             swap: Some(0),
@@ -280,7 +346,7 @@ mod tests {
             ..Limits::default()
         };
         let plan = Plan { limits, slice: "jail.slice".into() };
-        let answer = request_on(bus, &plan, &[1, 2], "jail-1.scope").unwrap();
+        let answer = request(manager, &plan, &[1, 2], "jail-1.scope").unwrap();
         // Authentication, Hello and AddMatch passed, and the bus parsed the request well enough
         // to route it: nobody owns systemd's name on this bus.
         let e = answer.wait("jail-1.scope").unwrap_err().to_string();

@@ -531,8 +531,9 @@ impl Stages for Launch<'_> {
         }
         if let (true, Some(cg)) = (self.spec.verbose, &self.cgroup) {
             let what = cg.unit.clone().unwrap_or_else(|| cg.dir().display().to_string());
+            let via = cg.via.as_ref().map_or(String::new(), |v| format!(" at {v}"));
             crate::say::warn(&format!(
-                "cgroup: {what} ({}) ready, limits read back, {} ms after the sandbox was cloned ({})",
+                "cgroup: {what} ({}{via}) ready, limits read back, {} ms after the sandbox was cloned ({})",
                 cg.backend,
                 self.started.elapsed().as_millis(),
                 cg.timeline()

@@ -114,6 +114,24 @@ expect "no user manager and no delegation: fails closed" 125 env -u DBUS_SESSION
 	"$here/jail" --mem 48M -- true
 contains "naming the missing pieces" "no systemd user manager"
 
+# jail reaches the manager on its own socket (as systemctl --user does), so no user bus is
+# needed; without that socket it goes over the bus. Each runtime directory here holds only one.
+mkdir -p rt-private/systemd rt-bus
+ln -sf "$XDG_RUNTIME_DIR/systemd/private" rt-private/systemd/private
+ln -sf "$XDG_RUNTIME_DIR/bus" rt-bus/bus
+expect "limits with the manager's socket and no bus" 0 env -u DBUS_SESSION_BUS_ADDRESS XDG_RUNTIME_DIR="$here/rt-private" \
+	"$here/jail" -v --mem 48M --pids 64 -- sh -c 'echo via-private'
+contains "the request went to the manager's socket" "(systemd at $here/rt-private/systemd/private)"
+contains "the command ran" "via-private"
+expect "limits over the bus alone" 0 env -u DBUS_SESSION_BUS_ADDRESS XDG_RUNTIME_DIR="$here/rt-bus" \
+	"$here/jail" -v --mem 48M --pids 64 -- sh -c 'echo via-bus'
+contains "the request went over the bus" "(systemd at unix:path=$here/rt-bus/bus)"
+contains "the command ran" "via-bus"
+expect "jail doctor finds the manager on its socket" 0 env -u DBUS_SESSION_BUS_ADDRESS XDG_RUNTIME_DIR="$here/rt-private" \
+	"$here/jail" doctor
+contains "doctor names the socket" "reachable at $here/rt-private/systemd/private"
+no_scopes_left "after both routes"
+
 # --timeout alone (no cgroup needed) and the usage report.
 expect "--timeout stops a sleeper" 124 $J --timeout 1s -- sleep 30
 expect "--stats prints a report" 0 $J --mem 64M --stats -- true
