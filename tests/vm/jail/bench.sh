@@ -68,17 +68,21 @@ for c in "${names[@]}"; do
 done
 
 # jail -v says how long the scope took to be ready after the clone (systemd's job, the limits
-# read back), and how long systemd's job took from the request.
-ready= job=
+# read back), how long systemd's job took from the request, and how long jail then still waited
+# for the sandbox to finish its own setup.
+ready= job= sandbox=
 for _ in 1 2 3 4 5; do
 	line=$(./jail -v --mem "$mem" --cpu "$cpu" --pids "$pids" -- true 2>&1 | grep 'limits read back' || true)
 	r=$(sed -n 's/.*limits read back, \([0-9]*\) ms after the sandbox was cloned.*/\1/p' <<<"$line")
 	j=$(sed -n 's/.*(job done +\([0-9.]*\) ms.*/\1/p' <<<"$line")
+	s=$(sed -n 's/.*sandbox ready +\([0-9.]*\) ms.*/\1/p' <<<"$line")
 	[[ -n $r ]] && ready+="${ready:+,}$r"
 	[[ -n $j ]] && job+="${job:+,}$j"
+	[[ -n $s ]] && sandbox+="${sandbox:+,}$s"
 done
 info scope-ready-ms "$ready"
 info scope-job-ms "$job"
+info scope-sandbox-wait-ms "$sandbox"
 
 echo "---"
 # The limits each launcher set, as the kernel shows them: from the cgroup of a sleep started
