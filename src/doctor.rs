@@ -242,9 +242,10 @@ pub fn run(w: Wants) -> i32 {
         }
     }
     let routes = cgroup::systemd::user_manager();
-    match cgroup::systemd::ping() {
+    let any_route = !routes.is_empty();
+    match cgroup::systemd::ping(routes) {
         Ok((v, route)) => r.ok("systemd user manager", &format!("reachable at {route} (systemd {v})")),
-        Err(e) if !routes.is_empty() => {
+        Err(e) if any_route => {
             r.missing("systemd user manager", &format!("{e:#}"), "systemctl --user start dbus.socket", w.limits)
         }
         Err(_) => r.missing(

@@ -40,8 +40,9 @@ pub enum Backend {
 pub fn prepare(plan: &Plan) -> Result<Backend> {
     let root = fs::unified_root()?;
     // The manager's own socket, else the user bus (the session address, else $XDG_RUNTIME_DIR/bus).
-    if !systemd::user_manager().is_empty() {
-        return Ok(Backend::Systemd { root, manager: systemd::connect()? });
+    let routes = systemd::user_manager();
+    if !routes.is_empty() {
+        return Ok(Backend::Systemd { root, manager: systemd::connect(routes)? });
     }
     fs::check_delegated(plan, &root).map(|own| Backend::Delegated { own }).map_err(|e| {
         anyhow::anyhow!(
@@ -61,7 +62,7 @@ impl Backend {
         let (backend, unit, via, pending) = match self {
             Backend::Systemd { root, manager } => {
                 let unit = format!("jail-{jail}.scope");
-                let via = manager.route.to_string();
+                let via = manager.route.clone();
                 let answer = systemd::request(manager, plan, &[jail, child.as_raw() as u32], &unit)?;
                 ("systemd", Some(unit), Some(via), Pending::Systemd { root, answer })
             }
@@ -87,7 +88,7 @@ pub struct Cgroup {
     pub backend: &'static str,
     pub unit: Option<String>,
     /// Where the request went (the manager's socket or the bus).
-    pub via: Option<String>,
+    pub via: Option<systemd::Route>,
     owns_dir: bool,
     child: Pid,
     pending: Option<Pending>,

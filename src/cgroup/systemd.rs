@@ -81,12 +81,12 @@ pub struct Manager {
     calls: Vec<(u32, &'static str)>,
 }
 
-/// Connects to the first route that takes it.
-pub fn connect() -> Result<Manager> {
+/// Connects to the first of `routes` (from [`user_manager`]) that takes it.
+pub fn connect(routes: Vec<Route>) -> Result<Manager> {
     let mut last = anyhow!(
         "no user manager to ask (no $XDG_RUNTIME_DIR/systemd/private, no $DBUS_SESSION_BUS_ADDRESS, no $XDG_RUNTIME_DIR/bus)"
     );
-    for route in user_manager() {
+    for route in routes {
         let bus = match &route {
             Route::Direct(path) => Bus::connect_peer(path),
             Route::Bus(address) => Bus::connect(address),
@@ -203,9 +203,9 @@ pub fn wait_until_moved(root: &Path, unit: &str, child: nix::unistd::Pid) -> Res
     }
 }
 
-/// Asks the user manager for its version: proves the route and the manager answer.
-pub fn ping() -> Result<(String, Route)> {
-    let Manager { mut bus, route, .. } = connect()?;
+/// Asks the user manager on `routes` for its version: proves the route and the manager answer.
+pub fn ping(routes: Vec<Route>) -> Result<(String, Route)> {
+    let Manager { mut bus, route, .. } = connect(routes)?;
     let mut body = Writer::default();
     body.str(MANAGER);
     body.str("Version");

@@ -7,7 +7,8 @@
 //! ```text
 //! parent (jail, outside)                    child (pid 1 of the new pid namespace)
 //!  block forwarded signals + SIGCHLD         PR_SET_PDEATHSIG: never outlive jail
-//!  limits: cgroup v2 and a backend at hand   hand the helper its user namespace ──▶ helper
+//!  limits: cgroup v2, connect to the user    hand the helper its user namespace ──▶ helper
+//!    manager (or a delegated cgroup)
 //!  --protect placeholders (+ their janitor)  map its own ids (one uid, one gid) or wait for
 //!  join --userns                               jail's; a hang-up on the sync pipe (kept open
 //!  fork the network namespace's helper: it     by jail) = jail died: exit

@@ -149,7 +149,8 @@ pub trait Stages {
     /// Compiles the filters (and reads profiles and descriptors) while the host is in view:
     /// a bad profile fails before anything exists.
     fn compile_seccomp(&mut self) -> Result<()>;
-    /// Limits: cgroup v2 and a backend at hand, before anything is asked for.
+    /// Limits: cgroup v2 and a backend at hand (a user manager connected to), before anything
+    /// is asked for.
     fn prepare_cgroup(&mut self) -> Result<()>;
     /// `--die-with-parent`: jail dies with its caller, and the sandbox with jail.
     fn die_with_parent(&mut self) -> Result<()>;
