@@ -21,8 +21,12 @@ struct Segments {
 }
 
 pub fn trim() {
-    // SAFETY: malloc_trim only hands free heap memory back to the kernel.
-    unsafe { libc::malloc_trim(0) };
+    // SAFETY: malloc_trim only hands free heap memory back to the kernel. musl has none: its
+    // allocator unmaps freed memory itself.
+    #[cfg(target_env = "gnu")]
+    unsafe {
+        libc::malloc_trim(0);
+    }
     drop_dead_stack();
     let mut segs = Segments { found: [(0, 0); MAX_SEGMENTS], n: 0 };
     // SAFETY: the callback only reads the program headers the loader hands it and writes

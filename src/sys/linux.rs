@@ -369,8 +369,10 @@ impl Sys for Linux {
         // SAFETY: zeroed statx is a valid out-buffer.
         let mut stx: libc::statx = unsafe { std::mem::zeroed() };
         // SAFETY: `stx` is a valid out-buffer; empty path with AT_EMPTY_PATH names the descriptor.
-        let ret = unsafe { libc::statx(fd.as_raw_fd(), c"".as_ptr(), libc::AT_EMPTY_PATH, 0, &mut stx) };
-        unit_result("statx", ret.into())?;
+        // The raw call: musl before 1.2.5 has no statx wrapper.
+        let ret =
+            unsafe { libc::syscall(libc::SYS_statx, fd.as_raw_fd(), c"".as_ptr(), libc::AT_EMPTY_PATH, 0, &mut stx) };
+        unit_result("statx", ret)?;
         Ok(stx.stx_attributes & (libc::STATX_ATTR_MOUNT_ROOT as u64) != 0)
     }
 
@@ -505,14 +507,15 @@ pub fn loopback_up(sock: &OwnedFd) -> SysResult<()> {
     for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
         *dst = *src as libc::c_char;
     }
-    // SAFETY: SIOCGIFFLAGS fills `req`, which lives across the call.
-    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } < 0 {
+    // SAFETY: SIOCGIFFLAGS fills `req`, which lives across the call. (The request's type is
+    // c_ulong in glibc's ioctl and c_int in musl's, hence the casts.)
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS as _, &mut req) } < 0 {
         return Err(SysError::new("ioctl(lo, SIOCGIFFLAGS)", Errno::last()));
     }
     // SAFETY: the union member for flags was just filled by the kernel.
     unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
     // SAFETY: as above; SIOCSIFFLAGS only reads `req`.
-    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } < 0 {
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as _, &req) } < 0 {
         return Err(SysError::new("ioctl(lo, SIOCSIFFLAGS)", Errno::last()));
     }
     Ok(())
