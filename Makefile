@@ -1,6 +1,6 @@
 # jail: build, install, and the Debian package.
 #
-#   make                                  the release binary, a static PIE (below)
+#   make [LIBC=musl|glibc]                the release binary, a static PIE (below)
 #   make install [PREFIX=/usr/local] [DESTDIR=]
 #                                         the binary, the man page and the bash, zsh and fish
 #                                         completions (add APPARMOR=1 for the AppArmor profile)
@@ -47,18 +47,15 @@ all: build
 build: $(RELEASE_BIN)
 
 # cargo decides whether anything needs building: a finished release build is reused as is.
-# glibc is linked in (a static PIE): a launch runs no dynamic loader, no relocations against
-# shared libraries, one file mapped (0.2 ms of a 3 ms launch on the benchmark's machine, and
-# a third of the launcher's RSS; BENCHMARKS.md). Only the binary's own link takes the flag, so
-# proc-macro crates still build as the host's shared objects. NSS modules other than files
-# and dns (built into this glibc) are loaded at run time and want the glibc it was built
-# against; the .deb depends on that version. "cargo build --release" links it dynamically.
-# Its relative relocations are packed (DT_RELR, glibc >= 2.36): the table glibc walks at
-# every start shrinks from 100 KiB to 1 KiB.
+# The C library is linked in (a static PIE): a launch runs no dynamic loader and maps one file.
+# LIBC=musl (the default) also skips glibc's start-up CPU probe, 0.6 ms per exec where the
+# benchmarks ran; LIBC=glibc links glibc instead. packaging/build-static.sh says what each
+# needs; "cargo build --release" links glibc dynamically, as the RPM spec and PKGBUILD do.
+LIBC ?= musl
 ifneq ($(origin JAIL_BIN),command line)
 $(RELEASE_BIN): FORCE
-	$(CARGO) rustc --release $(CARGO_FLAGS) --bin jail -- -C target-feature=+crt-static \
-		-C link-arg=-Wl,-z,pack-relative-relocs
+	CARGO="$(CARGO)" CARGO_FLAGS="$(CARGO_FLAGS)" CARGO_TARGET_DIR="$(CARGO_TARGET_DIR)" \
+		packaging/build-static.sh $(LIBC) $@
 endif
 
 install: $(JAIL_BIN) $(if $(filter 1,$(APPARMOR)),install-apparmor)

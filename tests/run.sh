@@ -32,6 +32,9 @@ cargo test --locked
 step "release build"
 make --no-print-directory --quiet build
 
+step "kernel, escape, bubblewrap-mode and tree tests again, on the release binary (musl, static)"
+JAIL_TEST_BIN=$PWD/target/release/jail cargo test --locked --test kernel --test escape --test bwrap --test trees
+
 if ((root)); then
 	step "packages"
 	tests/packaging.sh

@@ -55,11 +55,14 @@ chmod 0644 "$doc/copyright"
 
 # Depends: what the binary links against. dpkg-shlibdeps knows the packages' symbol versions;
 # without it (no dpkg-dev), the newest glibc symbol version the binary uses is the floor. A
-# static binary (make's build) has glibc inside, but glibc loads NSS modules other than files
-# and dns at run time, and those must be the glibc it was built with: this upstream version.
+# static binary (make's build) has its C library inside: with musl (make's default) it needs no
+# package; with glibc (make LIBC=glibc), glibc loads NSS modules other than files and dns at run
+# time, and those must be the glibc it was built with: this upstream version. glibc's start
+# files leave their ABI note (NT_GNU_ABI_TAG) in the binary; musl's leave none.
 depends() {
 	local bin=$1 tmp line v
 	if ! readelf -l "$bin" | grep -q 'Requesting program interpreter'; then
+		readelf -n "$bin" | grep -q NT_GNU_ABI_TAG || return 0
 		v=$(getconf GNU_LIBC_VERSION | sed 's/^glibc //')
 		echo "libc6 (>= $v), libc6 (<< ${v%%.*}.$((${v#*.} + 1)))"
 		return
@@ -88,14 +91,15 @@ depends() {
 install -d -m 0755 "$root/DEBIAN"
 find "$root" -type d -exec chmod 0755 {} +
 size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
+deps=$(depends "$(realpath "$root/usr/bin/jail")")
 cat >"$root/DEBIAN/control" <<EOF
 Package: jail
 Version: $version
 Architecture: $arch
 Maintainer: jail developers <jail@localhost>
 Installed-Size: $size
-Depends: $(depends "$(realpath "$root/usr/bin/jail")")
-Recommends: uidmap
+${deps:+Depends: $deps
+}Recommends: uidmap
 Suggests: apparmor
 Section: utils
 Priority: optional

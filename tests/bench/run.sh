@@ -361,8 +361,12 @@ column -t -s $'\x1f' "$results"
 has() { [[ " ${missed[*]} " == *" $1 "* ]]; }
 hk_version=
 [[ -n $HK ]] && hk_version="$(./hakoniwa --version), "
-linkage="linked dynamically"
-readelf -l ./jail | grep -q 'program interpreter' || linkage="a static PIE, as make builds it"
+# glibc's start files leave their ABI note in a static binary; musl's do not.
+linkage="linked dynamically with glibc"
+if ! readelf -l ./jail | grep -q 'program interpreter'; then
+	linkage="a static PIE with musl, as make builds it"
+	readelf -n ./jail | grep -q NT_GNU_ABI_TAG && linkage="a static PIE with glibc, as make LIBC=glibc builds it"
+fi
 body=$work/section.md
 {
 	echo "## On the host (\`make bench\`)"
@@ -400,30 +404,18 @@ body=$work/section.md
 		echo "### What remains where a target is missed"
 		echo
 		has startup && {
-			echo "- Startup with confinement (target ≤ 0.75 of bwrap): every launch starts two glibc programs,"
-			echo "  the launcher and the command, whichever the launcher. Here glibc's own start takes"
-			echo "  $(python3 -c "print('%.2f' % (${med[cempty]:-0} - ${med[cbare]:-0}))") ms (an empty static C program, ${med[cempty]:-?} ms, against a static program without a"
-			echo "  libc, ${med[cbare]:-?} ms), mostly its CPU-feature probe, whose CPUID instructions each"
-			echo "  trap to the hypervisor (about 9.5 µs apiece in this nested VM). jail's static binary"
-			echo "  holds glibc, so that is most of its 0.6 ms from exec to main; a libc without the probe"
-			echo "  (musl) would remove it, but no Rust standard library for musl can be installed here."
+			echo "- Startup with confinement (target ≤ 0.75 of bwrap): every launch here also starts the"
+			echo "  command, a glibc program, whose start alone takes $(python3 -c "print('%.2f' % (${med[cempty]:-0} - ${med[cbare]:-0}))") ms (an empty static C"
+			echo "  program, ${med[cempty]:-?} ms, against a static program without a libc, ${med[cbare]:-?} ms), mostly"
+			echo "  glibc's CPU-feature probe, whose CPUID instructions each trap to the hypervisor."
+			[[ $linkage != *glibc* ]] ||
+				echo "  jail's binary here is $linkage: its own start pays that probe too (make's musl build does not)."
 			echo "  The \`unshare\` floor row (the same namespaces and two execs, no mounts) is $(rk floor bw)"
-			echo "  of bwrap; jail with its confinement off is $(rk joff floor) of that floor. The scheduler's"
-			echo "  events (\`tests/bench/phases.sh\`, 200 launches of each, three runs on the build of"
-			echo "  2026-12-06) split a launch: from the launcher's start to the command's exec jail takes"
-			echo "  1.87–2.01 ms and bwrap 2.74–2.91 ms (0.68–0.70); the command the same 0.70 ms under"
-			echo "  both; from the command's exit to the launcher's, jail 0.29–0.33 ms and bwrap 0.14–0.17 ms."
-			echo "  The kernel takes 0.36 ms to make a network namespace here (\`unshare(CLONE_NEWNET)\`"
-			echo "  alone): jail's helper makes it beside the sandbox's whole setup (the sandbox enters it"
-			echo "  last, before the fork), and waking the idle second vCPU for the helper costs about"
-			echo "  0.1 ms; bwrap makes it in its clone. jail's return waits until its init has exited,"
-			echo "  which tears down the sandbox's mount namespace (an expedited RCU grace period) and"
-			echo "  frees the seccomp filter; bwrap's monitor returns when its pid 1 reports the status,"
-			echo "  before its teardown. Returning at bwrap's point would save about 0.15 ms, still short"
-			echo "  of the target, and would let jail return while a process of the sandbox and its"
-			echo "  mounts still exist: not done. What jail adds to the floor (the root's mounts"
-			echo "  and pivots, init's own process, Landlock and seccomp) is $(python3 -c "print('%.2f' % (${med[jc]} - ${med[floor]}))") ms in this run;"
-			echo "  0.75 of bwrap would leave it $(python3 -c "print('%.2f' % (0.75 * ${med[bw]} - ${med[floor]}))") ms."
+			echo "  of bwrap; jail with its confinement off is $(rk joff floor) of that floor. What jail adds"
+			echo "  to the floor (the root's mounts and pivots, init's own process, Landlock and seccomp) is"
+			echo "  $(python3 -c "print('%.2f' % (${med[jc]} - ${med[floor]}))") ms in this run; 0.75 of bwrap would leave it $(python3 -c "print('%.2f' % (0.75 * ${med[bw]} - ${med[floor]}))") ms."
+			echo "  \`tests/bench/phases.sh\` splits a launch into the launcher's setup, the command and the"
+			echo "  return, next to bwrap's."
 		}
 		has cost && {
 			echo "- Confinement's own cost (target ≤ 0.2 ms): what is left is Landlock (about 0.1 ms: a"

@@ -4,6 +4,8 @@
 //! `jailtest`, created by tests/tooling/setup-host.sh), from a copy of the binary and a working
 //! directory that user can reach. As a normal user, jail runs as that user. Kernel tests skip
 //! with a reason when user namespaces are unavailable, unless `JAIL_TEST_MUST_WORK=1`.
+//! `JAIL_TEST_BIN=path` runs that binary instead of cargo's test build (tests/run.sh passes
+//! make's release binary, the one that ships).
 #![allow(dead_code)]
 
 use std::ffi::OsStr;
@@ -47,7 +49,8 @@ fn lookup_user(name: &str) -> Option<(u32, u32, PathBuf)> {
 
 fn setup() -> Result<Harness, String> {
     let euid = unsafe_free_geteuid();
-    let built = PathBuf::from(env!("CARGO_BIN_EXE_jail"));
+    let built =
+        std::env::var_os("JAIL_TEST_BIN").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_jail")), PathBuf::from);
     let root = PathBuf::from("/var/tmp/jail-kernel-tests");
     let scratch = root.join(std::process::id().to_string());
     // Leftovers of earlier runs whose process is gone.

@@ -21,10 +21,14 @@ PACKAGES=(
 	# debootstrap verifies the mirror's Release file against this keyring.
 	debian-archive-keyring
 )
+# make's musl build (packaging/build-static.sh): a Rust with its standard library's source, to
+# build that library for musl, musl's static libc, and LLVM's unwinder. Without Recommends:
+# rustc-web's would add a whole LLVM toolchain the build does not use.
+BUILD_PACKAGES=(rustc-web cargo-web rust-web-src musl-tools libunwind-14-dev)
 
 missing_packages() {
 	local p
-	for p in "${PACKAGES[@]}"; do
+	for p in "${PACKAGES[@]}" "${BUILD_PACKAGES[@]}"; do
 		# "ii" = wanted and fully installed; anything else (absent, half
 		# configured, removed with config left) needs an install.
 		[[ $(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null) == ii* ]] ||
@@ -87,7 +91,12 @@ install_packages() {
 	quietly apt-get update -qq
 	# With Recommends, as a developer's plain "apt-get install" would, so CI
 	# sees the same packages a hand-prepared machine has.
-	quietly apt-get install -y -qq "${missing[@]}"
+	local build=() others=() p
+	for p in "${missing[@]}"; do
+		if [[ " ${BUILD_PACKAGES[*]} " == *" $p "* ]]; then build+=("$p"); else others+=("$p"); fi
+	done
+	((${#others[@]} == 0)) || quietly apt-get install -y -qq "${others[@]}"
+	((${#build[@]} == 0)) || quietly apt-get install -y -qq --no-install-recommends "${build[@]}"
 	echo "installed: ${missing[*]}"
 	mapfile -t missing < <(missing_packages)
 	((${#missing[@]} == 0)) || die "packages still missing after install: ${missing[*]}"
