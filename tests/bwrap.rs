@@ -282,8 +282,11 @@ fn user_namespaces_can_be_disabled_for_good_and_the_assertion_checks_it() {
 fn die_with_parent_ends_the_sandbox_and_releases_its_lock() {
     let Some(h) = harness() else { return };
     // The caller's shell holds bwrap; killing it must end bwrap, the sleep, and the lock.
+    // The check asks (F_GETLK) whether a write lock could be taken, without taking one: a
+    // lock of its own, however brief, would make bwrap's non-blocking read lock fail.
     let check = "import fcntl,struct,sys; f=open('lock','a'); \
-                 fcntl.fcntl(f, fcntl.F_SETLK, struct.pack('hhqqhh', fcntl.F_WRLCK, 0, 0, 0, 0, 0))";
+                 r=fcntl.fcntl(f, fcntl.F_GETLK, struct.pack('hhqqii', fcntl.F_WRLCK, 0, 0, 0, 0, 0)); \
+                 sys.exit(struct.unpack('hhqqii', r)[0] != fcntl.F_UNLCK)";
     for extra in ["", "--unshare-pid"] {
         let r = bw(
             h,
