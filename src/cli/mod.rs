@@ -607,8 +607,9 @@ fn occurrences(m: &ArgMatches, id: &str) -> Vec<(usize, Vec<OsString>)> {
     let mut at = 0;
     for o in occ {
         let vals: Vec<OsString> = o.cloned().collect();
-        out.push((idx.get(at).copied().unwrap_or(usize::MAX), vals.clone()));
-        at += vals.len();
+        let n = vals.len();
+        out.push((idx.get(at).copied().unwrap_or(usize::MAX), vals));
+        at += n;
     }
     out
 }

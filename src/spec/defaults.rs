@@ -7,21 +7,20 @@
 //! - A tree at `/` (`--ro-bind ./rootfs /`): /proc, /dev and /tmp right after it, unless the
 //!   command line already puts something at that path.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 
 use super::{BindMode, FsOp, FsStep};
 
 /// True when two sandbox paths name the same place (`/tmp/` is `/tmp`, `tmp` is `/tmp`).
+/// Compared component by component, without allocating: the plan asks this of every step.
 pub fn same_path(a: &Path, b: &Path) -> bool {
-    let norm = |p: &Path| -> Vec<PathBuf> {
-        p.components()
-            .filter_map(|c| match c {
-                Component::Normal(n) => Some(PathBuf::from(n)),
-                _ => None,
-            })
-            .collect()
-    };
-    norm(a) == norm(b)
+    fn normal(p: &Path) -> impl Iterator<Item = &std::ffi::OsStr> {
+        p.components().filter_map(|c| match c {
+            Component::Normal(n) => Some(n),
+            _ => None,
+        })
+    }
+    normal(a).eq(normal(b))
 }
 
 /// Why jail added a step after a tree at `/`.
