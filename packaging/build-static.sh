@@ -35,12 +35,15 @@ tdir=${CARGO_TARGET_DIR:-target}
 arch=$(uname -m)
 target=$arch-unknown-linux-musl
 
-# Copies cargo's artifact to OUT unless it is OUT already (a copy only when it changed, so
-# make's users see an unchanged binary as unchanged).
+# Puts cargo's artifact at OUT unless it is OUT already, only when it changed (so make's users
+# see an unchanged binary as unchanged), by rename: OUT may be a hard link of an artifact
+# cargo keeps (target/release/jail of a "cargo build --release"), which a copy would overwrite.
 deliver() {
 	[[ $1 -ef $out ]] && return
+	cmp -s "$1" "$out" 2>/dev/null && return
 	mkdir -p "$(dirname "$out")"
-	cmp -s "$1" "$out" 2>/dev/null || cp -f "$1" "$out"
+	cp -f "$1" "$out.new"
+	mv -f "$out.new" "$out"
 }
 
 case $libc in
