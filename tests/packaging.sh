@@ -8,9 +8,8 @@
 # Quiet on success: one "PASS: ..." line per check. On failure, what failed and the output of
 # the failing command, then exit 1.
 #
-# JAIL_BIN=path packages that binary instead of a release build (e.g. target/debug/jail, to spare
-# CI a release build); by default make deb runs cargo build --release --locked, a no-op when
-# that build is up to date.
+# By default make deb packages make's release build (packaging/build-static.sh: static, musl),
+# a no-op when that build is up to date.
 #
 # Uses: dpkg-deb, man-db, groff, bash-completion, zsh, fish (tests/tooling/setup-host.sh
 # installs them) and rpm's rpmspec when present. Replaces an installed "jail" package.
