@@ -55,7 +55,8 @@ impl HostFiles for Live {
     }
 
     fn names(&self, uid: u32, gid: u32) -> (Vec<String>, Vec<String>) {
-        let user = nix::unistd::User::from_uid(uid.into()).ok().flatten().map(|u| u.name);
+        let found = nix::unistd::User::from_uid(uid.into()).ok().flatten().map(|u| u.name);
+        let user = user_name(found, std::env::var("USER").ok());
         let group = nix::unistd::Group::from_gid(gid.into()).ok().flatten().map(|g| g.name);
         (user.into_iter().collect(), group.into_iter().collect())
     }
@@ -70,5 +71,27 @@ impl HostFiles for Live {
 
     fn owner(&self, path: &Path) -> Option<u32> {
         std::os::unix::fs::MetadataExt::uid(&std::fs::symlink_metadata(path).ok()?).into()
+    }
+}
+
+/// The caller's user name, to find their lines in /etc/subuid: the password database's, else
+/// the login's `$USER`. A musl build has no NSS (it reads /etc/passwd and asks nscd), so a
+/// user known only through LDAP or sss has no name there. A wrong `$USER` gains nothing:
+/// newuidmap checks the ranges against its own lookup and refuses.
+fn user_name(found: Option<String>, env_user: Option<String>) -> Option<String> {
+    found.or(env_user.filter(|n| !n.is_empty() && !n.contains([':', '\n'])))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::user_name;
+
+    #[test]
+    fn the_database_wins_and_user_stands_in_only_when_it_has_no_answer() {
+        assert_eq!(user_name(Some("ann".into()), Some("bob".into())), Some("ann".into()));
+        assert_eq!(user_name(None, Some("bob".into())), Some("bob".into()));
+        assert_eq!(user_name(None, Some(String::new())), None);
+        assert_eq!(user_name(None, Some("a:b".into())), None);
+        assert_eq!(user_name(None, None), None);
     }
 }
