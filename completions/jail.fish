@@ -138,7 +138,7 @@ complete -c jail -l pids -d 'Limit on processes and threads (pids.max)' -r -f
 complete -c jail -l cpuset -d 'CPUs the sandbox may run on, e.g. 0,2,4-6 (cpuset.cpus)' -r -f
 complete -c jail -l io-weight -d 'IO weight, 1 to 10000 (io.weight)' -r -f
 complete -c jail -l slice -d 'The user manager\'s slice for the scope (default jail.slice)' -r -f
-complete -c jail -l timeout -d 'Stop the command after DURATION (30s, 5m): SIGTERM, then SIGKILL; exit 124' -r -f
+complete -c jail -l timeout -d 'Stop the command after DURATION (30s, 5m), counted from the launch: SIGTERM, then SIGKILL; exit 124. A setup still running then is killed' -r -f
 complete -c jail -l report -d 'How jail says at exit what it refused: text (default), json, or none' -r -f -a "text\t''
 json\t''
 none\t''"

@@ -473,6 +473,25 @@ fn files_symlinks_and_data_from_descriptors() {
 }
 
 #[test]
+fn timeout_also_bounds_a_setup_that_hangs() {
+    let Some(h) = harness() else { return };
+    // A --file descriptor whose writer stays open and silent: the sandbox's setup waits for
+    // its end, as it would on a bind source on a stuck FUSE mount.
+    let (r, w) = std::io::pipe().unwrap();
+    let mut c =
+        h.jail(["--timeout", "1s", "--ro-bind", "/", "/", "--tmpfs", "/tmp", "--file", "9", "/tmp/x", "--", "true"]);
+    common::hand_over(&mut c, std::os::fd::AsRawFd::as_raw_fd(&r), 9);
+    let run = Run::from(common::output(&mut c));
+    drop(w);
+    assert_eq!(run.code, 124, "{run:?}");
+    assert_eq!(
+        run.err.trim(),
+        "jail: --timeout 1s: time limit reached; the sandbox's setup had not finished, the command never started",
+        "{run:?}"
+    );
+}
+
+#[test]
 fn symlinks_in_a_tree_cannot_redirect_mounts_outside_it() {
     let Some(h) = harness() else { return };
     let tree = h.dir();

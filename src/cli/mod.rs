@@ -490,7 +490,7 @@ const OPTIONS_AFTER_FS: &[NamedOption] = &[
             "timeout",
             "DURATION",
             LIMITS,
-            "Stop the command after DURATION (30s, 5m): SIGTERM, then SIGKILL; exit 124",
+            "Stop the command after DURATION (30s, 5m), counted from the launch: SIGTERM, then SIGKILL; exit 124. A setup still running then is killed",
         )
         .value_parser(values::duration)
     }),

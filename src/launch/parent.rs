@@ -316,7 +316,7 @@ impl<'a> Launch<'a> {
         let _ = kill(pid, Signal::SIGKILL);
         self.reap();
         if let Some(r) = &self.report_r {
-            if let Err(Some(failure)) = report::await_ready(r) {
+            if let Err(Some(failure)) = report::await_ready(r, None) {
                 crate::say::error(failure.message());
                 return Ok(Some(self.spec.personality.failure_status(failure.status())));
             }
@@ -324,8 +324,37 @@ impl<'a> Launch<'a> {
         Err(e.context(self.limits_context()))
     }
 
+    /// When `--timeout` ends the launch: it counts from the clone, the sandbox's setup
+    /// included, so a setup that hangs (a bind source on a stuck FUSE mount, a `--file`
+    /// descriptor whose writer never closes) is bounded too.
+    fn deadline(&self) -> Option<Instant> {
+        self.spec.timeout.map(|t| self.started + t)
+    }
+
+    /// Whether `fd`, on which the sandbox hands jail something during its setup, has it before
+    /// `--timeout` passes. If not, the launch ends as timed out ([`Self::await_start`]) and no
+    /// later stage waits for the sandbox.
+    fn in_time(&mut self, fd: &OwnedFd) -> bool {
+        if self.early == Some(report::Failure::Timeout) {
+            return false;
+        }
+        if crate::sys::linux::readable_by(fd, self.deadline()) {
+            return true;
+        }
+        self.early = Some(report::Failure::Timeout);
+        false
+    }
+
     /// Reports a failure the sandbox sent, and picks jail's status for it.
     fn failed(&mut self, failure: report::Failure) -> i32 {
+        if failure == report::Failure::Timeout {
+            // The setup still runs: end it. The command never started, so no grace.
+            let _ = kill(self.pid(), Signal::SIGKILL);
+            self.reap();
+            let d = self.spec.timeout.map_or(0.0, |d| d.as_secs_f64());
+            crate::say::error(&format!("--timeout {d}s: time limit reached; {}", failure.message()));
+            return exit::TIMEOUT;
+        }
         let status = self.reap();
         crate::say::error(failure.message());
         let status = if status == 0 { failure.status() } else { status };
@@ -503,18 +532,22 @@ impl Stages for Launch<'_> {
         let Some(s) = self.seccomp.as_mut().filter(|s| s.shared == shared) else { return Ok(()) };
         if let Some((jail_end, sandbox_end)) = s.notify.take() {
             drop(sandbox_end);
+            if !self.in_time(&jail_end) {
+                return Ok(());
+            }
             self.listener = if shared { supervise::receive_sent(&jail_end)? } else { supervise::receive(&jail_end)? };
         }
         Ok(())
     }
 
     fn cgroup_quota(&mut self) -> Result<Option<i32>> {
+        let deadline = self.deadline();
         let (Some(cg), Some(plan), Some(sync_w), Some(report_r)) =
             (self.cgroup.as_mut(), &self.spec.cgroup, &self.sync_w, &self.report_r)
         else {
             return Ok(None);
         };
-        let quota = match report::await_ready(report_r) {
+        let quota = match report::await_ready(report_r, deadline) {
             // Without a failure, a sandbox that ended meanwhile is reaped as usual.
             Err(failure) => {
                 self.early = failure;
@@ -544,7 +577,11 @@ impl Stages for Launch<'_> {
     }
 
     fn serve_proxy(&mut self) -> Result<()> {
-        if let (Some(end), Some(plan)) = (self.proxy_end.take(), &self.spec.proxy) {
+        let Some(end) = self.proxy_end.take() else { return Ok(()) };
+        if !self.in_time(&end) {
+            return Ok(());
+        }
+        if let Some(plan) = &self.spec.proxy {
             self.proxy = super::proxy::receive_listener(&end).map(|l| super::proxy::start(l, plan.clone()));
         }
         Ok(())
@@ -553,7 +590,10 @@ impl Stages for Launch<'_> {
     fn await_start(&mut self) -> Result<Option<i32>> {
         let failure = match self.early.take() {
             Some(f) => Some(f),
-            None => self.report_r.take().and_then(report::receive),
+            None => {
+                let deadline = self.deadline();
+                self.report_r.take().and_then(|r| report::receive(r, deadline))
+            }
         };
         // The sandbox is in its network namespace, or failed: the helper is done either way.
         self.netns_helper = None;
@@ -565,7 +605,8 @@ impl Stages for Launch<'_> {
         let pid = self.pid();
         let stops = self.stops_r.take().ok_or_else(|| anyhow!("no stop pipe"))?;
         let mut terminal = self.terminal.take().ok_or_else(|| anyhow!("no terminal state"))?;
-        let waited = wait_forwarding(pid, self.mask, spec, self.listener.take(), &stops, &mut terminal)?;
+        let deadline = self.deadline();
+        let waited = wait_forwarding(pid, self.mask, spec, deadline, self.listener.take(), &stops, &mut terminal)?;
         self.reaped = true;
         if let Some(fd) = spec.protocol.json_status_fd {
             // Only a command that ran has an exit code to report.
@@ -696,12 +737,12 @@ fn wait_forwarding(
     pid: Pid,
     mask: SigSet,
     spec: &Spec,
+    mut deadline: Option<Instant>,
     mut listener: Option<OwnedFd>,
     stops: &OwnedFd,
     terminal: &mut terminal::Terminal,
 ) -> Result<Waited> {
     let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC).context("signalfd")?;
-    let mut deadline = spec.timeout.map(|t| Instant::now() + t);
     let mut trim_at = Some(Instant::now() + super::idle::AFTER);
     let mut timed_out = false;
     let mut seccomp_kills = 0;

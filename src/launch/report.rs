@@ -1,8 +1,9 @@
 //! The setup report: the sandbox tells jail why it did not start, over a close-on-exec pipe.
 //! EOF with no report means the command was exec'd (and init is confined).
 
-use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::Instant;
 
 use crate::exit;
 
@@ -15,6 +16,8 @@ pub enum Failure {
     NotExecutable(String),
     /// There is no such command in the sandbox.
     NotFound(String),
+    /// jail's own: `--timeout` passed while the sandbox was still setting up (never sent).
+    Timeout,
 }
 
 impl Failure {
@@ -23,12 +26,14 @@ impl Failure {
             Failure::Setup(_) => exit::FAILURE,
             Failure::NotExecutable(_) => exit::NOT_EXECUTABLE,
             Failure::NotFound(_) => exit::NOT_FOUND,
+            Failure::Timeout => exit::TIMEOUT,
         }
     }
 
     pub fn message(&self) -> &str {
         match self {
             Failure::Setup(m) | Failure::NotExecutable(m) | Failure::NotFound(m) => m,
+            Failure::Timeout => "the sandbox's setup had not finished, the command never started",
         }
     }
 
@@ -38,6 +43,7 @@ impl Failure {
             Failure::Setup(_) => b'S',
             Failure::NotExecutable(_) => b'X',
             Failure::NotFound(_) => b'N',
+            Failure::Timeout => b'T',
         };
         let mut buf = vec![tag];
         buf.extend_from_slice(self.message().as_bytes());
@@ -50,6 +56,7 @@ impl Failure {
         Some(match tag {
             b'X' => Failure::NotExecutable(msg),
             b'N' => Failure::NotFound(msg),
+            b'T' => Failure::Timeout,
             _ => Failure::Setup(msg),
         })
     }
@@ -83,12 +90,15 @@ pub fn ready(pipe: &OwnedFd) {
     let _ = nix::unistd::write(pipe, &[READY]);
 }
 
-/// Waits for [`ready`]: `Err(Some(why))` when setup failed first, `Err(None)` when the
-/// sandbox ended without a word.
-pub fn await_ready(pipe: &OwnedFd) -> Result<(), Option<Failure>> {
+/// Waits for [`ready`]: `Err(Some(why))` when setup failed first (or `deadline` passed:
+/// [`Failure::Timeout`]), `Err(None)` when the sandbox ended without a word.
+pub fn await_ready(pipe: &OwnedFd, deadline: Option<Instant>) -> Result<(), Option<Failure>> {
     let mut tag = [0u8; 1];
     loop {
-        match nix::unistd::read(std::os::fd::AsRawFd::as_raw_fd(pipe), &mut tag) {
+        if !crate::sys::linux::readable_by(pipe, deadline) {
+            return Err(Some(Failure::Timeout));
+        }
+        match nix::unistd::read(pipe.as_raw_fd(), &mut tag) {
             Ok(1) if tag[0] == READY => return Ok(()),
             Ok(1) => break,
             Err(nix::errno::Errno::EINTR) => {}
@@ -96,15 +106,37 @@ pub fn await_ready(pipe: &OwnedFd) -> Result<(), Option<Failure>> {
         }
     }
     let mut buf = tag.to_vec();
-    let _ = std::fs::File::from(pipe.try_clone().map_err(|_| None)?).read_to_end(&mut buf);
+    if !read_to_eof(pipe, &mut buf, deadline) {
+        return Err(Some(Failure::Timeout));
+    }
     Err(Failure::decode(&buf))
 }
 
-/// Reads to EOF: `None` when the command was exec'd, else why not.
-pub fn receive(pipe: OwnedFd) -> Option<Failure> {
+/// Reads to EOF: `None` when the command was exec'd, else why not ([`Failure::Timeout`] when
+/// `deadline` passed first).
+pub fn receive(pipe: OwnedFd, deadline: Option<Instant>) -> Option<Failure> {
     let mut buf = Vec::new();
-    let _ = std::fs::File::from(pipe).read_to_end(&mut buf);
+    if !read_to_eof(&pipe, &mut buf, deadline) {
+        return Some(Failure::Timeout);
+    }
     Failure::decode(&buf)
+}
+
+/// Appends what `pipe` holds until its writers are gone: false when `deadline` passed first.
+fn read_to_eof(pipe: &OwnedFd, buf: &mut Vec<u8>, deadline: Option<Instant>) -> bool {
+    let mut chunk = [0u8; 512];
+    loop {
+        if !crate::sys::linux::readable_by(pipe, deadline) {
+            return false;
+        }
+        match nix::unistd::read(pipe.as_raw_fd(), &mut chunk) {
+            Ok(0) => return true,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(nix::errno::Errno::EINTR) => {}
+            // Nothing more can come.
+            Err(_) => return true,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -122,9 +154,32 @@ mod tests {
         ready(&w);
         send(&w, &Failure::NotFound("x".into()));
         drop(w);
-        assert_eq!(await_ready(&r), Ok(()));
-        assert_eq!(await_ready(&r), Err(Some(Failure::NotFound("x".into()))));
-        assert_eq!(await_ready(&r), Err(None));
+        assert_eq!(await_ready(&r, None), Ok(()));
+        assert_eq!(await_ready(&r, None), Err(Some(Failure::NotFound("x".into()))));
+        assert_eq!(await_ready(&r, None), Err(None));
         assert_eq!(Failure::NotFound(String::new()).status(), exit::NOT_FOUND);
+    }
+
+    #[test]
+    fn a_silent_setup_ends_the_waits_at_the_deadline_and_a_finished_one_does_not() {
+        let soon = || Some(Instant::now() + std::time::Duration::from_millis(50));
+        // The writer stays open and silent, as a setup that hangs.
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let t = Instant::now();
+        assert_eq!(await_ready(&r, soon()), Err(Some(Failure::Timeout)));
+        assert_eq!(receive(r.try_clone().unwrap(), soon()), Some(Failure::Timeout));
+        assert!(t.elapsed() >= std::time::Duration::from_millis(100));
+        // Half a report, then silence: still bounded.
+        nix::unistd::write(&w, b"Sbind").unwrap();
+        assert_eq!(receive(r, soon()), Some(Failure::Timeout));
+        // The writer gone (exec, or a failure sent): what came is the answer, deadline or not.
+        let (r, w) = nix::unistd::pipe().unwrap();
+        send(&w, &Failure::Setup("bind: ENOENT".into()));
+        drop(w);
+        assert_eq!(receive(r, soon()), Some(Failure::Setup("bind: ENOENT".into())));
+        let (r, w) = nix::unistd::pipe().unwrap();
+        drop(w);
+        assert_eq!(receive(r, soon()), None);
+        assert_eq!(Failure::Timeout.status(), exit::TIMEOUT);
     }
 }

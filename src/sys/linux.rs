@@ -476,6 +476,24 @@ pub fn send_fd(sock: &OwnedFd, bytes: &[u8], fd: Option<RawFd>) -> nix::Result<(
     sendmsg::<()>(sock.as_raw_fd(), &[std::io::IoSlice::new(bytes)], &cmsgs, MsgFlags::empty(), None).map(drop)
 }
 
+/// Waits until `fd` can be read (data, or its peer gone): false once `deadline` has passed.
+/// No deadline: true at once (the read that follows waits as long as it takes).
+pub fn readable_by(fd: &OwnedFd, deadline: Option<std::time::Instant>) -> bool {
+    let Some(deadline) = deadline else { return true };
+    loop {
+        // Rounded up: poll never wakes before the time it waits for.
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+        let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd for the duration of the call.
+        match unsafe { libc::poll(&mut pfd, 1, ms) } {
+            n if n > 0 => return true,
+            0 if std::time::Instant::now() >= deadline => return false,
+            _ => {}
+        }
+    }
+}
+
 /// Receives one message into `buf`: its length (0: the peer's end closed) and the descriptor it
 /// carried, if any, close-on-exec.
 pub fn recv_fd(sock: &OwnedFd, buf: &mut [u8]) -> nix::Result<(usize, Option<OwnedFd>)> {

@@ -134,6 +134,16 @@ no_scopes_left "after both routes"
 
 # --timeout alone (no cgroup needed) and the usage report.
 expect "--timeout stops a sleeper" 124 $J --timeout 1s -- sleep 30
+# ...and a setup that hangs under limits (a --file descriptor whose writer stays open): the
+# wait for the sandbox's "ready" is bounded by it too, and the scope goes.
+mkfifo hold
+exec 8<>hold
+expect "--timeout bounds a setup that hangs, under limits" 124 $J --mem 48M --cpu 20% --timeout 2s \
+	--ro-bind / / --tmpfs /tmp --file 9 /tmp/x -- true 9<hold
+contains "says the setup had not finished" "the sandbox's setup had not finished"
+exec 8>&-
+rm -f hold
+no_scopes_left "after a setup stopped by --timeout"
 expect "--stats prints a report" 0 $J --mem 64M --stats -- true
 contains "report has memory peak" "memory peak"
 
