@@ -492,6 +492,36 @@ fn timeout_also_bounds_a_setup_that_hangs() {
 }
 
 #[test]
+fn a_terminating_signal_stops_a_setup_that_hangs() {
+    let Some(h) = harness() else { return };
+    // As above, a setup waiting on a silent --file pipe, and no --timeout: SIGTERM to jail
+    // must end it (jail holds the signals it passes on to the command until the command runs).
+    let (r, w) = std::io::pipe().unwrap();
+    let mut c = h.jail(["--ro-bind", "/", "/", "--tmpfs", "/tmp", "--file", "9", "/tmp/x", "--", "true"]);
+    common::hand_over(&mut c, std::os::fd::AsRawFd::as_raw_fd(&r), 9);
+    c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let child = c.spawn().unwrap();
+    drop(r);
+    let _guard = common::kill_after(child.id(), common::LIMIT);
+    // jail has children once it holds those signals (it blocks them first): then it waits.
+    let children = format!("/proc/{0}/task/{0}/children", child.id());
+    let t = Instant::now();
+    while std::fs::read_to_string(&children).map_or(true, |c| c.trim().is_empty()) {
+        assert!(t.elapsed() < common::LIMIT, "jail never started the sandbox");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let run = Run::from(child.wait_with_output().unwrap());
+    drop(w);
+    assert_eq!(run.code, 143, "{run:?}");
+    assert_eq!(
+        run.err.trim(),
+        "jail: SIGTERM; the sandbox's setup had not finished, the command never started",
+        "{run:?}"
+    );
+}
+
+#[test]
 fn symlinks_in_a_tree_cannot_redirect_mounts_outside_it() {
     let Some(h) = harness() else { return };
     let tree = h.dir();

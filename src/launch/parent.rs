@@ -1,7 +1,7 @@
 //! jail's side, outside the sandbox: create it, map ids, wait, pass on signals and the status.
 
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -264,6 +264,9 @@ struct Launch<'a> {
     terminal: Option<terminal::Terminal>,
     /// A failure the sandbox reported while jail waited for it to be ready.
     early: Option<report::Failure>,
+    /// The signals that stop jail (SIGINT, SIGTERM, SIGHUP, SIGQUIT), from the clone until the
+    /// command runs: jail waits for the sandbox's setup no longer than until one comes.
+    interrupts: Option<SignalFd>,
     proxy: Option<super::proxy::Running>,
     listener: Option<OwnedFd>,
 }
@@ -289,6 +292,7 @@ impl<'a> Launch<'a> {
             cgroup: None,
             terminal: None,
             early: None,
+            interrupts: None,
             proxy: None,
             listener: None,
         }
@@ -316,7 +320,7 @@ impl<'a> Launch<'a> {
         let _ = kill(pid, Signal::SIGKILL);
         self.reap();
         if let Some(r) = &self.report_r {
-            if let Err(Some(failure)) = report::await_ready(r, None) {
+            if let Err(Some(failure)) = report::await_ready(r, report::SetupWait::default()) {
                 crate::say::error(failure.message());
                 return Ok(Some(self.spec.personality.failure_status(failure.status())));
             }
@@ -331,29 +335,41 @@ impl<'a> Launch<'a> {
         self.spec.timeout.map(|t| self.started + t)
     }
 
+    /// How long jail waits for the sandbox's setup: until the deadline, and until a signal
+    /// tells jail to stop.
+    fn setup_wait(&self) -> report::SetupWait<'_> {
+        report::SetupWait { deadline: self.deadline(), interrupts: self.interrupts.as_ref().map(|s| s.as_fd()) }
+    }
+
     /// Whether `fd`, on which the sandbox hands jail something during its setup, has it before
-    /// `--timeout` passes. If not, the launch ends as timed out ([`Self::await_start`]) and no
-    /// later stage waits for the sandbox.
+    /// `--timeout` passes or a signal stops jail. If not, the launch ends there
+    /// ([`Self::await_start`]) and no later stage waits for the sandbox.
     fn in_time(&mut self, fd: &OwnedFd) -> bool {
-        if self.early == Some(report::Failure::Timeout) {
+        if matches!(self.early, Some(report::Failure::Timeout | report::Failure::Interrupted(_))) {
             return false;
         }
-        if crate::sys::linux::readable_by(fd, self.deadline()) {
-            return true;
+        match self.setup_wait().until_readable(fd) {
+            Ok(()) => true,
+            Err(f) => {
+                self.early = Some(f);
+                false
+            }
         }
-        self.early = Some(report::Failure::Timeout);
-        false
     }
 
     /// Reports a failure the sandbox sent, and picks jail's status for it.
     fn failed(&mut self, failure: report::Failure) -> i32 {
-        if failure == report::Failure::Timeout {
+        use report::Failure::{Interrupted, Timeout};
+        if matches!(failure, Timeout | Interrupted(_)) {
             // The setup still runs: end it. The command never started, so no grace.
             let _ = kill(self.pid(), Signal::SIGKILL);
             self.reap();
-            let d = self.spec.timeout.map_or(0.0, |d| d.as_secs_f64());
-            crate::say::error(&format!("--timeout {d}s: time limit reached; {}", failure.message()));
-            return exit::TIMEOUT;
+            let why = match failure {
+                Interrupted(sig) => Signal::try_from(sig).map_or(format!("signal {sig}"), |s| s.as_str().to_string()),
+                _ => format!("--timeout {}s: time limit reached", self.spec.timeout.map_or(0.0, |d| d.as_secs_f64())),
+            };
+            crate::say::error(&format!("{why}; {}", failure.message()));
+            return failure.status();
         }
         let status = self.reap();
         crate::say::error(failure.message());
@@ -453,6 +469,14 @@ impl Stages for Launch<'_> {
             }
             Err(e) => bail!("clone({}): {}{}", flag_names(spec), errno_text(e), diagnose::userns_hint(e)),
         }
+        // Made after the clone, so the sandbox holds no copy. These signals are blocked, so
+        // one sent before stays pending and shows here too.
+        let mut stop = SigSet::empty();
+        for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT] {
+            stop.add(sig);
+        }
+        self.interrupts =
+            Some(SignalFd::with_flags(&stop, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).context("signalfd")?);
         self.sync_w = Some(sync_w);
         self.report_r = Some(report_r);
         self.stops_r = Some(stops_r);
@@ -541,13 +565,14 @@ impl Stages for Launch<'_> {
     }
 
     fn cgroup_quota(&mut self) -> Result<Option<i32>> {
-        let deadline = self.deadline();
+        let wait =
+            report::SetupWait { deadline: self.deadline(), interrupts: self.interrupts.as_ref().map(|s| s.as_fd()) };
         let (Some(cg), Some(plan), Some(sync_w), Some(report_r)) =
             (self.cgroup.as_mut(), &self.spec.cgroup, &self.sync_w, &self.report_r)
         else {
             return Ok(None);
         };
-        let quota = match report::await_ready(report_r, deadline) {
+        let quota = match report::await_ready(report_r, wait) {
             // Without a failure, a sandbox that ended meanwhile is reaped as usual.
             Err(failure) => {
                 self.early = failure;
@@ -591,10 +616,12 @@ impl Stages for Launch<'_> {
         let failure = match self.early.take() {
             Some(f) => Some(f),
             None => {
-                let deadline = self.deadline();
-                self.report_r.take().and_then(|r| report::receive(r, deadline))
+                let report_r = self.report_r.take();
+                report_r.and_then(|r| report::receive(r, self.setup_wait()))
             }
         };
+        // The command runs (or never will): from here on signals are passed on to it.
+        self.interrupts = None;
         // The sandbox is in its network namespace, or failed: the helper is done either way.
         self.netns_helper = None;
         Ok(failure.map(|f| self.failed(f)))

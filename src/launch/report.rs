@@ -2,8 +2,10 @@
 //! EOF with no report means the command was exec'd (and init is confined).
 
 use std::io::Write;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::time::Instant;
+
+use crate::sys::linux::{wait_readable, Woke};
 
 use crate::exit;
 
@@ -18,6 +20,9 @@ pub enum Failure {
     NotFound(String),
     /// jail's own: `--timeout` passed while the sandbox was still setting up (never sent).
     Timeout,
+    /// jail's own: jail got this terminating signal while the sandbox was still setting up
+    /// (never sent).
+    Interrupted(i32),
 }
 
 impl Failure {
@@ -27,13 +32,16 @@ impl Failure {
             Failure::NotExecutable(_) => exit::NOT_EXECUTABLE,
             Failure::NotFound(_) => exit::NOT_FOUND,
             Failure::Timeout => exit::TIMEOUT,
+            Failure::Interrupted(sig) => exit::signaled(*sig),
         }
     }
 
     pub fn message(&self) -> &str {
         match self {
             Failure::Setup(m) | Failure::NotExecutable(m) | Failure::NotFound(m) => m,
-            Failure::Timeout => "the sandbox's setup had not finished, the command never started",
+            Failure::Timeout | Failure::Interrupted(_) => {
+                "the sandbox's setup had not finished, the command never started"
+            }
         }
     }
 
@@ -43,7 +51,7 @@ impl Failure {
             Failure::Setup(_) => b'S',
             Failure::NotExecutable(_) => b'X',
             Failure::NotFound(_) => b'N',
-            Failure::Timeout => b'T',
+            Failure::Timeout | Failure::Interrupted(_) => b'T',
         };
         let mut buf = vec![tag];
         buf.extend_from_slice(self.message().as_bytes());
@@ -90,14 +98,32 @@ pub fn ready(pipe: &OwnedFd) {
     let _ = nix::unistd::write(pipe, &[READY]);
 }
 
-/// Waits for [`ready`]: `Err(Some(why))` when setup failed first (or `deadline` passed:
-/// [`Failure::Timeout`]), `Err(None)` when the sandbox ended without a word.
-pub fn await_ready(pipe: &OwnedFd, deadline: Option<Instant>) -> Result<(), Option<Failure>> {
+/// How long jail waits for the sandbox's setup: until `--timeout`'s deadline, and not past a
+/// signal on `interrupts` (a signalfd of the signals that stop jail).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SetupWait<'a> {
+    pub deadline: Option<Instant>,
+    pub interrupts: Option<BorrowedFd<'a>>,
+}
+
+impl SetupWait<'_> {
+    /// Waits until `fd` can be read: `Err` with jail's own failure when the wait ended first.
+    pub fn until_readable(&self, fd: &OwnedFd) -> Result<(), Failure> {
+        match wait_readable(fd, self.deadline, self.interrupts) {
+            Woke::Readable => Ok(()),
+            Woke::Late => Err(Failure::Timeout),
+            Woke::Interrupted(sig) => Err(Failure::Interrupted(sig)),
+        }
+    }
+}
+
+/// Waits for [`ready`]: `Err(Some(why))` when setup failed first (or the wait ended:
+/// [`Failure::Timeout`], [`Failure::Interrupted`]), `Err(None)` when the sandbox ended
+/// without a word.
+pub fn await_ready(pipe: &OwnedFd, wait: SetupWait) -> Result<(), Option<Failure>> {
     let mut tag = [0u8; 1];
     loop {
-        if !crate::sys::linux::readable_by(pipe, deadline) {
-            return Err(Some(Failure::Timeout));
-        }
+        wait.until_readable(pipe).map_err(Some)?;
         match nix::unistd::read(pipe.as_raw_fd(), &mut tag) {
             Ok(1) if tag[0] == READY => return Ok(()),
             Ok(1) => break,
@@ -106,35 +132,31 @@ pub fn await_ready(pipe: &OwnedFd, deadline: Option<Instant>) -> Result<(), Opti
         }
     }
     let mut buf = tag.to_vec();
-    if !read_to_eof(pipe, &mut buf, deadline) {
-        return Err(Some(Failure::Timeout));
-    }
+    read_to_eof(pipe, &mut buf, wait).map_err(Some)?;
     Err(Failure::decode(&buf))
 }
 
-/// Reads to EOF: `None` when the command was exec'd, else why not ([`Failure::Timeout`] when
-/// `deadline` passed first).
-pub fn receive(pipe: OwnedFd, deadline: Option<Instant>) -> Option<Failure> {
+/// Reads to EOF: `None` when the command was exec'd, else why not (jail's own failure when
+/// the wait ended first).
+pub fn receive(pipe: OwnedFd, wait: SetupWait) -> Option<Failure> {
     let mut buf = Vec::new();
-    if !read_to_eof(&pipe, &mut buf, deadline) {
-        return Some(Failure::Timeout);
+    match read_to_eof(&pipe, &mut buf, wait) {
+        Ok(()) => Failure::decode(&buf),
+        Err(f) => Some(f),
     }
-    Failure::decode(&buf)
 }
 
-/// Appends what `pipe` holds until its writers are gone: false when `deadline` passed first.
-fn read_to_eof(pipe: &OwnedFd, buf: &mut Vec<u8>, deadline: Option<Instant>) -> bool {
+/// Appends what `pipe` holds until its writers are gone, unless the wait ends first.
+fn read_to_eof(pipe: &OwnedFd, buf: &mut Vec<u8>, wait: SetupWait) -> Result<(), Failure> {
     let mut chunk = [0u8; 512];
     loop {
-        if !crate::sys::linux::readable_by(pipe, deadline) {
-            return false;
-        }
+        wait.until_readable(pipe)?;
         match nix::unistd::read(pipe.as_raw_fd(), &mut chunk) {
-            Ok(0) => return true,
+            Ok(0) => return Ok(()),
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
             Err(nix::errno::Errno::EINTR) => {}
             // Nothing more can come.
-            Err(_) => return true,
+            Err(_) => return Ok(()),
         }
     }
 }
@@ -154,15 +176,16 @@ mod tests {
         ready(&w);
         send(&w, &Failure::NotFound("x".into()));
         drop(w);
-        assert_eq!(await_ready(&r, None), Ok(()));
-        assert_eq!(await_ready(&r, None), Err(Some(Failure::NotFound("x".into()))));
-        assert_eq!(await_ready(&r, None), Err(None));
+        assert_eq!(await_ready(&r, SetupWait::default()), Ok(()));
+        assert_eq!(await_ready(&r, SetupWait::default()), Err(Some(Failure::NotFound("x".into()))));
+        assert_eq!(await_ready(&r, SetupWait::default()), Err(None));
         assert_eq!(Failure::NotFound(String::new()).status(), exit::NOT_FOUND);
     }
 
     #[test]
     fn a_silent_setup_ends_the_waits_at_the_deadline_and_a_finished_one_does_not() {
-        let soon = || Some(Instant::now() + std::time::Duration::from_millis(50));
+        let soon =
+            || SetupWait { deadline: Some(Instant::now() + std::time::Duration::from_millis(50)), interrupts: None };
         // The writer stays open and silent, as a setup that hangs.
         let (r, w) = nix::unistd::pipe().unwrap();
         let t = Instant::now();
