@@ -472,36 +472,36 @@ fn files_symlinks_and_data_from_descriptors() {
     assert!(!l[2].split_whitespace().any(|f| f == "9"), "fd 9 leaked: {}", l[2]);
 }
 
+/// jail (with `extra` options first) on a setup that waits for the end of a `--file` pipe
+/// whose writer stays open and silent, as it would on a bind source on a stuck FUSE mount. The
+/// test keeps the pipe's ends until jail has ended.
+fn hanging_setup(h: &common::Harness, extra: &[&str]) -> (std::process::Command, [std::os::fd::OwnedFd; 2]) {
+    let (r, w) = std::io::pipe().unwrap();
+    let tail = ["--ro-bind", "/", "/", "--tmpfs", "/tmp", "--file", "9", "/tmp/x", "--", "true"];
+    let mut c = h.jail(extra.iter().chain(tail.iter()));
+    common::hand_over(&mut c, std::os::fd::AsRawFd::as_raw_fd(&r), 9);
+    (c, [r.into(), w.into()])
+}
+
+const SETUP_UNFINISHED: &str = "the sandbox's setup had not finished, the command never started";
+
 #[test]
 fn timeout_also_bounds_a_setup_that_hangs() {
     let Some(h) = harness() else { return };
-    // A --file descriptor whose writer stays open and silent: the sandbox's setup waits for
-    // its end, as it would on a bind source on a stuck FUSE mount.
-    let (r, w) = std::io::pipe().unwrap();
-    let mut c =
-        h.jail(["--timeout", "1s", "--ro-bind", "/", "/", "--tmpfs", "/tmp", "--file", "9", "/tmp/x", "--", "true"]);
-    common::hand_over(&mut c, std::os::fd::AsRawFd::as_raw_fd(&r), 9);
+    let (mut c, _pipe) = hanging_setup(h, &["--timeout", "1s"]);
     let run = Run::from(common::output(&mut c));
-    drop(w);
     assert_eq!(run.code, 124, "{run:?}");
-    assert_eq!(
-        run.err.trim(),
-        "jail: --timeout 1s: time limit reached; the sandbox's setup had not finished, the command never started",
-        "{run:?}"
-    );
+    assert_eq!(run.err.trim(), format!("jail: --timeout 1s: time limit reached; {SETUP_UNFINISHED}"), "{run:?}");
 }
 
 #[test]
 fn a_terminating_signal_stops_a_setup_that_hangs() {
     let Some(h) = harness() else { return };
-    // As above, a setup waiting on a silent --file pipe, and no --timeout: SIGTERM to jail
-    // must end it (jail holds the signals it passes on to the command until the command runs).
-    let (r, w) = std::io::pipe().unwrap();
-    let mut c = h.jail(["--ro-bind", "/", "/", "--tmpfs", "/tmp", "--file", "9", "/tmp/x", "--", "true"]);
-    common::hand_over(&mut c, std::os::fd::AsRawFd::as_raw_fd(&r), 9);
+    // No --timeout: SIGTERM to jail must end the setup (jail holds the signals it passes on to
+    // the command until the command runs).
+    let (mut c, _pipe) = hanging_setup(h, &[]);
     c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     let child = c.spawn().unwrap();
-    drop(r);
     let _guard = common::kill_after(child.id(), common::LIMIT);
     // jail has children once it holds those signals (it blocks them first): then it waits.
     let children = format!("/proc/{0}/task/{0}/children", child.id());
@@ -512,13 +512,8 @@ fn a_terminating_signal_stops_a_setup_that_hangs() {
     }
     let _ = std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
     let run = Run::from(child.wait_with_output().unwrap());
-    drop(w);
     assert_eq!(run.code, 143, "{run:?}");
-    assert_eq!(
-        run.err.trim(),
-        "jail: SIGTERM; the sandbox's setup had not finished, the command never started",
-        "{run:?}"
-    );
+    assert_eq!(run.err.trim(), format!("jail: SIGTERM; {SETUP_UNFINISHED}"), "{run:?}");
 }
 
 #[test]
