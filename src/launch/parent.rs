@@ -1,7 +1,7 @@
 //! jail's side, outside the sandbox: create it, map ids, wait, pass on signals and the status.
 
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -239,6 +239,11 @@ pub fn launch(spec: &Spec) -> Result<i32> {
     run_stages(&mut Launch::new(spec))
 }
 
+/// `--timeout`'s deadline for a launch cloned at `started` (see [`Launch::deadline`]).
+fn deadline(spec: &Spec, started: Instant) -> Option<Instant> {
+    spec.timeout.map(|t| started + t)
+}
+
 /// What jail holds while it works through its stages.
 struct Launch<'a> {
     spec: &'a Spec,
@@ -332,20 +337,20 @@ impl<'a> Launch<'a> {
     /// included, so a setup that hangs (a bind source on a stuck FUSE mount, a `--file`
     /// descriptor whose writer never closes) is bounded too.
     fn deadline(&self) -> Option<Instant> {
-        self.spec.timeout.map(|t| self.started + t)
+        deadline(self.spec, self.started)
     }
 
     /// How long jail waits for the sandbox's setup: until the deadline, and until a signal
     /// tells jail to stop.
     fn setup_wait(&self) -> report::SetupWait<'_> {
-        report::SetupWait { deadline: self.deadline(), interrupts: self.interrupts.as_ref().map(|s| s.as_fd()) }
+        report::SetupWait { deadline: self.deadline(), interrupts: self.interrupts.as_ref() }
     }
 
     /// Whether `fd`, on which the sandbox hands jail something during its setup, has it before
     /// `--timeout` passes or a signal stops jail. If not, the launch ends there
     /// ([`Self::await_start`]) and no later stage waits for the sandbox.
     fn in_time(&mut self, fd: &OwnedFd) -> bool {
-        if matches!(self.early, Some(report::Failure::Timeout | report::Failure::Interrupted(_))) {
+        if self.early.as_ref().is_some_and(report::Failure::is_jails_own) {
             return false;
         }
         match self.setup_wait().until_readable(fd) {
@@ -359,8 +364,8 @@ impl<'a> Launch<'a> {
 
     /// Reports a failure the sandbox sent, and picks jail's status for it.
     fn failed(&mut self, failure: report::Failure) -> i32 {
-        use report::Failure::{Interrupted, Timeout};
-        if matches!(failure, Timeout | Interrupted(_)) {
+        use report::Failure::Interrupted;
+        if failure.is_jails_own() {
             // The setup still runs: end it. The command never started, so no grace.
             let _ = kill(self.pid(), Signal::SIGKILL);
             self.reap();
@@ -565,8 +570,9 @@ impl Stages for Launch<'_> {
     }
 
     fn cgroup_quota(&mut self) -> Result<Option<i32>> {
+        // From the fields (not setup_wait): the cgroup is borrowed mutably below.
         let wait =
-            report::SetupWait { deadline: self.deadline(), interrupts: self.interrupts.as_ref().map(|s| s.as_fd()) };
+            report::SetupWait { deadline: deadline(self.spec, self.started), interrupts: self.interrupts.as_ref() };
         let (Some(cg), Some(plan), Some(sync_w), Some(report_r)) =
             (self.cgroup.as_mut(), &self.spec.cgroup, &self.sync_w, &self.report_r)
         else {
@@ -789,10 +795,7 @@ fn wait_forwarding(
             (Some(d), Some(t)) => Some(d.min(t)),
             (d, t) => d.or(t),
         };
-        // Rounded up: poll never wakes before the time it waits for.
-        let ms = wake.map_or(-1, |d| {
-            d.saturating_duration_since(Instant::now()).as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
-        });
+        let ms = crate::sys::linux::poll_timeout(wake);
         // No allocation: once jail has trimmed, this loop is all it runs, and every part of
         // the binary it touches (here malloc's) maps back in.
         let mut pfds = [

@@ -2,7 +2,7 @@
 //! EOF with no report means the command was exec'd (and init is confined).
 
 use std::io::Write;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Instant;
 
 use crate::sys::linux::{wait_readable, Woke};
@@ -34,6 +34,11 @@ impl Failure {
             Failure::Timeout => exit::TIMEOUT,
             Failure::Interrupted(sig) => exit::signaled(*sig),
         }
+    }
+
+    /// jail ended the wait itself (time limit, signal): the sandbox's setup still runs.
+    pub fn is_jails_own(&self) -> bool {
+        matches!(self, Failure::Timeout | Failure::Interrupted(_))
     }
 
     pub fn message(&self) -> &str {
@@ -103,7 +108,7 @@ pub fn ready(pipe: &OwnedFd) {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SetupWait<'a> {
     pub deadline: Option<Instant>,
-    pub interrupts: Option<BorrowedFd<'a>>,
+    pub interrupts: Option<&'a nix::sys::signalfd::SignalFd>,
 }
 
 impl SetupWait<'_> {

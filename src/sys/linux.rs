@@ -476,6 +476,15 @@ pub fn send_fd(sock: &OwnedFd, bytes: &[u8], fd: Option<RawFd>) -> nix::Result<(
     sendmsg::<()>(sock.as_raw_fd(), &[std::io::IoSlice::new(bytes)], &cmsgs, MsgFlags::empty(), None).map(drop)
 }
 
+/// poll's timeout for `deadline`, in whole milliseconds rounded up (poll never wakes before
+/// the time it waits for); -1, no timeout, without one.
+pub fn poll_timeout(deadline: Option<std::time::Instant>) -> i32 {
+    deadline.map_or(-1, |d| {
+        let left = d.saturating_duration_since(std::time::Instant::now());
+        left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
+    })
+}
+
 /// What [`wait_readable`] saw first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Woke {
@@ -487,38 +496,29 @@ pub enum Woke {
     Interrupted(i32),
 }
 
-/// Waits until `fd` can be read, `deadline` passes, or `interrupts` (a signalfd) has a signal.
-/// A readable `fd` wins over a signal, which then stays for whoever waits next. With neither a
-/// deadline nor a signalfd: `Readable` at once (the read that follows waits as long as it takes).
+/// Waits until `fd` can be read, `deadline` passes, or `interrupts` has a signal. A readable
+/// `fd` wins over a signal, which then stays for whoever waits next. With neither a deadline
+/// nor a signalfd: `Readable` at once (the read that follows waits as long as it takes).
 pub fn wait_readable(
     fd: &OwnedFd,
     deadline: Option<std::time::Instant>,
-    interrupts: Option<std::os::fd::BorrowedFd<'_>>,
+    interrupts: Option<&nix::sys::signalfd::SignalFd>,
 ) -> Woke {
     if deadline.is_none() && interrupts.is_none() {
         return Woke::Readable;
     }
     loop {
-        // Rounded up: poll never wakes before the time it waits for.
-        let ms = deadline.map_or(-1, |d| {
-            let left = d.saturating_duration_since(std::time::Instant::now());
-            left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
-        });
         let mut pfds = [
             libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
             libc::pollfd { fd: interrupts.map_or(-1, |i| i.as_raw_fd()), events: libc::POLLIN, revents: 0 },
         ];
         // SAFETY: valid pollfds for the duration of the call.
-        let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
+        let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, poll_timeout(deadline)) };
         if n > 0 && pfds[0].revents != 0 {
             return Woke::Readable;
         }
-        if let (true, Some(i)) = (n > 0, interrupts) {
-            // A signalfd yields whole signalfd_siginfo records, the signal's number first.
-            let mut info = [0u8; 128];
-            if nix::unistd::read(i.as_raw_fd(), &mut info) == Ok(info.len()) {
-                return Woke::Interrupted(u32::from_ne_bytes([info[0], info[1], info[2], info[3]]) as i32);
-            }
+        if let (true, Some(Ok(Some(info)))) = (n > 0, interrupts.map(|i| i.read_signal())) {
+            return Woke::Interrupted(info.ssi_signo as i32);
         }
         if n == 0 && deadline.is_some_and(|d| std::time::Instant::now() >= d) {
             return Woke::Late;
