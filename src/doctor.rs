@@ -250,7 +250,7 @@ pub fn run(w: Wants) -> i32 {
         }
         Err(_) => r.missing(
             "systemd user manager",
-            "no $XDG_RUNTIME_DIR/systemd/private, no $DBUS_SESSION_BUS_ADDRESS and no $XDG_RUNTIME_DIR/bus",
+            cgroup::systemd::WHERE_LOOKED,
             "log in through a systemd session, or loginctl enable-linger USER (or run jail in a cgroup v2 \
              subtree delegated to you)",
             w.limits,

@@ -46,9 +46,9 @@ pub fn prepare(plan: &Plan) -> Result<Backend> {
     }
     fs::check_delegated(plan, &root).map(|own| Backend::Delegated { own }).map_err(|e| {
         anyhow::anyhow!(
-            "{e:#}; and no systemd user manager to ask (no $XDG_RUNTIME_DIR/systemd/private, no $DBUS_SESSION_BUS_ADDRESS, \
-             no $XDG_RUNTIME_DIR/bus): \
-             limits need a user session (loginctl enable-linger $USER) or a delegated cgroup"
+            "{e:#}; and no systemd user manager to ask ({}): \
+             limits need a user session (loginctl enable-linger $USER) or a delegated cgroup",
+            systemd::WHERE_LOOKED
         )
     })
 }

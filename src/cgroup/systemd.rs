@@ -29,6 +29,10 @@ impl std::fmt::Display for Route {
     }
 }
 
+/// Where [`user_manager`] looks, for messages when it finds nothing.
+pub const WHERE_LOOKED: &str =
+    "no $XDG_RUNTIME_DIR/systemd/private, no $DBUS_SESSION_BUS_ADDRESS, no $XDG_RUNTIME_DIR/bus";
+
 /// The ways to the user manager to try, in order (none: no user manager to ask).
 pub fn user_manager() -> Vec<Route> {
     routes(
@@ -83,9 +87,7 @@ pub struct Manager {
 
 /// Connects to the first of `routes` (from [`user_manager`]) that takes it.
 pub fn connect(routes: Vec<Route>) -> Result<Manager> {
-    let mut last = anyhow!(
-        "no user manager to ask (no $XDG_RUNTIME_DIR/systemd/private, no $DBUS_SESSION_BUS_ADDRESS, no $XDG_RUNTIME_DIR/bus)"
-    );
+    let mut last = anyhow!("no user manager to ask ({WHERE_LOOKED})");
     for route in routes {
         let bus = match &route {
             Route::Direct(path) => Bus::connect_peer(path),

@@ -52,7 +52,7 @@ fn arch() -> Result<TargetArch> {
     std::env::consts::ARCH.try_into().map_err(|e| anyhow!("seccomp: unsupported architecture: {e:?}"))
 }
 
-/// A built-in program: the rules of `level`, searched (`searched`).
+/// A built-in program: the rules of `level`, compiled by [`searched`].
 fn builtin_program(level: Level, refuse_userns: bool) -> Result<BpfProgram> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     if level != Level::Bare {
