@@ -23,6 +23,7 @@
 //! - [`error`]: how system errors read in messages; [`exit`]: jail's exit statuses;
 //!   [`say`]: the voice of messages (`jail:` or `bwrap:`).
 //! - [`doctor`]: `jail doctor`; [`tree`]: `jail rootfs`, trees made without root.
+//! - [`heap`]: the allocator of every program built on this crate.
 
 mod cgroup;
 pub mod cli;
@@ -30,6 +31,7 @@ mod confine;
 mod doctor;
 mod error;
 mod exit;
+mod heap;
 mod host;
 mod launch;
 mod rootfs;

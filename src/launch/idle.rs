@@ -1,6 +1,6 @@
 //! What a launcher process gives back once the sandbox runs. jail's parent and init stay for
 //! the sandbox's whole life, but most pages they had mapped served only the setup: once the
-//! command has run a while, they return the heap's free memory, drop the dead part of the
+//! command has run a while, they return the heaps' free memory, drop the dead part of the
 //! stack below the current frame, and last drop from their page tables the read-only segments
 //! of every loaded object (jail's binary, libc, libgcc_s, the loader): file-backed and never
 //! written, so nothing is lost, and what the waiting loop needs faults back in from the page
@@ -21,8 +21,9 @@ struct Segments {
 }
 
 pub fn trim() {
-    // SAFETY: malloc_trim only hands free heap memory back to the kernel. musl has none: its
-    // allocator unmaps freed memory itself.
+    crate::heap::give_back();
+    // SAFETY: malloc_trim only hands free heap memory back to the kernel. With glibc linked in,
+    // the C library keeps a heap of its own (name lookups); musl's gives its pages back itself.
     #[cfg(target_env = "gnu")]
     unsafe {
         libc::malloc_trim(0);
