@@ -307,7 +307,12 @@ mod tests {
         // No quota yet: jail's own work in the sandbox is not held to it.
         assert_eq!(t.read(Path::new("/s/payload/cpu.max")), None);
         c.apply_after_setup_with(&mut t, &limits()).unwrap();
-        assert_eq!(t.log.last().unwrap(), "write /s/payload/cpu.max 20000 100000");
+        assert_eq!(
+            t.log[5..],
+            ["write /s/payload/cpu.max 20000 100000", "write /s/supervisor/cgroup.procs 4242"],
+            "the quota first, then init (the sandbox's first process) out from under it"
+        );
+        assert_eq!(t.in_("4242"), "/s/supervisor");
         assert!(t.read(Path::new("/s/cpu.max")).is_none(), "the scope itself has no quota");
     }
 
@@ -354,6 +359,7 @@ mod tests {
         );
         c.apply_after_setup_with(&mut t, &limits()).unwrap();
         assert_eq!(t.read(Path::new("/own/jail-1/payload/cpu.max")).as_deref(), Some("20000 100000"));
+        assert_eq!(t.in_("4242"), "/own/jail-1/supervisor");
 
         // Another process in the delegated cgroup: the kernel refuses, and the message says why.
         let mut t = Tree::with("/own", "cpu memory pids", &["jail", "4242", "77"]);

@@ -6,7 +6,11 @@
 //! Layout: `<scope>/supervisor` holds jail, `<scope>/payload` the sandbox (cgroup v2 allows
 //! processes only in leaves once controllers are enabled below a cgroup). Scope-level limits
 //! cover both; the CPU quota sits on `payload` and is written once the sandbox is built, so
-//! jail's own setup never waits for it. Usage is read from `payload`.
+//! jail's own setup never waits for it. Then the sandbox's first process, init from there on,
+//! joins jail in `supervisor`: the command's process, forked by then, stays in `payload` with
+//! everything it starts, and the quota and the usage read from `payload` are the command's
+//! alone. (init only waits and reaps: under the quota its exit could end a launch a whole
+//! period later, measured in the test VM.)
 //!
 //! The order overlaps the manager's work with the sandbox's: [`prepare`] checks what needs no
 //! sandbox and connects to the manager, the sandbox is cloned, [`Backend::start`] sends the
@@ -132,7 +136,8 @@ impl Cgroup {
     }
 
     /// The limits that must not hold during setup (the CPU quota), on the payload leaf, read
-    /// back. Called once the sandbox is built, before its command runs.
+    /// back; then init out of it. Called once the sandbox is built and the command's process
+    /// forked, before its command runs.
     pub fn apply_after_setup(&mut self, limits: &Limits) -> Result<()> {
         self.apply_after_setup_with(&mut fs::Real, limits)?;
         self.step("payload limits set");
@@ -144,7 +149,8 @@ impl Cgroup {
         for (file, value) in limits.files_to_write(Level::Payload) {
             files.write(&payload.join(file), &value)?;
         }
-        fs::verify(files, &payload, limits, Level::Payload)
+        fs::verify(files, &payload, limits, Level::Payload)?;
+        files.write(&self.dir().join("supervisor/cgroup.procs"), &self.child.to_string())
     }
 
     fn step(&mut self, name: &'static str) {

@@ -29,7 +29,8 @@
 //!    read back ──────────────────────────▶   wait for the release; start the command in its
 //!  take the seccomp listener (reports)         memory (a fork if it hands jail a listener);
 //!  limits: on "ready", the payload's quota     stay as init: reap, forward; init: no fds, no
-//!    (never during jail's setup) ────────▶     caps; then lets the setup report close
+//!    (never during jail's setup), init →       caps; then lets the setup report close
+//!    supervisor ─────────────────────────▶
 //!  serve --allow-host's proxy
 //!  read the setup report (EOF = started)
 //!  forward signals, mirror stops, answer

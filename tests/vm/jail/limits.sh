@@ -53,14 +53,16 @@ ppeak=$(json pids.json pids_peak)
 expect "the VM is healthy afterwards" 0 sh -c 'for i in $(seq 20); do true; done; echo ok'
 
 # The scope as systemd and the kernel see it while the sandbox runs: every limit in the files,
-# jail in the supervisor leaf, the sandbox in the payload leaf.
+# jail and the sandbox's init in the supervisor leaf, the command in the payload leaf.
 $J --mem 48M --cpu 20% --pids 64 -- sleep 20 &
 jpid=$!
 for _ in $(seq 100); do
-	# jail's own cgroup is <scope>/supervisor once the sandbox has started.
+	# jail's own cgroup is <scope>/supervisor once the sandbox has started, and init joins it
+	# once the command's process is forked and its quota set.
 	cg=$(sed -n 's/^0:://p' "/proc/$jpid/cgroup" 2>/dev/null)
 	# (cgroup files report size 0: read them, do not test -s)
-	[[ $cg == */supervisor && -n $(cat "/sys/fs/cgroup${cg%/supervisor}/payload/cgroup.procs" 2>/dev/null) ]] && break
+	[[ $cg == */supervisor && $(wc -l <"/sys/fs/cgroup$cg/cgroup.procs" 2>/dev/null) == 2 &&
+		-n $(cat "/sys/fs/cgroup${cg%/supervisor}/payload/cgroup.procs" 2>/dev/null) ]] && break
 	sleep 0.2
 done
 cg=${cg%/supervisor}
@@ -74,8 +76,15 @@ systemctl --user is-active -q "jail-$jpid.scope" && pass "systemd knows jail-$jp
 [[ $(cat "$d/cpu.max") == "max 100000" ]] && pass "the scope's cpu.max is open" || fail "scope cpu.max $(cat "$d/cpu.max")"
 [[ $(cat "$d/pids.max") == 64 ]] && pass "pids.max 64" || fail "pids.max $(cat "$d/pids.max")"
 grep -qx "$jpid" "$d/supervisor/cgroup.procs" && pass "jail sits in the supervisor leaf" || fail "supervisor: $(cat "$d/supervisor/cgroup.procs")"
-[[ -n $(cat "$d/payload/cgroup.procs") && -z $(cat "$d/cgroup.procs") ]] && pass "the sandbox sits in the payload leaf" ||
-	fail "payload: '$(cat "$d/payload/cgroup.procs")', scope itself: '$(cat "$d/cgroup.procs")'"
+# init (jail's child) waits and reaps beside jail, out of the command's quota and usage; the
+# command (init's child) and only it is in the payload leaf.
+init=$(pgrep -P "$jpid" | head -n 1)
+cmd=$(pgrep -P "${init:-0}" | head -n 1)
+grep -qx "${init:-none}" "$d/supervisor/cgroup.procs" && pass "the sandbox's init sits in the supervisor leaf" ||
+	fail "init ${init:-not found}; supervisor: $(cat "$d/supervisor/cgroup.procs")"
+[[ -n $cmd && $(cat "$d/payload/cgroup.procs") == "$cmd" && -z $(cat "$d/cgroup.procs") ]] &&
+	pass "the command (alone) sits in the payload leaf" ||
+	fail "command ${cmd:-not found}; payload: '$(cat "$d/payload/cgroup.procs")', scope itself: '$(cat "$d/cgroup.procs")'"
 kill -TERM "$jpid"
 wait "$jpid" 2>/dev/null
 
