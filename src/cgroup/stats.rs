@@ -74,10 +74,12 @@ pub struct Usage {
     pub oom_kills: Option<u64>,
 }
 
-/// Usage of the sandbox, all from its leaf (`payload`), where the CPU quota sits too.
-pub fn read_usage(payload: &Path) -> Usage {
+/// Usage of the command and what it started, from its leaf (`payload`), where the CPU quota
+/// sits too; OOM kills from the whole cgroup (`scope`, the memory limit's level: its
+/// memory.events counts its leaves' too), so that one of jail's own processes counts as well.
+pub fn read_usage(scope: &Path, payload: &Path) -> Usage {
     let cpu = read(&payload.join("cpu.stat")).unwrap_or_default();
-    let events = read(&payload.join("memory.events")).unwrap_or_default();
+    let events = read(&scope.join("memory.events")).unwrap_or_default();
     Usage {
         cpu_user_usec: field(&cpu, "user_usec"),
         cpu_system_usec: field(&cpu, "system_usec"),

@@ -680,7 +680,7 @@ fn finish(
 ) -> i32 {
     let timed_out = waited.timed_out;
     use crate::cgroup::stats::{read_usage, Reason, Stats};
-    let usage = cgroup.map(|c| read_usage(&c.payload())).unwrap_or_default();
+    let usage = cgroup.map(|c| read_usage(c.dir(), &c.payload())).unwrap_or_default();
     let signal = exit::signal_of(status);
     let oom = usage.oom_kills.unwrap_or(0) > 0;
     let reason = if timed_out {
