@@ -74,6 +74,11 @@ pub fn move_self(files: &mut impl Files, dir: &Path) -> Result<()> {
     files.write(&dir.join("cgroup.procs"), "0")
 }
 
+/// Moves the process `pid` (not its children) into the cgroup `dir`.
+pub fn move_process(files: &mut impl Files, dir: &Path, pid: nix::unistd::Pid) -> Result<()> {
+    files.write(&dir.join("cgroup.procs"), &pid.to_string())
+}
+
 /// The fix for a controller the cgroup was not given.
 fn missing_controller(c: &str, dir: &Path, backend: &str) -> anyhow::Error {
     let fix = if backend == "systemd" && matches!(c, "cpuset" | "io") {
@@ -110,11 +115,10 @@ pub fn lay_out(files: &mut impl Files, cg: &Cgroup, limits: &Limits) -> Result<(
 
 /// `supervisor` with jail in it, `payload` with the sandbox.
 fn make_leaves(files: &mut impl Files, cg: &Cgroup) -> Result<()> {
-    let dir = cg.dir();
-    files.mkdir(&dir.join("supervisor"))?;
+    files.mkdir(&cg.supervisor())?;
     files.mkdir(&cg.payload())?;
-    move_self(files, &dir.join("supervisor"))?;
-    files.write(&cg.payload().join("cgroup.procs"), &cg.child.to_string())
+    move_self(files, &cg.supervisor())?;
+    move_process(files, &cg.payload(), cg.child)
 }
 
 /// Fails unless every limit file at `level` in `dir` holds what was asked.

@@ -110,6 +110,11 @@ impl Cgroup {
         self.dir().join("payload")
     }
 
+    /// jail's leaf, and init's once the command's process is forked.
+    pub fn supervisor(&self) -> PathBuf {
+        self.dir().join("supervisor")
+    }
+
     /// Waits until jail and the sandbox are in their leaves of the cgroup, with every
     /// scope-level limit read back.
     pub fn ready(&mut self, limits: &Limits) -> Result<()> {
@@ -150,7 +155,7 @@ impl Cgroup {
             files.write(&payload.join(file), &value)?;
         }
         fs::verify(files, &payload, limits, Level::Payload)?;
-        files.write(&self.dir().join("supervisor/cgroup.procs"), &self.child.to_string())
+        fs::move_process(files, &self.supervisor(), self.child)
     }
 
     fn step(&mut self, name: &'static str) {
@@ -173,12 +178,12 @@ impl Drop for Cgroup {
         // jail itself still sits in supervisor, so only payload can go now; systemd removes the
         // scope once jail exits. A directory jail made itself in a delegated subtree is
         // removed by moving jail back out first.
-        let _ = std::fs::remove_dir(dir.join("payload"));
+        let _ = std::fs::remove_dir(self.payload());
         if self.owns_dir {
             if let Some(parent) = dir.parent() {
                 let _ = fs::move_self(&mut fs::Real, parent);
             }
-            let _ = std::fs::remove_dir(dir.join("supervisor"));
+            let _ = std::fs::remove_dir(self.supervisor());
             let _ = std::fs::remove_dir(dir);
         }
     }
