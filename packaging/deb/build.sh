@@ -57,16 +57,17 @@ chmod 0644 "$doc/copyright"
 # without it (no dpkg-dev), the newest glibc symbol version the binary uses is the floor. A
 # static binary (make's build) has its C library inside: with musl (make's default) it needs no
 # package; with glibc (make LIBC=glibc), glibc loads NSS modules other than files and dns at run
-# time, and those must be the glibc it was built with: this upstream version. glibc's start
-# files leave their ABI note (NT_GNU_ABI_TAG) in the binary; musl's leave none.
+# time, and those must be the glibc it was built with: this upstream version.
 depends() {
 	local bin=$1 tmp line v
-	if ! readelf -l "$bin" | grep -q 'Requesting program interpreter'; then
-		readelf -n "$bin" | grep -q NT_GNU_ABI_TAG || return 0
+	case $("$here/../linkage.sh" "$bin") in
+	musl) return 0 ;;
+	glibc)
 		v=$(getconf GNU_LIBC_VERSION | sed 's/^glibc //')
 		echo "libc6 (>= $v), libc6 (<< ${v%%.*}.$((${v#*.} + 1)))"
 		return
-	fi
+		;;
+	esac
 	if command -v dpkg-shlibdeps >/dev/null; then
 		tmp=$(mktemp -d)
 		mkdir "$tmp/debian"

@@ -361,12 +361,11 @@ column -t -s $'\x1f' "$results"
 has() { [[ " ${missed[*]} " == *" $1 "* ]]; }
 hk_version=
 [[ -n $HK ]] && hk_version="$(./hakoniwa --version), "
-# glibc's start files leave their ABI note in a static binary; musl's do not.
-linkage="linked dynamically with glibc"
-if ! readelf -l ./jail | grep -q 'program interpreter'; then
-	linkage="a static PIE with musl, as make builds it"
-	readelf -n ./jail | grep -q NT_GNU_ABI_TAG && linkage="a static PIE with glibc, as make LIBC=glibc builds it"
-fi
+case $("$bench_dir/../../packaging/linkage.sh" ./jail) in
+musl) linkage="a static PIE with musl, as make builds it" ;;
+glibc) linkage="a static PIE with glibc, as make LIBC=glibc builds it" ;;
+*) linkage="linked dynamically with glibc" ;;
+esac
 body=$work/section.md
 {
 	echo "## On the host (\`make bench\`)"

@@ -60,8 +60,13 @@ else
 fi
 host="$(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), Linux $(uname -r)"
 linkage=
-[[ -n $from ]] || linkage=" (linked dynamically)"
-[[ -n $from ]] || readelf -l "$bin" | grep -q 'program interpreter' || linkage=" (a static PIE, as make builds it)"
+if [[ -z $from ]]; then
+	case $(packaging/linkage.sh "$bin") in
+	musl) linkage=" (a static PIE with musl, as make builds it)" ;;
+	glibc) linkage=" (a static PIE with glibc, as make LIBC=glibc builds it)" ;;
+	*) linkage=" (linked dynamically with glibc)" ;;
+	esac
+fi
 JAIL_LINKAGE=$linkage python3 - "$dir/out" "$md" "$host" "${JAIL_VM_SMP:-2}" "${JAIL_VM_MEM:-1024}" <<'PY'
 import datetime, os, re, statistics, subprocess, sys
 out, md, host, smp, mem = sys.argv[1:6]
