@@ -12,17 +12,6 @@ use crate::spec::Spec;
 use crate::sys::errno_text;
 use crate::sys::linux::Linux;
 
-/// The signal the first process gets when jail dies. In a pid namespace of its own it is pid 1
-/// and SIGKILL ends the namespace; with `--share-pid` it is a subreaper that must first end
-/// every process of the sandbox, so the signal is one it catches.
-pub fn death_signal(share_pid: bool) -> libc::c_int {
-    if share_pid {
-        libc::SIGALRM
-    } else {
-        libc::SIGKILL
-    }
-}
-
 /// Which process a fork left this one as.
 pub enum Side {
     Command,
@@ -199,7 +188,8 @@ impl First<'_> {
             self.old_mask,
             self.caller_umask,
             self.for_command.take().or(self.ruleset.take()),
-            self.seccomp,
+            &self.seccomp.command,
+            self.seccomp.notify.as_ref().map(|(_, sandbox)| sandbox),
         );
         // With limits the command waits for jail's "limits hold" before it runs.
         c.sync = self.sync.take().filter(|_| self.spec.cgroup.is_some());
@@ -233,7 +223,7 @@ impl Stages for First<'_> {
             let _ = nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_BLOCK, Some(&alarm), None);
         }
         // SAFETY: prctl with integer arguments only.
-        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, death_signal(self.share_pid)) };
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, super::death_signal(self.share_pid)) };
         Ok(())
     }
 
@@ -250,7 +240,7 @@ impl Stages for First<'_> {
             unsafe { libc::_exit(exit::FAILURE) }
         }
         if itself {
-            return super::parent::write_direct_maps("/proc/self", self.spec).map_err(|e| format!("{e:#}"));
+            return super::idmaps::write_direct("/proc/self", self.spec).map_err(|e| format!("{e:#}"));
         }
         self.released = true;
         Ok(())

@@ -105,10 +105,9 @@ impl<'a> Command<'a> {
         old_mask: SigSet,
         umask: Mode,
         ruleset: Option<RulesetCreated>,
-        seccomp: &'a super::child::Seccomp,
+        seccomp: &'a confine::seccomp::Programs,
+        notify: Option<&'a OwnedFd>,
     ) -> Self {
-        let notify = seccomp.notify.as_ref().map(|(_, sandbox)| sandbox);
-        let seccomp = &seccomp.command;
         Command {
             spec,
             report_w,

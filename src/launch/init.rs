@@ -118,7 +118,7 @@ pub fn run(init: Init) -> ! {
         mask.add(s);
     }
     mask.add(Signal::SIGCHLD);
-    let parent_died = Signal::try_from(super::child::death_signal(true)).unwrap_or(Signal::SIGALRM);
+    let parent_died = Signal::try_from(super::death_signal(true)).unwrap_or(Signal::SIGALRM);
     if subreaper {
         mask.add(parent_died);
         if let Err(e) = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None) {

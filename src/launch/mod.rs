@@ -50,6 +50,7 @@ mod denials;
 mod diagnose;
 mod exec;
 mod idle;
+mod idmaps;
 mod init;
 mod netns;
 mod parent;
@@ -74,3 +75,14 @@ pub const FORWARDED: [nix::sys::signal::Signal; 7] = {
 /// Signal `si_code` for signals the kernel sends itself, e.g. a terminal's ^C to its
 /// foreground process group: the command, in that group too, already got it.
 pub const SI_KERNEL: i32 = 0x80;
+
+/// The signal the first process gets when jail dies. In a pid namespace of its own it is pid 1
+/// and SIGKILL ends the namespace; with `--share-pid` it is a subreaper that must first end
+/// every process of the sandbox, so the signal is one it catches.
+pub fn death_signal(share_pid: bool) -> libc::c_int {
+    if share_pid {
+        libc::SIGALRM
+    } else {
+        libc::SIGKILL
+    }
+}

@@ -2,7 +2,6 @@
 
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -12,51 +11,10 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-use super::{child, diagnose, report, supervise, terminal, FORWARDED, SI_KERNEL};
+use super::{child, diagnose, idmaps, report, supervise, terminal, FORWARDED, SI_KERNEL};
 use crate::exit;
-use crate::spec::{IdMap, Spec};
+use crate::spec::Spec;
 use crate::sys::errno_text;
-
-fn write_proc(dir: &str, file: &str, text: &str) -> Result<()> {
-    let path = format!("{dir}/{file}");
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
-        .map_err(|e| anyhow!("write {path} {:?}: {}", text.trim_end(), errno_text(crate::error::errno_of(&e))))
-}
-
-fn run_helper(map: &IdMap, pid: Pid, name: &str) -> Result<()> {
-    let Some(helper) = &map.helper else { bail!("--map-subids: {name} not found") };
-    let out = Command::new(helper)
-        .arg(pid.to_string())
-        .args(map.helper_args())
-        .output()
-        .with_context(|| format!("--map-subids: run {}", helper.display()))?;
-    if !out.status.success() {
-        let msg = String::from_utf8_lossy(&out.stderr);
-        bail!("--map-subids: {} {} failed: {}", helper.display(), map.helper_args().join(" "), msg.trim());
-    }
-    Ok(())
-}
-
-fn write_maps(pid: Pid, spec: &Spec) -> Result<()> {
-    if spec.uid_map.helper.is_some() {
-        run_helper(&spec.uid_map, pid, "newuidmap")?;
-        run_helper(&spec.gid_map, pid, "newgidmap")?;
-        return Ok(());
-    }
-    write_direct_maps(&format!("/proc/{pid}"), spec)
-}
-
-/// The maps written without a helper, in the /proc directory `dir` of the sandbox's first
-/// process (by jail, or by that process itself as /proc/self): the kernel insists that
-/// setgroups be denied before gid_map is written.
-pub(super) fn write_direct_maps(dir: &str, spec: &Spec) -> Result<()> {
-    write_proc(dir, "setgroups", "deny")?;
-    write_proc(dir, "uid_map", &spec.uid_map.proc_text())?;
-    write_proc(dir, "gid_map", &spec.gid_map.proc_text())
-}
 
 /// Writes to a descriptor the caller handed in, without taking it over.
 fn status_line(fd: std::os::fd::RawFd, text: &str) -> bool {
@@ -84,7 +42,7 @@ fn namespace_ids(pid: Pid, spec: &Spec) -> Vec<(&'static str, u64)> {
 /// `--json-status-fd`) before it is released.
 fn announce(pid: Pid, spec: &Spec) -> Result<()> {
     if spec.namespaces.user && spec.protocol.userns_block_fd.is_none() && !spec.maps_itself() {
-        write_maps(pid, spec)?;
+        idmaps::write(pid, spec)?;
     }
     let p = &spec.protocol;
     if p.info_fd.is_none() && p.json_status_fd.is_none() {
