@@ -11,6 +11,8 @@
 #   TIMEOUT       hard limit for the VM (boot + test + poweroff), default 900.
 # Exit: the test's exit status, or 125 when the harness failed (bad usage,
 #   image build failed, guest crashed/hung/timed out, root-setup.sh failed).
+#   A guest whose kernel stalls (an emulated CPU that stopped answering) is
+#   booted once more on a fresh share; a second stall is the harness's failure.
 # Env:
 #   JAIL_VM_CACHE   image cache root (default /var/cache/jail-vm)
 #   JAIL_VM_ACCEL   auto (default: kvm if it really runs a guest, else tcg) | kvm | tcg
@@ -97,15 +99,19 @@ fi
 log "accel: $accel"
 
 # --- share -------------------------------------------------------------------
-# A fresh directory per run: two runs can never see each other's files.
+# A fresh directory per boot: two runs (or two boots of one run) never see each
+# other's files.
 run=$(mktemp -d "${TMPDIR:-/tmp}/jail-vm-run.XXXXXX")
 share=$run/share
 out=$share/out
-mkdir -p "$share/payload" "$out"
-# -L: a symlink in the payload (e.g. to target/release/jail) must arrive as
-# the file it points to; the guest cannot follow host paths.
-cp -aL -- "$payload/." "$share/payload/" || fail "copying $payload failed"
-cp -- "$here/guest-runner.sh" "$share/guest-runner.sh"
+fresh_share() {
+    rm -rf -- "$share"
+    mkdir -p "$share/payload" "$out"
+    # -L: a symlink in the payload (e.g. to target/release/jail) must arrive as
+    # the file it points to; the guest cannot follow host paths.
+    cp -aL -- "$payload/." "$share/payload/" || fail "copying $payload failed"
+    cp -- "$here/guest-runner.sh" "$share/guest-runner.sh"
+}
 
 qpid=
 keep=${JAIL_VM_KEEP:-}
@@ -127,49 +133,86 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # --- boot --------------------------------------------------------------------
-t_boot=$(now_ms)
-qemu-system-x86_64 "${accel_args[@]}" -smp "$smp" -m "$mem" \
-    -machine q35 -nodefaults -no-reboot -display none -monitor none \
-    -serial "file:$run/serial.log" \
-    -kernel "$image_dir/vmlinuz" -initrd "$image_dir/initrd.img" \
-    -append "root=/dev/vda rw console=ttyS0,115200 panic=-1 systemd.show_status=1" \
-    -drive "file=$image_dir/image.raw,format=raw,if=virtio,cache=unsafe" -snapshot \
-    -virtfs "local,path=$share,mount_tag=share,security_model=none" \
-    -device virtio-rng-pci -nic none \
-    </dev/null >"$run/qemu.log" 2>&1 &
-qpid=$!
+# What the guest's kernel prints when a CPU stops answering: under TCG a halted
+# vCPU can miss its wakeup for good (seen: CPU 0 halted with its timer gone,
+# CPU 1 spinning in smp_call_function_single for it, the test frozen). No
+# guest program can do that to a kernel; the emulator did, so such a boot is
+# abandoned and the test runs once more on a fresh one.
+readonly STALL='detected stalls on CPUs|self-detected stall on CPU|BUG: soft lockup'
+# How long a test may stay silent after such a message before the boot counts
+# as stalled (a transient stall, e.g. the host starving qemu, lets it go on).
+readonly STALL_GRACE_MS=60000
 
-deadline=$((t_boot + timeout * 1000))
-t_start='' t_end='' timed_out=0
-while kill -0 "$qpid" 2>/dev/null; do
-    now=$(now_ms)
-    if [[ -z $t_start && -e $out/started ]]; then
-        t_start=$now
-        log "boot -> test start: $(secs $((t_start - t_boot)))"
-    fi
-    if [[ -z $t_end && -e $out/finished ]]; then
-        t_end=$now
-        [[ -n $t_start ]] && log "test: $(secs $((t_end - t_start)))"
-        # Results are complete; poweroff normally takes 2-4 s, don't wait forever.
-        ((deadline < t_end + 60000)) || deadline=$((t_end + 60000))
-    fi
-    if ((now >= deadline)); then
-        [[ -n $t_end ]] || timed_out=1
-        log "killing qemu after $(secs $((now - t_boot)))$( ((timed_out)) && echo ": timeout of $timeout s reached")"
-        kill -TERM "$qpid" 2>/dev/null || true
-        for _ in 1 2 3 4 5 6 7 8 9 10; do
-            kill -0 "$qpid" 2>/dev/null || break
-            sleep 0.5
-        done
-        kill -KILL "$qpid" 2>/dev/null || true
-        break
-    fi
-    sleep 0.5
-done
-qrc=0
-wait "$qpid" || qrc=$?
-qpid=
-log "total: $(secs $(($(now_ms) - t_begin))) (qemu: $(secs $(($(now_ms) - t_boot))), exit $qrc)"
+# Boots the VM on a fresh share and waits for the test to finish, the timeout,
+# or a stalled guest. Sets qrc, timed_out, stalled.
+boot() {
+    local now progress size stall_at='' t_start='' t_end='' last_size=-1 last_check=0
+    fresh_share
+    : >"$run/serial.log"
+    t_boot=$(now_ms)
+    qemu-system-x86_64 "${accel_args[@]}" -smp "$smp" -m "$mem" \
+        -machine q35 -nodefaults -no-reboot -display none -monitor none \
+        -serial "file:$run/serial.log" \
+        -kernel "$image_dir/vmlinuz" -initrd "$image_dir/initrd.img" \
+        -append "root=/dev/vda rw console=ttyS0,115200 panic=-1 systemd.show_status=1" \
+        -drive "file=$image_dir/image.raw,format=raw,if=virtio,cache=unsafe" -snapshot \
+        -virtfs "local,path=$share,mount_tag=share,security_model=none" \
+        -device virtio-rng-pci -nic none \
+        </dev/null >"$run/qemu.log" 2>&1 &
+    qpid=$!
+    local deadline=$((t_boot + timeout * 1000))
+    progress=$t_boot timed_out=0 stalled=''
+    while kill -0 "$qpid" 2>/dev/null; do
+        now=$(now_ms)
+        if [[ -z $t_start && -e $out/started ]]; then
+            t_start=$now
+            log "boot -> test start: $(secs $((t_start - t_boot)))"
+        fi
+        if [[ -z $t_end && -e $out/finished ]]; then
+            t_end=$now
+            [[ -n $t_start ]] && log "test: $(secs $((t_end - t_start)))"
+            # Results are complete; poweroff normally takes 2-4 s, don't wait forever.
+            ((deadline < t_end + 60000)) || deadline=$((t_end + 60000))
+        fi
+        if [[ -z $t_end ]] && ((now - last_check >= 5000)); then
+            last_check=$now
+            size=$(stat -c %s "$out/test.out" 2>/dev/null || echo 0)
+            ((size == last_size)) || progress=$now
+            last_size=$size
+            if [[ -z $stall_at ]] && grep -qE "$STALL" "$run/serial.log" 2>/dev/null; then
+                stall_at=$now
+                log "the guest's kernel reports a stall: $(grep -m1 -oE "$STALL.*" "$run/serial.log" | cut -c1-100)"
+            fi
+            if [[ -n $stall_at ]] && ((now - (progress > stall_at ? progress : stall_at) >= STALL_GRACE_MS)); then
+                stalled=$(grep -m1 -E "$STALL" "$run/serial.log" | cut -c1-160)
+                log "no progress for $((STALL_GRACE_MS / 1000)) s after it: the guest is stalled"
+            fi
+        fi
+        if ((now >= deadline)) || [[ -n $stalled ]]; then
+            [[ -n $t_end || -n $stalled ]] || timed_out=1
+            log "killing qemu after $(secs $((now - t_boot)))$( ((timed_out)) && echo ": timeout of $timeout s reached")"
+            kill -TERM "$qpid" 2>/dev/null || true
+            for _ in 1 2 3 4 5 6 7 8 9 10; do
+                kill -0 "$qpid" 2>/dev/null || break
+                sleep 0.5
+            done
+            kill -KILL "$qpid" 2>/dev/null || true
+            break
+        fi
+        sleep 0.5
+    done
+    qrc=0
+    wait "$qpid" || qrc=$?
+    qpid=
+    log "total: $(secs $(($(now_ms) - t_begin))) (qemu: $(secs $(($(now_ms) - t_boot))), exit $qrc)"
+}
+
+boot
+if [[ -n $stalled && ! -f $out/test.rc ]]; then
+    cp -- "$run/serial.log" "$run/serial.stalled.log"
+    log "booting again for a second and last attempt (the first boot's console: serial.stalled.log)"
+    boot
+fi
 
 # --- result ------------------------------------------------------------------
 if [[ -f $out/test.rc ]]; then
@@ -180,7 +223,9 @@ if [[ -f $out/test.rc ]]; then
 fi
 
 # No result: say why as well as we can.
-if ((timed_out)); then
+if [[ -n $stalled ]]; then
+    log "error: no result: the guest's kernel stalled on both boots: $stalled"
+elif ((timed_out)); then
     log "error: no result: the VM did not finish within $timeout s"
 else
     log "error: no result: the VM stopped (qemu exit $qrc) before the test finished"
