@@ -214,6 +214,13 @@ if jr and float(jr) > 0.5:
                    "own socket opened before it, as systemd-run's) and loads Landlock and seccomp "
                    "meanwhile."
                    % (med("true"), statistics.median(job), len(job), quota, bound, bound / med("systemd-run")))
+        if "jail" in res:
+            added, parts = med("jail-limits") - med("jail"), statistics.median(job) + quota
+            verdict = ("no step of jail's own on top of the one request to the manager and the command's quota"
+                       if added <= parts else "jail's own steps for the limits add %.1f ms on top" % (added - parts))
+            sec.append("")
+            sec.append("What the limits add to jail's own launch (with − without, %.1f ms) against systemd's "
+                       "job and the quota's cost to `true` together (%.1f ms): %s." % (added, parts, verdict))
         if sandbox_wait:
             sec.append("")
             sec.append("Once the job is done and the leaves are made, jail still waits a median %.1f ms for "
