@@ -2,6 +2,8 @@
 # Runs as root inside the VM, started at boot by jail-vm-runner.service from
 # the 9p share that tests/vm/run.sh prepared.  Writes everything to share/out:
 #   runner-started, started, finished  markers the host polls for timing
+#   alive                the guest's clock, rewritten every 10 s while the test
+#                        runs: the host's sign that the guest's CPUs still work
 #   guest-times          "<phase> <guest uptime s>" lines
 #   root-setup.out       output of payload/root-setup.sh, if there is one
 #   error                why the test was not run (then there is no test.rc)
@@ -76,8 +78,22 @@ fi
 
 stamp test-start
 touch "$out/started"
+# The heartbeat sleeps in read -t on a FIFO it holds both ends of, and writes
+# with a builtin: no process is started for it, so it takes next to nothing
+# from what the test measures.
+heartbeat() {
+    local fd
+    mkfifo /run/jail-vm-heartbeat && exec {fd}<>/run/jail-vm-heartbeat || return
+    while :; do
+        printf '%(%s)T\n' -1 >"$out/alive"
+        read -r -t 10 -u "$fd" _
+    done
+}
+heartbeat &
+hb=$!
 as_user sh -c "cd $work && exec ./test.sh" >"$out/test.out" 2>&1 </dev/null
 rc=$?
+kill "$hb" 2>/dev/null
 stamp test-end
 # test.rc is the result flag the host looks for: write it atomically.
 echo "$rc" >"$out/test.rc.tmp" && mv "$out/test.rc.tmp" "$out/test.rc"

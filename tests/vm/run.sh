@@ -139,14 +139,15 @@ trap 'exit 143' TERM
 # guest program can do that to a kernel; the emulator did, so such a boot is
 # abandoned and the test runs once more on a fresh one.
 readonly STALL='detected stalls on CPUs|self-detected stall on CPU|BUG: soft lockup'
-# How long a test may stay silent after such a message before the boot counts
-# as stalled (a transient stall, e.g. the host starving qemu, lets it go on).
+# How long the guest may stay still after such a message (neither the test's
+# output nor the guest runner's heartbeat, every 10 s, moves) before the boot
+# counts as stalled; after a transient stall (the host starving qemu) both go on.
 readonly STALL_GRACE_MS=60000
 
 # Boots the VM on a fresh share and waits for the test to finish, the timeout,
 # or a stalled guest. Sets qrc, timed_out, stalled.
 boot() {
-    local now progress size stall_at='' t_start='' t_end='' last_size=-1 last_check=0
+    local now progress size stall_at='' t_start='' t_end='' last_size='' last_check=0
     fresh_share
     : >"$run/serial.log"
     t_boot=$(now_ms)
@@ -176,8 +177,9 @@ boot() {
         fi
         if [[ -z $t_end ]] && ((now - last_check >= 5000)); then
             last_check=$now
-            size=$(stat -c %s "$out/test.out" 2>/dev/null || echo 0)
-            ((size == last_size)) || progress=$now
+            # Progress: the test's output grew or the guest's heartbeat ticked.
+            size="$(stat -c %s "$out/test.out" 2>/dev/null || true)/$(cat "$out/alive" 2>/dev/null || true)"
+            [[ $size == "$last_size" ]] || progress=$now
             last_size=$size
             if [[ -z $stall_at ]] && grep -qE "$STALL" "$run/serial.log" 2>/dev/null; then
                 stall_at=$now
