@@ -435,8 +435,7 @@ impl Bus {
     }
 
     fn fill(&mut self, deadline: Instant) -> Result<()> {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let ms = left.as_millis().min(i32::MAX as u128) as i32;
+        let ms = crate::sys::linux::poll_timeout(Some(deadline));
         match crate::sys::linux::poll_in(self.sock.as_raw_fd(), ms) {
             Ok(0) => bail!("no answer on the bus within the time limit"),
             // Interrupted: wait again (the deadline still holds); never read unready.

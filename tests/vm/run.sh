@@ -147,7 +147,7 @@ readonly STALL_GRACE_MS=60000
 # Boots the VM on a fresh share and waits for the test to finish, the timeout,
 # or a stalled guest. Sets qrc, timed_out, stalled.
 boot() {
-    local now progress size stall_at='' t_start='' t_end='' last_size='' last_check=0
+    local now progress seen stall_at='' t_start='' t_end='' last_seen='' last_check=0
     fresh_share
     : >"$run/serial.log"
     t_boot=$(now_ms)
@@ -178,9 +178,9 @@ boot() {
         if [[ -z $t_end ]] && ((now - last_check >= 5000)); then
             last_check=$now
             # Progress: the test's output grew or the guest's heartbeat ticked.
-            size="$(stat -c %s "$out/test.out" 2>/dev/null || true)/$(cat "$out/alive" 2>/dev/null || true)"
-            [[ $size == "$last_size" ]] || progress=$now
-            last_size=$size
+            seen="$(stat -c %s "$out/test.out" 2>/dev/null || true)/$(cat "$out/alive" 2>/dev/null || true)"
+            [[ $seen == "$last_seen" ]] || progress=$now
+            last_seen=$seen
             if [[ -z $stall_at ]] && grep -qE "$STALL" "$run/serial.log" 2>/dev/null; then
                 stall_at=$now
                 log "the guest's kernel reports a stall: $(grep -m1 -oE "$STALL.*" "$run/serial.log" | cut -c1-100)"
