@@ -24,8 +24,10 @@ contains "the OOM kill is reported without --stats" "jail: out of memory"
 [[ $(json oom.json oom_kills) -ge 1 ]] && pass "stats: oom_kills >= 1" || fail "stats: oom_kills $(cat oom.json)"
 [[ $(json oom.json reason) == '"oom"' ]] && pass "stats: reason oom" || fail "stats: reason $(cat oom.json)"
 peak=$(json oom.json memory_peak_bytes)
-# memory.peak may pass memory.max by a few pages of kernel charges.
-((peak > 40 * 1048576 && peak <= 49 * 1048576)) && pass "stats: memory peak $peak at the limit" || fail "stats: memory peak $peak"
+# memory.peak may pass memory.max: a task with SIGKILL pending charges past the limit (the
+# kernel's forced charge, so that it can die), and the killed tail's last fault can be a whole
+# transparent huge page (seen once: 52408320, the limit + 2028 KiB).
+((peak > 40 * 1048576 && peak <= 51 * 1048576)) && pass "stats: memory peak $peak at the limit" || fail "stats: memory peak $peak"
 no_scopes_left "after an OOM kill"
 
 expect "a 16 MiB job passes under --mem 48M" 0 $J --mem 48M --stats-json 3 -- \
