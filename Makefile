@@ -107,7 +107,8 @@ clean-deb:
 	rm -rf $(DEBDIR)
 
 # Benchmarks against bubblewrap and hakoniwa on this machine (see tests/bench/run.sh), and the
-# limits path in the test VM against systemd-run --user --scope and hakoniwa (tests/bench/vm.sh).
+# limits path in the test VM against systemd-run --user --scope, hakoniwa and the least a launcher
+# can do (tests/bench/vm.sh, tests/bench/scope-floor.c).
 # Each rewrites only its own section of BENCHMARKS.md. hakoniwa is built into a cache outside
 # the repo (tests/bench/hakoniwa.sh).
 bench: $(JAIL_BIN)

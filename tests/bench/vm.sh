@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): the limits path inside the systemd test VM (tests/vm), jail against
-# systemd-run --user --scope and hakoniwa with the same limits, each also without limits.
+# systemd-run --user --scope and hakoniwa with the same limits, each also without limits, and
+# against the least any launcher can do (tests/bench/scope-floor.c).
 # tests/vm/jail/bench.sh runs in the guest and prints per-run wall times; this side turns them
 # into medians, spread and ratios.
 # Usage: tests/bench/vm.sh [--markdown FILE] [--save RAW | --from RAW] [JAIL_BINARY]  (root:
@@ -40,6 +41,9 @@ else
 	else
 		echo "bench-vm: hakoniwa could not be installed; measuring without it" >&2
 	fi
+	# The least a launcher can do, as a static program (no loader to run in the guest).
+	cc -O2 -static -o "$payload/scope-floor" tests/bench/scope-floor.c ||
+		{ echo "bench-vm: cannot build tests/bench/scope-floor.c (cc with a static libc)" >&2; exit 1; }
 	cp tests/vm/jail/bench.sh "$payload/test.sh"
 	if [[ -n ${JAIL_BENCH_RUNS:-} ]]; then
 		# The guest gets exactly the runner's environment: pass the count in the payload.
@@ -110,6 +114,9 @@ labels = {
     "hakoniwa": "`hakoniwa run --unshare-all -- true`",
     "hakoniwa-limits": "hakoniwa, the same three limits",
     "hakoniwa-limits-unconfined": "hakoniwa, the same limits, `--seccomp unconfined`",
+    "floor-limits": "the least a launcher can do (`scope-floor`: the request, the job, exec; no sandbox), "
+                    "the same three limits",
+    "floor-no-cpu": "`scope-floor` without the CPU quota",
 }
 rows = []  # case, median, spread, reference, ratio, target
 def row(k, ref=None, t=""):
@@ -127,6 +134,8 @@ row("jail-limits", "systemd-run", "≤ 0.5")
 rows.append(("the same, against hakoniwa",) + tuple(rows[-1][1:3]) + (
     "hakoniwa limits %s" % cell("hakoniwa-limits")[0], ratio("jail-limits", "hakoniwa-limits"), ""))
 row("jail-no-cpu", "systemd-run")
+row("floor-limits", "systemd-run")
+row("floor-no-cpu", "systemd-run")
 row("systemd-run")
 row("hakoniwa")
 row("hakoniwa-limits")
@@ -134,6 +143,7 @@ row("hakoniwa-limits-unconfined")
 def cost(a, b):
     return "%.1f ms" % (med(a) - med(b)) if a in res and b in res else "not measured"
 costs = [("jail", cost("jail-limits", "jail")), ("systemd-run over /bin/true", cost("systemd-run", "true")),
+         ("scope-floor over /bin/true", cost("floor-limits", "true")),
          ("hakoniwa", cost("hakoniwa-limits", "hakoniwa"))]
 
 def table():
@@ -163,10 +173,10 @@ sec.append("%s; %s (%s), %s vCPUs, %s MiB, on a host with %s;"
 sec.append("%s%s. Medians of %s wall-clock runs of each case, round-robin with the order"
            % (info.get("jail", "?") + os.environ.get("JAIL_LINKAGE", ""), ", " + info["hakoniwa"] if "hakoniwa" in info else ", hakoniwa not measured",
               info.get("runs", "?")))
-sec.append("rotating each round, as the user `tester` with its systemd user manager; ratios are jail's median")
-sec.append("over the reference's in the same run. Every hakoniwa case unshares all namespaces, as jail does;")
-sec.append("its default seccomp profile (podman's) is on unless `--seccomp unconfined`. The limits are the")
-sec.append("same in all three (the cgroup files, below).")
+sec.append("rotating each round, as the user `tester` with its systemd user manager; ratios are the case's")
+sec.append("median over the reference's in the same run. Every hakoniwa case unshares all namespaces, as jail")
+sec.append("does; its default seccomp profile (podman's) is on unless `--seccomp unconfined`. The limits are")
+sec.append("the same for every launcher (the cgroup files, below).")
 sec.append("")
 sec += list(table())
 sec.append("")
@@ -178,7 +188,6 @@ if "jail-limits" in res and "systemd-run" in res:
                % (statistics.mean(res["jail-limits"]) / statistics.mean(res["systemd-run"])))
 sec.append("Emulated CPUs are slow: absolute times here are not the host's; compare ratios.")
 ready = [float(x) for x in info.get("scope-ready-ms", "").split(",") if x]
-job = [float(x) for x in info.get("scope-job-ms", "").split(",") if x]
 sandbox_wait = [float(x) for x in info.get("scope-sandbox-wait-ms", "").split(",") if x]
 if jr and float(jr) > 0.5:
     sec.append("")
@@ -199,28 +208,30 @@ if jr and float(jr) > 0.5:
                    % (cell("jail-no-cpu")[0], ratio("jail-no-cpu", "systemd-run")))
     sec.append("Measured here: " + ("; ".join(why) if why else "no breakdown") + ".")
     sec.append("")
-    if job and all(k in res for k in ("true", "jail-limits", "jail-no-cpu", "systemd-run")):
-        # What no launcher that waits for the scope before the command runs can go below: the
-        # fork and exec of `true`, systemd's job, and what the quota costs that `true`.
-        quota = med("jail-limits") - med("jail-no-cpu")
-        bound = med("true") + statistics.median(job) + quota
-        sec.append("A lower bound for any launcher that has the user manager make the scope and runs the "
-                   "command in it under the quota, with no setup of its own: the `/bin/true` floor "
-                   "(%.1f ms) + systemd's job, from the request to its end (median %.1f ms of %d `jail -v` "
-                   "runs) + what the quota costs `true` (jail with − without `--cpu`, %.1f ms) = %.1f ms, "
-                   "%.2f of systemd-run's launch: the target is below it. The job cannot overlap the "
-                   "command, which must run in the scope; jail overlaps it with building the sandbox "
-                   "(the request is one write right after the clone, on a connection to the manager's "
-                   "own socket opened before it, as systemd-run's) and loads Landlock and seccomp "
-                   "meanwhile."
-                   % (med("true"), statistics.median(job), len(job), quota, bound, bound / med("systemd-run")))
-        if "jail" in res:
-            added, parts = med("jail-limits") - med("jail"), statistics.median(job) + quota
-            verdict = ("no step of jail's own on top of the one request to the manager and the command's quota"
-                       if added <= parts else "jail's own steps for the limits add %.1f ms on top" % (added - parts))
+    if all(k in res for k in ("true", "floor-limits", "floor-no-cpu", "systemd-run")):
+        job, quota = med("floor-no-cpu") - med("true"), med("floor-limits") - med("floor-no-cpu")
+        fr = ratio("floor-limits", "systemd-run")
+        sec.append("The least a launcher can do, measured in the same run: `scope-floor` "
+                   "(tests/bench/scope-floor.c, a static C program written for this benchmark) asks the "
+                   "manager for a scope with the same limits in one write on its own socket, as jail "
+                   "does, waits for the job's end and execs `true` in the scope, with no sandbox and no "
+                   "checks. It takes "
+                   "%s, %s of systemd-run's launch (%.2f by the means): %s. Of that, `/bin/true`'s fork "
+                   "and exec take %s, systemd's job %.1f ms (`scope-floor` without the quota − "
+                   "`/bin/true`) and the quota's cost to `true` %.1f ms (with − without it). The "
+                   "command must run in the scope under the quota, so neither can overlap it."
+                   % (cell("floor-limits")[0], fr,
+                      statistics.mean(res["floor-limits"]) / statistics.mean(res["systemd-run"]),
+                      "the target is below what any launcher takes here" if float(fr) > 0.5
+                      else "the target is within reach of a launcher that does nothing else",
+                      cell("true")[0], job, quota))
+        if "jail" in res and "jail-limits" in res:
+            over_floor, own = med("jail-limits") - med("floor-limits"), med("jail") - med("true")
             sec.append("")
-            sec.append("What the limits add to jail's own launch (with − without, %.1f ms) against systemd's "
-                       "job and the quota's cost to `true` together (%.1f ms): %s." % (added, parts, verdict))
+            sec.append("jail with the limits takes %.1f ms more than `scope-floor` with them, where jail "
+                       "without limits takes %.1f ms more than `/bin/true`: building the sandbox while "
+                       "the manager works hides %s of jail's own launch behind the job."
+                       % (over_floor, own, "%.1f ms" % (own - over_floor) if own > over_floor else "none"))
         if sandbox_wait:
             sec.append("")
             sec.append("Once the job is done and the leaves are made, jail still waits a median %.1f ms for "

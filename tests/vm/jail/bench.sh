@@ -1,13 +1,14 @@
 #!/bin/bash
 # Benchmark (not a test), run in the VM as tester by tests/bench/vm.sh: launch cost with three
 # limits (memory 48 MiB without swap, 20 % of one CPU, 64 tasks) for jail, systemd-run --user
-# --scope and hakoniwa, and each without limits. $n timed runs of every case, round-robin (the
-# order rotates each round), after one untimed warm-up round.
+# --scope, hakoniwa and scope-floor (the least a launcher can do), and without limits. $n timed
+# runs of every case, round-robin (the order rotates each round), after one untimed warm-up
+# round.
 # Output, one line each:   INFO<TAB>key<TAB>value
 #                          RESULT<TAB>case<TAB>ms,ms,...   (wall milliseconds per run)
 #                          FAILED<TAB>case<TAB>exit status and the output's last line
 # then free text (the limits as the cgroup files show them, the mission's example) after a
-# line "---". A hakoniwa binary in this directory is optional.
+# line "---". hakoniwa and scope-floor binaries in this directory are optional.
 set -uo pipefail
 cd "$(dirname "$0")" || exit 125
 n=${JAIL_BENCH_RUNS:-20}
@@ -35,6 +36,13 @@ if [[ -x ./hakoniwa ]]; then
 	cmd[hakoniwa]="./hakoniwa run --unshare-all -- true"
 	cmd[hakoniwa-limits]="./hakoniwa run --unshare-all $hk_limits -- true"
 	cmd[hakoniwa-limits-unconfined]="./hakoniwa run --unshare-all --seccomp unconfined $hk_limits -- true"
+fi
+# The least a launcher can do (scope-floor.c, no sandbox): the same limits, with and without the
+# CPU quota.
+if [[ -x ./scope-floor ]]; then
+	names+=(floor-limits floor-no-cpu)
+	cmd[floor-limits]="./scope-floor $mem_bytes ${cpu%\%} $pids true"
+	cmd[floor-no-cpu]="./scope-floor $mem_bytes 0 $pids true"
 fi
 for c in "${names[@]}"; do info "command:$c" "${cmd[$c]}"; done
 
@@ -68,20 +76,16 @@ for c in "${names[@]}"; do
 done
 
 # jail -v says how long the scope took to be ready after the clone (systemd's job, the limits
-# read back), how long systemd's job took from the request, and how long jail then still waited
-# for the sandbox to finish its own setup.
-ready= job= sandbox=
+# read back), and how long jail then still waited for the sandbox to finish its own setup.
+ready= sandbox=
 for _ in 1 2 3 4 5; do
 	line=$(./jail -v --mem "$mem" --cpu "$cpu" --pids "$pids" -- true 2>&1 | grep 'limits read back' || true)
 	r=$(sed -n 's/.*limits read back, \([0-9]*\) ms after the sandbox was cloned.*/\1/p' <<<"$line")
-	j=$(sed -n 's/.*(job done +\([0-9.]*\) ms.*/\1/p' <<<"$line")
 	s=$(sed -n 's/.*sandbox ready +\([0-9.]*\) ms.*/\1/p' <<<"$line")
 	[[ -n $r ]] && ready+="${ready:+,}$r"
-	[[ -n $j ]] && job+="${job:+,}$j"
 	[[ -n $s ]] && sandbox+="${sandbox:+,}$s"
 done
 info scope-ready-ms "$ready"
-info scope-job-ms "$job"
 info scope-sandbox-wait-ms "$sandbox"
 
 echo "---"
@@ -120,6 +124,7 @@ echo "The limits in the cgroup files while a sleep runs under each launcher:"
 limits_of jail ./jail --mem "$mem" --cpu "$cpu" --pids "$pids" --
 limits_of systemd-run systemd-run --user --scope -q -p MemoryMax="$mem" -p MemorySwapMax=0 \
 	-p CPUQuota="$cpu" -p TasksMax="$pids"
+[[ -x ./scope-floor ]] && limits_of scope-floor ./scope-floor "$mem_bytes" "${cpu%\%}" "$pids"
 # shellcheck disable=SC2086 # the limits are words
 [[ -x ./hakoniwa ]] && limits_of hakoniwa ./hakoniwa run --unshare-all $hk_limits --
 echo
