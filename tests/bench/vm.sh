@@ -57,21 +57,18 @@ else
 		cat "$dir/out" >&2
 		exit 1
 	fi
-	# The accelerator (kvm or tcg) is the host side's to tell; it goes first in the raw output.
-	{ printf 'INFO\taccel\t%s\n' "$(sed -n 's/^vm-run: accel: //p' "$dir/err")"; cat "$dir/out"; } >"$dir/raw"
+	# The accelerator (kvm or tcg) and how jail was linked are the host side's to tell; they go
+	# first in the raw output, so that --from renders them too.
+	{
+		printf 'INFO\taccel\t%s\n' "$(sed -n 's/^vm-run: accel: //p' "$dir/err")"
+		printf 'INFO\tlinkage\t%s\n' "$(packaging/linkage.sh "$bin")"
+		cat "$dir/out"
+	} >"$dir/raw"
 	mv "$dir/raw" "$dir/out"
 	[[ -z $save ]] || cp "$dir/out" "$save"
 fi
 host="$(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), Linux $(uname -r)"
-linkage=
-if [[ -z $from ]]; then
-	case $(packaging/linkage.sh "$bin") in
-	musl) linkage=" (a static PIE with musl, as make builds it)" ;;
-	glibc) linkage=" (a static PIE with glibc, as make LIBC=glibc builds it)" ;;
-	*) linkage=" (linked dynamically with glibc)" ;;
-	esac
-fi
-JAIL_LINKAGE=$linkage python3 - "$dir/out" "$md" "$host" "${JAIL_VM_SMP:-2}" "${JAIL_VM_MEM:-1024}" <<'PY'
+python3 - "$dir/out" "$md" "$host" "${JAIL_VM_SMP:-2}" "${JAIL_VM_MEM:-1024}" <<'PY'
 import datetime, os, re, statistics, subprocess, sys
 out, md, host, smp, mem = sys.argv[1:6]
 info, res, failed, text, after = {}, {}, {}, [], False
@@ -118,6 +115,9 @@ labels = {
                     "the same three limits",
     "floor-no-cpu": "`scope-floor` without the CPU quota",
 }
+linkage = {"musl": " (a static PIE with musl, as make builds it)",
+           "glibc": " (a static PIE with glibc, as make LIBC=glibc builds it)",
+           "dynamic": " (linked dynamically with glibc)"}
 rows = []  # case, median, spread, reference, ratio, target
 def row(k, ref=None, t=""):
     m, s = cell(k)
@@ -133,6 +133,9 @@ row("jail", "hakoniwa")
 row("jail-limits", "systemd-run", "≤ 0.5")
 rows.append(("the same, against hakoniwa",) + tuple(rows[-1][1:3]) + (
     "hakoniwa limits %s" % cell("hakoniwa-limits")[0], ratio("jail-limits", "hakoniwa-limits"), ""))
+if "floor-limits" in res:
+    rows.append(("the same, against the least a launcher can do",) + cell("jail-limits") + (
+        "scope-floor %s" % cell("floor-limits")[0], ratio("jail-limits", "floor-limits"), ""))
 row("jail-no-cpu", "systemd-run")
 row("floor-limits", "systemd-run")
 row("floor-no-cpu", "systemd-run")
@@ -171,7 +174,7 @@ sec.append("Written by `make bench-vm` (tests/bench/vm.sh) on %s in the test VM:
 sec.append("%s; %s (%s), %s vCPUs, %s MiB, on a host with %s;"
            % (info.get("systemd", "?"), qemu, info.get("accel") or "?", smp, mem, host))
 sec.append("%s%s. Medians of %s wall-clock runs of each case, round-robin with the order"
-           % (info.get("jail", "?") + os.environ.get("JAIL_LINKAGE", ""), ", " + info["hakoniwa"] if "hakoniwa" in info else ", hakoniwa not measured",
+           % (info.get("jail", "?") + linkage.get(info.get("linkage"), ""), ", " + info["hakoniwa"] if "hakoniwa" in info else ", hakoniwa not measured",
               info.get("runs", "?")))
 sec.append("rotating each round, as the user `tester` with its systemd user manager; ratios are the case's")
 sec.append("median over the reference's in the same run. Every hakoniwa case unshares all namespaces, as jail")
