@@ -226,7 +226,7 @@ struct Launch<'a> {
     cgroup: Option<crate::cgroup::Cgroup>,
     terminal: Option<terminal::Terminal>,
     /// A failure the sandbox reported while jail waited for it to be ready.
-    early: Option<report::Failure>,
+    early: Option<report::NotStarted>,
     /// The signals that stop jail (SIGINT, SIGTERM, SIGHUP, SIGQUIT), from the clone until the
     /// command runs: jail waits for the sandbox's setup no longer than until one comes.
     interrupts: Option<SignalFd>,
@@ -283,7 +283,9 @@ impl<'a> Launch<'a> {
         let _ = kill(pid, Signal::SIGKILL);
         self.reap();
         if let Some(r) = &self.report_r {
-            if let Err(Some(failure)) = report::await_ready(r, report::SetupWait::default()) {
+            if let Err(Some(report::NotStarted::Reported(failure))) =
+                report::await_ready(r, report::SetupWait::default())
+            {
                 crate::say::error(failure.message());
                 return Ok(Some(self.spec.personality.failure_status(failure.status())));
             }
@@ -308,7 +310,7 @@ impl<'a> Launch<'a> {
     /// `--timeout` passes or a signal stops jail. If not, the launch ends there
     /// ([`Self::await_start`]) and no later stage waits for the sandbox.
     fn in_time(&mut self, fd: &OwnedFd) -> bool {
-        if self.early.as_ref().is_some_and(report::Failure::is_jails_own) {
+        if matches!(self.early, Some(report::NotStarted::Timeout | report::NotStarted::Interrupted(_))) {
             return false;
         }
         match self.setup_wait().until_readable(fd) {
@@ -320,24 +322,30 @@ impl<'a> Launch<'a> {
         }
     }
 
-    /// Reports a failure the sandbox sent, and picks jail's status for it.
-    fn failed(&mut self, failure: report::Failure) -> i32 {
-        use report::Failure::Interrupted;
-        if failure.is_jails_own() {
-            // The setup still runs: end it. The command never started, so no grace.
-            let _ = kill(self.pid(), Signal::SIGKILL);
-            self.reap();
-            let why = match failure {
-                Interrupted(sig) => Signal::try_from(sig).map_or(format!("signal {sig}"), |s| s.as_str().to_string()),
-                _ => format!("--timeout {}s: time limit reached", self.spec.timeout.map_or(0.0, |d| d.as_secs_f64())),
-            };
-            crate::say::error(&format!("{why}; {}", failure.message()));
-            return failure.status();
-        }
-        let status = self.reap();
-        crate::say::error(failure.message());
-        let status = if status == 0 { failure.status() } else { status };
-        self.spec.personality.failure_status(status)
+    /// Says why the command did not start, and picks jail's status for it.
+    fn failed(&mut self, why: report::NotStarted) -> i32 {
+        use report::NotStarted;
+        let (why, status) = match why {
+            NotStarted::Reported(failure) => {
+                let status = self.reap();
+                crate::say::error(failure.message());
+                let status = if status == 0 { failure.status() } else { status };
+                return self.spec.personality.failure_status(status);
+            }
+            NotStarted::Timeout => (
+                format!("--timeout {}s: time limit reached", self.spec.timeout.map_or(0.0, |d| d.as_secs_f64())),
+                exit::TIMEOUT,
+            ),
+            NotStarted::Interrupted(sig) => {
+                (Signal::try_from(sig).map_or(format!("signal {sig}"), |s| s.as_str().to_string()), exit::signaled(sig))
+            }
+        };
+        // jail stopped waiting while the setup still runs: end it. The command never started,
+        // so no grace.
+        let _ = kill(self.pid(), Signal::SIGKILL);
+        self.reap();
+        crate::say::error(&format!("{why}; the sandbox's setup had not finished, the command never started"));
+        status
     }
 }
 

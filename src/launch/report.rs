@@ -9,7 +9,8 @@ use crate::sys::linux::{wait_readable, Woke};
 
 use crate::exit;
 
-/// Why the sandbox did not start: what jail says, and the status it exits with.
+/// Why the sandbox did not start, as it reports it: what jail says, and the status it exits
+/// with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
     /// Building or confining the sandbox failed.
@@ -18,11 +19,6 @@ pub enum Failure {
     NotExecutable(String),
     /// There is no such command in the sandbox.
     NotFound(String),
-    /// jail's own: `--timeout` passed while the sandbox was still setting up (never sent).
-    Timeout,
-    /// jail's own: jail got this terminating signal while the sandbox was still setting up
-    /// (never sent).
-    Interrupted(i32),
 }
 
 impl Failure {
@@ -31,22 +27,12 @@ impl Failure {
             Failure::Setup(_) => exit::FAILURE,
             Failure::NotExecutable(_) => exit::NOT_EXECUTABLE,
             Failure::NotFound(_) => exit::NOT_FOUND,
-            Failure::Timeout => exit::TIMEOUT,
-            Failure::Interrupted(sig) => exit::signaled(*sig),
         }
-    }
-
-    /// jail ended the wait itself (time limit, signal): the sandbox's setup still runs.
-    pub fn is_jails_own(&self) -> bool {
-        matches!(self, Failure::Timeout | Failure::Interrupted(_))
     }
 
     pub fn message(&self) -> &str {
         match self {
             Failure::Setup(m) | Failure::NotExecutable(m) | Failure::NotFound(m) => m,
-            Failure::Timeout | Failure::Interrupted(_) => {
-                "the sandbox's setup had not finished, the command never started"
-            }
         }
     }
 
@@ -56,7 +42,6 @@ impl Failure {
             Failure::Setup(_) => b'S',
             Failure::NotExecutable(_) => b'X',
             Failure::NotFound(_) => b'N',
-            Failure::Timeout | Failure::Interrupted(_) => b'T',
         };
         let mut buf = vec![tag];
         buf.extend_from_slice(self.message().as_bytes());
@@ -69,9 +54,25 @@ impl Failure {
         Some(match tag {
             b'X' => Failure::NotExecutable(msg),
             b'N' => Failure::NotFound(msg),
-            b'T' => Failure::Timeout,
             _ => Failure::Setup(msg),
         })
+    }
+}
+
+/// Why the command did not start: the sandbox said why, or jail stopped waiting for its
+/// setup (the setup still runs then, and jail ends it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotStarted {
+    Reported(Failure),
+    /// `--timeout` passed while the sandbox was still setting up.
+    Timeout,
+    /// jail got this terminating signal while the sandbox was still setting up.
+    Interrupted(i32),
+}
+
+impl From<Failure> for NotStarted {
+    fn from(f: Failure) -> NotStarted {
+        NotStarted::Reported(f)
     }
 }
 
@@ -112,20 +113,19 @@ pub struct SetupWait<'a> {
 }
 
 impl SetupWait<'_> {
-    /// Waits until `fd` can be read: `Err` with jail's own failure when the wait ended first.
-    pub fn until_readable(&self, fd: &OwnedFd) -> Result<(), Failure> {
+    /// Waits until `fd` can be read: `Err` when the wait ended first.
+    pub fn until_readable(&self, fd: &OwnedFd) -> Result<(), NotStarted> {
         match wait_readable(fd, self.deadline, self.interrupts) {
             Woke::Readable => Ok(()),
-            Woke::Late => Err(Failure::Timeout),
-            Woke::Interrupted(sig) => Err(Failure::Interrupted(sig)),
+            Woke::Late => Err(NotStarted::Timeout),
+            Woke::Interrupted(sig) => Err(NotStarted::Interrupted(sig)),
         }
     }
 }
 
-/// Waits for [`ready`]: `Err(Some(why))` when setup failed first (or the wait ended:
-/// [`Failure::Timeout`], [`Failure::Interrupted`]), `Err(None)` when the sandbox ended
-/// without a word.
-pub fn await_ready(pipe: &OwnedFd, wait: SetupWait) -> Result<(), Option<Failure>> {
+/// Waits for [`ready`]: `Err(Some(why))` when setup failed first (or the wait ended),
+/// `Err(None)` when the sandbox ended without a word.
+pub fn await_ready(pipe: &OwnedFd, wait: SetupWait) -> Result<(), Option<NotStarted>> {
     let mut tag = [0u8; 1];
     loop {
         wait.until_readable(pipe).map_err(Some)?;
@@ -138,21 +138,20 @@ pub fn await_ready(pipe: &OwnedFd, wait: SetupWait) -> Result<(), Option<Failure
     }
     let mut buf = tag.to_vec();
     read_to_eof(pipe, &mut buf, wait).map_err(Some)?;
-    Err(Failure::decode(&buf))
+    Err(Failure::decode(&buf).map(NotStarted::from))
 }
 
-/// Reads to EOF: `None` when the command was exec'd, else why not (jail's own failure when
-/// the wait ended first).
-pub fn receive(pipe: OwnedFd, wait: SetupWait) -> Option<Failure> {
+/// Reads to EOF: `None` when the command was exec'd, else why not.
+pub fn receive(pipe: OwnedFd, wait: SetupWait) -> Option<NotStarted> {
     let mut buf = Vec::new();
     match read_to_eof(&pipe, &mut buf, wait) {
-        Ok(()) => Failure::decode(&buf),
-        Err(f) => Some(f),
+        Ok(()) => Failure::decode(&buf).map(NotStarted::from),
+        Err(why) => Some(why),
     }
 }
 
 /// Appends what `pipe` holds until its writers are gone, unless the wait ends first.
-fn read_to_eof(pipe: &OwnedFd, buf: &mut Vec<u8>, wait: SetupWait) -> Result<(), Failure> {
+fn read_to_eof(pipe: &OwnedFd, buf: &mut Vec<u8>, wait: SetupWait) -> Result<(), NotStarted> {
     let mut chunk = [0u8; 512];
     loop {
         wait.until_readable(pipe)?;
@@ -182,7 +181,7 @@ mod tests {
         send(&w, &Failure::NotFound("x".into()));
         drop(w);
         assert_eq!(await_ready(&r, SetupWait::default()), Ok(()));
-        assert_eq!(await_ready(&r, SetupWait::default()), Err(Some(Failure::NotFound("x".into()))));
+        assert_eq!(await_ready(&r, SetupWait::default()), Err(Some(Failure::NotFound("x".into()).into())));
         assert_eq!(await_ready(&r, SetupWait::default()), Err(None));
         assert_eq!(Failure::NotFound(String::new()).status(), exit::NOT_FOUND);
     }
@@ -194,20 +193,19 @@ mod tests {
         // The writer stays open and silent, as a setup that hangs.
         let (r, w) = nix::unistd::pipe().unwrap();
         let t = Instant::now();
-        assert_eq!(await_ready(&r, soon()), Err(Some(Failure::Timeout)));
-        assert_eq!(receive(r.try_clone().unwrap(), soon()), Some(Failure::Timeout));
+        assert_eq!(await_ready(&r, soon()), Err(Some(NotStarted::Timeout)));
+        assert_eq!(receive(r.try_clone().unwrap(), soon()), Some(NotStarted::Timeout));
         assert!(t.elapsed() >= std::time::Duration::from_millis(100));
         // Half a report, then silence: still bounded.
         nix::unistd::write(&w, b"Sbind").unwrap();
-        assert_eq!(receive(r, soon()), Some(Failure::Timeout));
+        assert_eq!(receive(r, soon()), Some(NotStarted::Timeout));
         // The writer gone (exec, or a failure sent): what came is the answer, deadline or not.
         let (r, w) = nix::unistd::pipe().unwrap();
         send(&w, &Failure::Setup("bind: ENOENT".into()));
         drop(w);
-        assert_eq!(receive(r, soon()), Some(Failure::Setup("bind: ENOENT".into())));
+        assert_eq!(receive(r, soon()), Some(Failure::Setup("bind: ENOENT".into()).into()));
         let (r, w) = nix::unistd::pipe().unwrap();
         drop(w);
         assert_eq!(receive(r, soon()), None);
-        assert_eq!(Failure::Timeout.status(), exit::TIMEOUT);
     }
 }
