@@ -11,9 +11,9 @@
 //! since freed memory below live data stays: 948 against 580 KiB with 1000 binds (bwrap: 1351),
 //! 1488 against 1128 with 3000.
 //!
-//! One lock around one heap: jail never starts a thread, so the lock is never contended (a
-//! program that does, such as a test harness, yields while it waits), and no fork or clone
-//! (jail's are all made outside the allocator) can copy it held.
+//! One lock around one heap. jail's only threads are `--allow-host`'s proxy, started once the
+//! sandbox is cloned, after which jail forks no more: so no fork or clone can copy the lock
+//! held. A thread that finds it taken yields until it is free.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::UnsafeCell;

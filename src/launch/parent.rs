@@ -225,7 +225,8 @@ struct Launch<'a> {
     reaped: bool,
     cgroup: Option<crate::cgroup::Cgroup>,
     terminal: Option<terminal::Terminal>,
-    /// A failure the sandbox reported while jail waited for it to be ready.
+    /// Why the command will not start, learnt while jail waited for the sandbox to be ready:
+    /// its report, or the wait's end (`--timeout`, a signal).
     early: Option<report::NotStarted>,
     /// The signals that stop jail (SIGINT, SIGTERM, SIGHUP, SIGQUIT), from the clone until the
     /// command runs: jail waits for the sandbox's setup no longer than until one comes.

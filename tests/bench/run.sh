@@ -361,11 +361,7 @@ column -t -s $'\x1f' "$results"
 has() { [[ " ${missed[*]} " == *" $1 "* ]]; }
 hk_version=
 [[ -n $HK ]] && hk_version="$(./hakoniwa --version), "
-case $("$bench_dir/../../packaging/linkage.sh" ./jail) in
-musl) linkage="a static PIE with musl, as make builds it" ;;
-glibc) linkage="a static PIE with glibc, as make LIBC=glibc builds it" ;;
-*) linkage="linked dynamically with glibc" ;;
-esac
+linkage=$("$bench_dir/../../packaging/linkage.sh" --describe ./jail)
 body=$work/section.md
 {
 	echo "## On the host (\`make bench\`)"

@@ -61,7 +61,7 @@ else
 	# first in the raw output, so that --from renders them too.
 	{
 		printf 'INFO\taccel\t%s\n' "$(sed -n 's/^vm-run: accel: //p' "$dir/err")"
-		printf 'INFO\tlinkage\t%s\n' "$(packaging/linkage.sh "$bin")"
+		printf 'INFO\tlinkage\t%s\n' "$(packaging/linkage.sh --describe "$bin")"
 		cat "$dir/out"
 	} >"$dir/raw"
 	mv "$dir/raw" "$dir/out"
@@ -69,7 +69,7 @@ else
 fi
 host="$(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), Linux $(uname -r)"
 python3 - "$dir/out" "$md" "$host" "${JAIL_VM_SMP:-2}" "${JAIL_VM_MEM:-1024}" <<'PY'
-import datetime, os, re, statistics, subprocess, sys
+import datetime, re, statistics, subprocess, sys
 out, md, host, smp, mem = sys.argv[1:6]
 info, res, failed, text, after = {}, {}, {}, [], False
 for line in open(out).read().splitlines():
@@ -115,9 +115,6 @@ labels = {
                     "the same three limits",
     "floor-no-cpu": "`scope-floor` without the CPU quota",
 }
-linkage = {"musl": " (a static PIE with musl, as make builds it)",
-           "glibc": " (a static PIE with glibc, as make LIBC=glibc builds it)",
-           "dynamic": " (linked dynamically with glibc)"}
 rows = []  # case, median, spread, reference, ratio, target
 def row(k, ref=None, t=""):
     m, s = cell(k)
@@ -174,7 +171,7 @@ sec.append("Written by `make bench-vm` (tests/bench/vm.sh) on %s in the test VM:
 sec.append("%s; %s (%s), %s vCPUs, %s MiB, on a host with %s;"
            % (info.get("systemd", "?"), qemu, info.get("accel") or "?", smp, mem, host))
 sec.append("%s%s. Medians of %s wall-clock runs of each case, round-robin with the order"
-           % (info.get("jail", "?") + linkage.get(info.get("linkage"), ""), ", " + info["hakoniwa"] if "hakoniwa" in info else ", hakoniwa not measured",
+           % (info.get("jail", "?") + (" (%s)" % info["linkage"] if "linkage" in info else ""), ", " + info["hakoniwa"] if "hakoniwa" in info else ", hakoniwa not measured",
               info.get("runs", "?")))
 sec.append("rotating each round, as the user `tester` with its systemd user manager; ratios are the case's")
 sec.append("median over the reference's in the same run. Every hakoniwa case unshares all namespaces, as jail")
